@@ -1,0 +1,3 @@
+from sharder.cli import entry_point
+
+entry_point()

@@ -1,0 +1,68 @@
+"""Command-line wiring only: argparse, one module per command under `sharder/commands/`.
+
+`main(argv) -> int`. A `SharderError` anywhere becomes one line on stderr and exit 2; anything else is a bug
+and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from sharder import __version__
+from sharder.commands import COMMANDS
+from sharder.errors import SharderError
+
+USAGE_ERROR = 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (the full usage is one `--help` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def split_pytest_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Everything after the first `--` goes to pytest untouched."""
+    argv = list(argv)
+    if "--" in argv:
+        cut = argv.index("--")
+        return argv[:cut], argv[cut + 1 :]
+    return argv, []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="sharder",
+        description="Split a pytest suite into balanced CI shards, run them, merge their reports.",
+        epilog="Arguments after `--` are passed to pytest.",
+    )
+    parser.add_argument("--version", action="version", version=f"sharder {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    subparsers.required = True
+    for command in COMMANDS:
+        command.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    own_args, pytest_args = split_pytest_args(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(own_args)
+    args.pytest_args = pytest_args
+    try:
+        code: int = args.func(args)
+    except SharderError as exc:
+        print(f"sharder {args.command}: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        print(f"sharder {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+def entry_point() -> NoReturn:
+    raise SystemExit(main())

@@ -1,0 +1,19 @@
+"""One module per `sharder` command; each has `register(subparsers)` that sets `func` on its parser.
+
+Command modules import heavy things (pytest, junitparser) inside their functions, so that `sharder plan
+--from-durations` on 200,000 tests starts fast.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from sharder.commands import demo_command, local_command, plan_command, record_command, run_command
+
+COMMANDS: tuple[ModuleType, ...] = (
+    plan_command,
+    run_command,
+    record_command,
+    local_command,
+    demo_command,
+)

@@ -1,0 +1,36 @@
+"""Argument types and helpers shared by several commands."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sharder import durations as store
+from sharder.errors import SharderError
+from sharder.shardspec import ShardSpec, parse_shard, parse_shard_count
+
+
+def shard_arg(text: str) -> ShardSpec:
+    try:
+        return parse_shard(text)
+    except SharderError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def shard_count_arg(text: str) -> int:
+    try:
+        return parse_shard_count(text)
+    except SharderError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def durations_path(given: str | None) -> Path:
+    """The durations file the user named, else `durations.json` here, else pytest-split's `.test_durations`."""
+    return Path(given) if given else store.find_durations_file(Path.cwd())
+
+
+def add_durations_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--durations", metavar="PATH",
+        help="durations file (default: durations.json here, else pytest-split's .test_durations)",
+    )

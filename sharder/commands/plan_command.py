@@ -1,0 +1,95 @@
+"""`sharder plan`: collect (or read) the test ids, plan N shards, write plan.json, show the table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+from sharder.commands.common import add_durations_option, durations_path, shard_count_arg
+from sharder.plan import Plan, write_plan
+from sharder.planning import GROUP_BY_CHOICES
+from sharder.table import format_table
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "plan", help="split the suite into N balanced shards and write plan.json",
+        description="Collect the tests (pytest --collect-only with the arguments after --), estimate the ones "
+        "with no recorded duration, and split them into N shards.",
+    )
+    parser.add_argument("--shards", type=shard_count_arg, required=True, metavar="N", help="number of shards")
+    add_durations_option(parser)
+    parser.add_argument("-o", "--output", default="plan.json", metavar="PATH", help="where to write the plan")
+    parser.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
+    parser.add_argument("--from-durations", action="store_true",
+                        help="plan the ids of the durations file itself, without collecting (a what-if)")
+    parser.add_argument("--group-by", choices=GROUP_BY_CHOICES, default="test",
+                        help="keep each class or module in one shard, splitting only those too big for N")
+    parser.set_defaults(func=run)
+
+
+def plan_summary(plan: Plan) -> dict[str, Any]:
+    return {
+        "shards": plan.shards,
+        "tests": plan.total_tests,
+        "group_by": plan.group_by,
+        "lower_bound": round(plan.lower_bound_seconds, 3),
+        "makespan": round(plan.makespan, 3),
+        "imbalance": round(plan.imbalance, 5),
+        "useful_shards": round(plan.useful_shards, 2) if math.isfinite(plan.useful_shards) else None,
+        "split_units": plan.split_units,
+        "plan_id": plan.plan_id,
+        "bins": [
+            {"shard": b.shard, "tests": len(b.tests), "predicted_seconds": round(b.predicted_seconds, 3),
+             "estimated_tests": b.estimated_tests}
+            for b in plan.bins
+        ],
+    }
+
+
+def render_plan_table(plan: Plan) -> str:
+    rows = [(f"{b.shard}/{plan.shards}", len(b.tests), f"{b.predicted_seconds:.1f}", b.estimated_tests)
+            for b in plan.bins]
+    lines = [format_table(("shard", "tests", "predicted s", "estimated"), rows), ""]
+    useful = plan.useful_shards
+    useful_text = f"{useful:.1f}" if math.isfinite(useful) else "unbounded"
+    lines.append(
+        f"makespan {plan.makespan:.1f} s, lower bound {plan.lower_bound_seconds:.1f} s, "
+        f"imbalance {100 * (plan.imbalance - 1):.2f}% over the bound, useful shards {useful_text}"
+    )
+    if plan.split_units:
+        lines.append(f"{plan.split_units} {plan.group_by} groups were too big for one shard and were split")
+    if math.isfinite(useful) and plan.shards > useful:
+        lines.append(
+            f"note: {plan.shards} shards exceed the useful count {useful:.1f}: the longest "
+            f"{'test' if plan.group_by == 'test' else 'unit'} alone sets the wall time; more shards will not help"
+        )
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sharder import durations as store
+    from sharder.planning import make_plan
+
+    path = durations_path(args.durations)
+    if args.from_durations:
+        recorded = store.load_durations(path)
+        ids = list(recorded.tests)
+    else:
+        from sharder.runner import collect_ids
+
+        recorded = store.load_durations_if_present(path)
+        ids = collect_ids(args.pytest_args)
+    plan = make_plan(ids, recorded.seconds(), args.shards, group_by=args.group_by,
+                     durations_sha256=recorded.sha256)
+    write_plan(args.output, plan)
+    table = render_plan_table(plan) + f"\nplan written to {args.output} ({plan.total_tests} tests)"
+    if args.json:
+        print(table, file=sys.stderr)
+        print(json.dumps(plan_summary(plan)))
+    else:
+        print(table)
+    return 0

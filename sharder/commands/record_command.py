@@ -1,0 +1,35 @@
+"""`sharder record`: run the suite (or read JUnit reports) and update the durations file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from sharder.commands.common import add_durations_option, durations_path
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "record", help="record per-test durations into durations.json",
+        description="Run the whole suite with duration recording on, or read JUnit XML from any runner.",
+    )
+    add_durations_option(parser)
+    parser.add_argument("--from-junit", nargs="+", metavar="FILE", help="read these JUnit reports instead of running")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sharder import runner
+    from sharder.options import DURATIONS_OPTION, STORE_OPTION
+
+    path = durations_path(args.durations)
+    if args.from_junit:
+        from sharder.junit_durations import record_from_junit
+
+        count = record_from_junit(args.from_junit, path)
+        print(f"sharder record: {count} test durations from {len(args.from_junit)} reports into {path}")
+        return 0
+    argv = runner.pytest_argv([STORE_OPTION, f"{DURATIONS_OPTION}={path}", *args.pytest_args])
+    print(f"sharder record: {' '.join(argv[1:])}", file=sys.stderr, flush=True)
+    return runner.run(argv)

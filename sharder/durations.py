@@ -1,0 +1,251 @@
+"""The durations store: what each test cost last time, read from sharder's or pytest-split's format.
+
+Formats read:
+- sharder's own: `{"format": "sharder-durations", "version": 1, "tests": {id: {"seconds": s, ...}}}`;
+- pytest-split's `.test_durations`: a flat `{id: seconds}` map, or its legacy `[[id, seconds], ...]` list.
+
+Seconds are setup + call + teardown. Updates blend new observations in with an exponential moving average so
+that one slow run on a noisy CI machine does not swing the next plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from sharder.atomic import atomic_write_text
+from sharder.errors import SharderError
+
+FORMAT_NAME = "sharder-durations"
+FORMAT_VERSION = 1
+DEFAULT_FILENAME = "durations.json"
+PYTEST_SPLIT_FILENAME = ".test_durations"
+# Weight of the newest observation. 0.5 halves the influence of a run every run: responsive to a test that really
+# got slower, yet one 10x outlier only doubles the estimate instead of replacing it.
+DEFAULT_SMOOTHING = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class TestTiming:
+    """What the store knows of one test."""
+
+    seconds: float
+    runs: int = 1
+    setup_seconds: float | None = None
+    peak_rss_mb: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One run's measurement of one test."""
+
+    seconds: float
+    setup_seconds: float | None = None
+    peak_rss_mb: float | None = None
+
+
+@dataclass
+class Durations:
+    """Recorded timings by node id, plus a fingerprint of the file they came from."""
+
+    tests: dict[str, TestTiming]
+    sha256: str = ""
+
+    def seconds(self) -> dict[str, float]:
+        return {node_id: timing.seconds for node_id, timing in self.tests.items()}
+
+    def __len__(self) -> int:
+        return len(self.tests)
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number of seconds")
+
+
+def _pairs_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r}")
+            seen.add(key)
+    return result
+
+
+def _check_seconds(node_id: str, value: object, field: str = "seconds") -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SharderError(f"durations: {field} of {node_id!r} is {value!r}, not a number")
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise SharderError(f"durations: {field} of {node_id!r} is {value!r}; expected a finite number >= 0")
+    return seconds
+
+
+def _check_node_id(node_id: object) -> str:
+    if not isinstance(node_id, str) or not node_id:
+        raise SharderError(f"durations: test id {node_id!r} is not a non-empty string")
+    return node_id
+
+
+def _timing_from_record(node_id: str, record: object) -> TestTiming:
+    if not isinstance(record, dict):
+        raise SharderError(f"durations: entry for {node_id!r} is {type(record).__name__}, expected an object")
+    seconds = _check_seconds(node_id, record.get("seconds"))
+    runs = record.get("runs", 1)
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+        raise SharderError(f"durations: runs of {node_id!r} is {runs!r}; expected a whole number >= 1")
+    setup = record.get("setup_seconds")
+    peak = record.get("peak_rss_mb")
+    return TestTiming(
+        seconds=seconds,
+        runs=runs,
+        setup_seconds=None if setup is None else _check_seconds(node_id, setup, "setup_seconds"),
+        peak_rss_mb=None if peak is None else _check_seconds(node_id, peak, "peak_rss_mb"),
+    )
+
+
+def parse_durations(raw: bytes, source: str = "durations") -> Durations:
+    """Parse any supported durations format; every problem is a `SharderError` naming the first bad entry."""
+    digest = hashlib.sha256(raw).hexdigest()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SharderError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if not text.strip():
+        raise SharderError(f"{source}: the file is empty; expected a JSON durations map")
+    try:
+        data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_pairs_without_duplicates)
+    except ValueError as exc:
+        raise SharderError(f"{source}: not valid durations JSON: {exc}") from None
+    tests: dict[str, TestTiming] = {}
+    if isinstance(data, dict) and "format" in data:
+        if data.get("format") != FORMAT_NAME:
+            raise SharderError(f"{source}: unknown format {data.get('format')!r}; expected {FORMAT_NAME!r}")
+        if data.get("version") != FORMAT_VERSION:
+            raise SharderError(
+                f"{source}: {FORMAT_NAME} version {data.get('version')!r} is not supported "
+                f"(this sharder reads version {FORMAT_VERSION})"
+            )
+        records = data.get("tests")
+        if not isinstance(records, dict):
+            raise SharderError(f"{source}: 'tests' must be an object mapping test ids to records")
+        for node_id, record in records.items():
+            tests[_check_node_id(node_id)] = _timing_from_record(node_id, record)
+    elif isinstance(data, dict):
+        for node_id, seconds in data.items():
+            tests[_check_node_id(node_id)] = TestTiming(_check_seconds(node_id, seconds))
+    elif isinstance(data, list):
+        for position, pair in enumerate(data):
+            if not (isinstance(pair, list) and len(pair) == 2):
+                raise SharderError(f"{source}: entry {position} is {pair!r}; expected [test id, seconds]")
+            node_id = _check_node_id(pair[0])
+            if node_id in tests:
+                raise SharderError(f"{source}: duplicate test id {node_id!r}")
+            tests[node_id] = TestTiming(_check_seconds(node_id, pair[1]))
+    else:
+        raise SharderError(f"{source}: expected a JSON object or list of durations, got {type(data).__name__}")
+    return Durations(tests=tests, sha256=digest)
+
+
+def load_durations(path: str | os.PathLike[str]) -> Durations:
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise SharderError(f"durations file {os.fspath(path)!r} does not exist") from None
+    except OSError as exc:
+        raise SharderError(f"cannot read durations file {os.fspath(path)!r}: {exc.strerror}") from None
+    return parse_durations(raw, source=os.fspath(path))
+
+
+def load_durations_if_present(path: str | os.PathLike[str] | None) -> Durations:
+    """An absent file is an empty store (first run); a present but broken one is an error."""
+    if path is None or not Path(path).exists():
+        return Durations(tests={})
+    return load_durations(path)
+
+
+def find_durations_file(rootdir: str | os.PathLike[str]) -> Path:
+    """`durations.json` at the root, else pytest-split's `.test_durations` if only that exists."""
+    root = Path(rootdir)
+    ours, theirs = root / DEFAULT_FILENAME, root / PYTEST_SPLIT_FILENAME
+    if not ours.exists() and theirs.exists():
+        return theirs
+    return ours
+
+
+def _blend(old: float | None, new: float | None, smoothing: float) -> float | None:
+    if new is None:
+        return old
+    if old is None:
+        return new
+    return old + smoothing * (new - old)
+
+
+def updated(
+    durations: Durations,
+    observations: Mapping[str, Observation],
+    *,
+    smoothing: float = DEFAULT_SMOOTHING,
+    keep_only: Iterable[str] | None = None,
+) -> Durations:
+    """Blend `observations` into `durations`; with `keep_only`, drop ids not in it (tests no longer collected).
+
+    Peak memory is blended too, but upwards it moves at once: under-estimating memory is what kills a job.
+    """
+    if not 0 < smoothing <= 1:
+        raise SharderError(f"smoothing must be in (0, 1], got {smoothing}")
+    tests = dict(durations.tests)
+    for node_id, seen in observations.items():
+        old = tests.get(node_id)
+        if old is None:
+            tests[node_id] = TestTiming(seen.seconds, 1, seen.setup_seconds, seen.peak_rss_mb)
+            continue
+        peak = _blend(old.peak_rss_mb, seen.peak_rss_mb, smoothing)
+        if peak is not None and seen.peak_rss_mb is not None:
+            peak = max(peak, seen.peak_rss_mb)
+        tests[node_id] = replace(
+            old,
+            seconds=_blend(old.seconds, seen.seconds, smoothing) or 0.0,
+            runs=old.runs + 1,
+            setup_seconds=_blend(old.setup_seconds, seen.setup_seconds, smoothing),
+            peak_rss_mb=peak,
+        )
+    if keep_only is not None:
+        wanted = set(keep_only)
+        tests = {node_id: timing for node_id, timing in tests.items() if node_id in wanted}
+    return Durations(tests=tests, sha256=durations.sha256)
+
+
+def _record_json(timing: TestTiming) -> dict[str, float | int]:
+    record: dict[str, float | int] = {"seconds": round(timing.seconds, 6), "runs": timing.runs}
+    if timing.setup_seconds is not None:
+        record["setup_seconds"] = round(timing.setup_seconds, 6)
+    if timing.peak_rss_mb is not None:
+        record["peak_rss_mb"] = round(timing.peak_rss_mb, 1)
+    return record
+
+
+def render_durations(durations: Durations, *, flat: bool = False) -> str:
+    """Serialise with sorted ids, so the committed file diffs cleanly."""
+    ordered = sorted(durations.tests.items())
+    if flat:
+        return json.dumps({k: round(v.seconds, 6) for k, v in ordered}, indent=4, ensure_ascii=False) + "\n"
+    document = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "tests": {node_id: _record_json(timing) for node_id, timing in ordered},
+    }
+    return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+
+
+def save_durations(path: str | os.PathLike[str], durations: Durations) -> None:
+    """Write atomically; a file named `.test_durations` keeps pytest-split's flat format so it still reads it."""
+    flat = Path(path).name == PYTEST_SPLIT_FILENAME
+    atomic_write_text(path, render_durations(durations, flat=flat))

@@ -1,0 +1,13 @@
+"""Names of the plugin's command-line options, shared by the plugin and the code that launches pytest.
+
+Kept apart from the plugin so that launching code (and `sharder plan`) need not import pytest.
+"""
+
+SHARD_OPTION = "--shard"
+PLAN_OPTION = "--sharder-plan"
+DURATIONS_OPTION = "--sharder-durations"
+STORE_OPTION = "--sharder-store-durations"
+GROUP_BY_OPTION = "--sharder-group-by"
+COLLECT_TO_OPTION = "--sharder-collect-to"
+IDS_OPTION = "--sharder-ids-file"
+PYTEST_SPLIT_PLUGIN = "pytest-split"

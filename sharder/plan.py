@@ -1,0 +1,184 @@
+"""The Plan model and `plan.json`: which tests each shard runs, and what it is predicted to cost.
+
+A plan is self-describing (shard count, grouping, bound, the durations it came from) and carries an identity
+(`plan_id`, a hash of its content) that shard reports record, so a merge can tell which plan they belong to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sharder.atomic import atomic_write_text
+from sharder.errors import SharderError
+from sharder.shardspec import ShardSpec
+
+FORMAT_NAME = "sharder-plan"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ShardBin:
+    shard: int  # 1-based
+    predicted_seconds: float
+    tests: tuple[str, ...]
+    estimated_tests: int = 0  # how many of `tests` had no recorded duration
+
+
+@dataclass(frozen=True)
+class Plan:
+    shards: int
+    group_by: str
+    lower_bound_seconds: float
+    useful_shards: float
+    durations_sha256: str
+    bins: tuple[ShardBin, ...]
+    split_units: int = 0
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def makespan(self) -> float:
+        return max((b.predicted_seconds for b in self.bins), default=0.0)
+
+    @property
+    def total_tests(self) -> int:
+        return sum(len(b.tests) for b in self.bins)
+
+    @property
+    def imbalance(self) -> float:
+        """Predicted makespan over the lower bound (1.0 is perfect)."""
+        return self.makespan / self.lower_bound_seconds if self.lower_bound_seconds > 0 else 1.0
+
+    @property
+    def plan_id(self) -> str:
+        """A short content hash: the same tests in the same shards give the same id on every machine."""
+        digest = hashlib.sha256()
+        digest.update(f"{self.shards}\n".encode())
+        for shard_bin in self.bins:
+            digest.update(f"#{shard_bin.shard}\n".encode())
+            for node_id in shard_bin.tests:
+                digest.update(node_id.encode("utf-8", "surrogatepass") + b"\n")
+        return digest.hexdigest()[:16]
+
+    def bin_for(self, spec: ShardSpec) -> ShardBin:
+        if spec.total != self.shards:
+            raise SharderError(f"shard {spec} does not fit this plan, which has {self.shards} shards")
+        return self.bins[spec.index - 1]
+
+    def all_tests(self) -> list[str]:
+        return [node_id for shard_bin in self.bins for node_id in shard_bin.tests]
+
+    def shard_of(self) -> dict[str, int]:
+        return {node_id: shard_bin.shard for shard_bin in self.bins for node_id in shard_bin.tests}
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    return {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "plan_id": plan.plan_id,
+        "shards": plan.shards,
+        "group_by": plan.group_by,
+        "lower_bound_seconds": round(plan.lower_bound_seconds, 6),
+        "makespan_seconds": round(plan.makespan, 6),
+        "useful_shards": _finite(round(plan.useful_shards, 3)),
+        "split_units": plan.split_units,
+        "durations_sha256": plan.durations_sha256,
+        **plan.extra,
+        "bins": [
+            {
+                "shard": b.shard,
+                "predicted_seconds": round(b.predicted_seconds, 6),
+                "estimated_tests": b.estimated_tests,
+                "tests": list(b.tests),
+            }
+            for b in plan.bins
+        ],
+    }
+
+
+def write_plan(path: str | os.PathLike[str], plan: Plan) -> None:
+    atomic_write_text(path, json.dumps(plan_to_json(plan), indent=1, ensure_ascii=False) + "\n")
+
+
+def _number(source: str, data: dict[str, Any], key: str, default: float | None = None) -> float:
+    value = data.get(key, default)
+    if value is None and default is not None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise SharderError(f"{source}: {key!r} is {value!r}, expected a finite number >= 0")
+    return float(value)
+
+
+def plan_from_json(data: object, source: str = "plan") -> Plan:
+    """Validate and load a plan document; every id must be in exactly one of exactly N bins."""
+    if not isinstance(data, dict):
+        raise SharderError(f"{source}: expected a JSON object, got {type(data).__name__}")
+    if data.get("format") != FORMAT_NAME:
+        raise SharderError(f"{source}: not a sharder plan (format {data.get('format')!r})")
+    if data.get("version") != FORMAT_VERSION:
+        raise SharderError(f"{source}: plan version {data.get('version')!r} is not supported (expected {FORMAT_VERSION})")
+    shards = data.get("shards")
+    if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
+        raise SharderError(f"{source}: 'shards' is {shards!r}, expected a whole number >= 1")
+    raw_bins = data.get("bins")
+    if not isinstance(raw_bins, list) or len(raw_bins) != shards:
+        count = len(raw_bins) if isinstance(raw_bins, list) else "no"
+        raise SharderError(f"{source}: plan says {shards} shards but has {count} bins")
+    seen: dict[str, int] = {}
+    bins: list[ShardBin] = []
+    for position, raw in enumerate(raw_bins, start=1):
+        if not isinstance(raw, dict) or raw.get("shard") != position:
+            raise SharderError(f"{source}: bin {position} is missing or out of order")
+        tests = raw.get("tests")
+        if not isinstance(tests, list) or not all(isinstance(t, str) and t for t in tests):
+            raise SharderError(f"{source}: bin {position} 'tests' must be a list of test ids")
+        for node_id in tests:
+            if node_id in seen:
+                raise SharderError(f"{source}: test {node_id!r} is in shard {seen[node_id]} and shard {position}")
+            seen[node_id] = position
+        bins.append(
+            ShardBin(
+                shard=position,
+                predicted_seconds=_number(source, raw, "predicted_seconds"),
+                tests=tuple(tests),
+                estimated_tests=int(_number(source, raw, "estimated_tests", 0)),
+            )
+        )
+    useful = data.get("useful_shards")
+    plan = Plan(
+        shards=shards,
+        group_by=str(data.get("group_by", "test")),
+        lower_bound_seconds=_number(source, data, "lower_bound_seconds"),
+        useful_shards=math.inf if useful is None else _number(source, data, "useful_shards"),
+        durations_sha256=str(data.get("durations_sha256", "")),
+        bins=tuple(bins),
+        split_units=int(_number(source, data, "split_units", 0)),
+    )
+    recorded_id = data.get("plan_id")
+    if recorded_id is not None and recorded_id != plan.plan_id:
+        raise SharderError(f"{source}: the plan was edited after it was made (plan_id {recorded_id} does not match)")
+    return plan
+
+
+def read_plan(path: str | os.PathLike[str]) -> Plan:
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise SharderError(f"plan file {os.fspath(path)!r} does not exist") from None
+    except OSError as exc:
+        raise SharderError(f"cannot read plan file {os.fspath(path)!r}: {exc.strerror}") from None
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise SharderError(f"{os.fspath(path)}: not valid plan JSON: {exc}") from None
+    return plan_from_json(data, source=os.fspath(path))

@@ -1,0 +1,87 @@
+"""Launching pytest in a subprocess: for collection, for one shard, for a recording run.
+
+Argv lists only, never a shell. pytest talks back through files (an id list, a JUnit report), so nothing here
+depends on pytest's terminal output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from sharder.errors import SharderError
+from sharder.options import COLLECT_TO_OPTION, DURATIONS_OPTION, PLAN_OPTION, SHARD_OPTION
+from sharder.shardspec import ShardSpec
+
+# pytest's own exit codes (pytest.ExitCode), spelled out so this module does not import pytest.
+PYTEST_OK = 0
+PYTEST_TESTS_FAILED = 1
+PYTEST_INTERRUPTED = 2
+PYTEST_USAGE_ERROR = 4
+PYTEST_NO_TESTS = 5
+
+
+def pytest_argv(args: Sequence[str]) -> list[str]:
+    """`python -m pytest ARGS`, loading sharder's plugin explicitly when entry-point autoload is off."""
+    argv = [sys.executable, "-m", "pytest"]
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        argv += ["-p", "sharder.plugin"]
+    return argv + list(args)
+
+
+def _last_error_line(output: str) -> str:
+    for line in reversed(output.strip().splitlines()):
+        if line.strip() and not line.startswith("="):
+            return line.strip()
+    return "no output"
+
+
+def collect_ids(pytest_args: Sequence[str], *, cwd: str | os.PathLike[str] | None = None) -> list[str]:
+    """The ids pytest would run with these arguments (after -k/-m), via a `--collect-only` subprocess."""
+    with tempfile.TemporaryDirectory(prefix="sharder-collect-") as scratch:
+        out = Path(scratch) / "ids.json"
+        argv = pytest_argv(["--collect-only", "-q", "-p", "no:randomly", f"{COLLECT_TO_OPTION}={out}", *pytest_args])
+        proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
+        if proc.returncode not in (PYTEST_OK, PYTEST_NO_TESTS) or not out.exists():
+            detail = _last_error_line(proc.stdout + "\n" + proc.stderr)
+            raise SharderError(f"collecting the tests failed (pytest exit {proc.returncode}): {detail}")
+        tests = json.loads(out.read_text(encoding="utf-8"))["tests"]
+    if not isinstance(tests, list):
+        raise SharderError("collecting the tests failed: the plugin wrote no id list")
+    return [str(node_id) for node_id in tests]
+
+
+def junit_path(junit_dir: str | os.PathLike[str], spec: ShardSpec) -> Path:
+    return Path(junit_dir) / f"{spec.report_stem}.xml"
+
+
+def shard_argv(
+    spec: ShardSpec,
+    *,
+    junit_dir: str | os.PathLike[str],
+    plan_path: str | os.PathLike[str] | None = None,
+    durations_path: str | os.PathLike[str] | None = None,
+    pytest_args: Sequence[str] = (),
+) -> list[str]:
+    # Every option as one `--name=value` token: pytest picks its rootdir from the non-option arguments it sees
+    # before plugins load, and would take a separate plan or report path for a test path.
+    args = [f"{SHARD_OPTION}={spec}", f"--junitxml={junit_path(junit_dir, spec)}", "-o", "junit_family=xunit1"]
+    if plan_path is not None:
+        args.append(f"{PLAN_OPTION}={os.fspath(plan_path)}")
+    if durations_path is not None:
+        args.append(f"{DURATIONS_OPTION}={os.fspath(durations_path)}")
+    return pytest_argv([*args, *pytest_args])
+
+
+def run(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None) -> int:
+    """Run pytest with our stdio; return its exit code (usage errors become 2, sharder's input-error code)."""
+    try:
+        code = subprocess.run(list(argv), cwd=cwd, check=False).returncode
+    except OSError as exc:
+        raise SharderError(f"cannot start pytest: {exc.strerror}") from None
+    return 2 if code == PYTEST_USAGE_ERROR else code

@@ -1,0 +1,91 @@
+"""Choosing one shard's tests from a collected list: by plan file, by computed plan, or by an explicit id list.
+
+Pure: works on node id strings, so the pytest plugin stays a thin layer and the rules are testable alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sharder.errors import SharderError
+from sharder.plan import Plan
+from sharder.planning import make_plan
+from sharder.shardspec import ShardSpec
+
+# How many example ids an error message names before it says "and N more".
+EXAMPLES_IN_MESSAGE = 3
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The ids one shard runs (in run order) and what the plan predicted for them."""
+
+    spec: ShardSpec
+    ids: tuple[str, ...]
+    collected: int
+    predicted_seconds: float
+    lower_bound_seconds: float
+    plan: Plan
+
+    def header(self) -> str:
+        return (
+            f"sharder: shard {self.spec}, {len(self.ids)} of {self.collected} tests, "
+            f"predicted {self.predicted_seconds:.1f} s (bound {self.lower_bound_seconds:.1f} s)"
+        )
+
+
+def _examples(ids: Sequence[str]) -> str:
+    shown = ", ".join(ids[:EXAMPLES_IN_MESSAGE])
+    more = len(ids) - EXAMPLES_IN_MESSAGE
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def check_plan_matches(plan: Plan, collected: Sequence[str], source: str = "the plan") -> None:
+    """The plan and this checkout must name the same tests: never run a different set silently."""
+    planned = plan.shard_of()
+    collected_set = set(collected)
+    missing = [node_id for node_id in planned if node_id not in collected_set]
+    extra = [node_id for node_id in collected if node_id not in planned]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} planned tests were not collected ({_examples(missing)})")
+        if extra:
+            parts.append(f"{len(extra)} collected tests are not in the plan ({_examples(extra)})")
+        raise SharderError(
+            f"{source} does not match this test suite: {'; '.join(parts)}; re-run `sharder plan` on this checkout"
+        )
+
+
+def select_from_plan(plan: Plan, spec: ShardSpec, collected: Sequence[str], source: str = "the plan") -> Selection:
+    check_plan_matches(plan, collected, source)
+    shard_bin = plan.bin_for(spec)
+    wanted = set(shard_bin.tests)
+    ids = tuple(node_id for node_id in collected if node_id in wanted)
+    return Selection(spec, ids, len(collected), shard_bin.predicted_seconds, plan.lower_bound_seconds, plan)
+
+
+def select_computed(
+    spec: ShardSpec,
+    collected: Sequence[str],
+    known_seconds: Mapping[str, float],
+    *,
+    group_by: str = "test",
+    durations_sha256: str = "",
+) -> Selection:
+    """Plan in-process: every shard job computes the same plan from the same durations and ids."""
+    plan = make_plan(collected, known_seconds, spec.total, group_by=group_by, durations_sha256=durations_sha256)
+    return select_from_plan(plan, spec, collected)
+
+
+def order_by_id_list(wanted: Sequence[str], collected: Sequence[str], *, allow_missing: bool = False) -> list[str]:
+    """The ids of `wanted` in `wanted`'s order (a replay), checking each was collected."""
+    collected_set = set(collected)
+    missing = [node_id for node_id in wanted if node_id not in collected_set]
+    if missing and not allow_missing:
+        raise SharderError(
+            f"{len(missing)} requested tests were not collected ({_examples(missing)}); "
+            "they may have been renamed or removed"
+        )
+    return [node_id for node_id in dict.fromkeys(wanted) if node_id in collected_set]

@@ -1,0 +1,46 @@
+"""Shared fixtures: a fresh copy of the bundled example suite and a way to run the real `sharder` CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from sharder.example import copy_example
+
+pytest_plugins = ["pytester"]
+
+# The example suite sleeps for real; sharder's own tests run it 20x faster.
+EXAMPLE_TIME_SCALE = "0.05"
+
+
+@pytest.fixture
+def example_dir(tmp_path: Path) -> Path:
+    return copy_example(tmp_path / "example")
+
+
+@pytest.fixture
+def sharder_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["SHARDER_EXAMPLE_TIME_SCALE"] = EXAMPLE_TIME_SCALE
+    env.pop("GITHUB_ACTIONS", None)
+    env.pop("GITHUB_STEP_SUMMARY", None)
+    env.pop("GITHUB_OUTPUT", None)
+    return env
+
+
+@pytest.fixture
+def run_sharder(sharder_env: dict[str, str]):  # type: ignore[no-untyped-def]
+    """Run `python -m sharder ARGS` in a directory; returns the CompletedProcess (text mode)."""
+
+    def run(args: Sequence[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "sharder", *args],
+            cwd=cwd, env={**sharder_env, **env}, capture_output=True, text=True, timeout=300, check=False,
+        )
+
+    return run

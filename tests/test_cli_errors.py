@@ -1,0 +1,62 @@
+"""Bad input: one line on stderr, exit 2, no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+RunSharder = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def _assert_one_line_error(result: subprocess.CompletedProcess[str], fragment: str) -> None:
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert fragment in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["run", "--shard", "0/4"], "out of range"),
+        (["run", "--shard", "5/4"], "out of range"),
+        (["run", "--shard", "a/b"], "invalid shard"),
+        (["run", "--shard", "1/4/2"], "invalid shard"),
+        (["plan", "--shards", "0"], "invalid shard count"),
+        (["plan", "--shards", "x"], "invalid shard count"),
+        (["plan"], "required"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_usage_errors(tmp_path: Path, run_sharder: RunSharder, args: list[str], fragment: str) -> None:
+    _assert_one_line_error(run_sharder(args, cwd=tmp_path), fragment)
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("{not json", "not valid durations JSON"),
+        ('{"format": "sharder-durations", "version": 7, "tests": {}}', "version 7"),
+        ('{"t.py::a": 1.0, "t.py::b": -3}', "'t.py::b'"),
+        ('{"t.py::a": NaN}', "NaN"),
+        ('{"t.py::a": "fast"}', "not a number"),
+    ],
+)
+def test_bad_durations_file(tmp_path: Path, run_sharder: RunSharder, content: str, fragment: str) -> None:
+    (tmp_path / "durations.json").write_text(content)
+    _assert_one_line_error(run_sharder(["plan", "--shards", "2", "--from-durations"], cwd=tmp_path), fragment)
+
+
+def test_missing_durations_file_for_a_what_if(tmp_path: Path, run_sharder: RunSharder) -> None:
+    _assert_one_line_error(run_sharder(["plan", "--shards", "2", "--from-durations"], cwd=tmp_path), "does not exist")
+
+
+def test_plan_from_a_pytest_split_file(tmp_path: Path, run_sharder: RunSharder) -> None:
+    (tmp_path / ".test_durations").write_text('{"a.py::x": 3.0, "a.py::y": 1.0, "b.py::z": 2.0}')
+    result = run_sharder(["plan", "--shards", "2", "--from-durations", "-o", "p.json"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "makespan 3.0 s, lower bound 3.0 s" in result.stdout
