@@ -64,6 +64,14 @@ class Durations:
         return len(self.tests)
 
 
+class _BadEntry(ValueError):
+    """A bad entry; `parse_durations` adds the file name and turns it into a SharderError."""
+
+
+_JSON_TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number",
+                    bool: "a boolean", type(None): "null"}
+
+
 def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number of seconds")
 
@@ -81,26 +89,26 @@ def _pairs_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _check_seconds(node_id: str, value: object, field: str = "seconds") -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise SharderError(f"durations: {field} of {node_id!r} is {value!r}, not a number")
+        raise _BadEntry(f"{field} of {node_id!r} is {value!r}, not a number")
     seconds = float(value)
     if not math.isfinite(seconds) or seconds < 0:
-        raise SharderError(f"durations: {field} of {node_id!r} is {value!r}; expected a finite number >= 0")
+        raise _BadEntry(f"{field} of {node_id!r} is {value!r}; expected a finite number >= 0")
     return seconds
 
 
 def _check_node_id(node_id: object) -> str:
     if not isinstance(node_id, str) or not node_id:
-        raise SharderError(f"durations: test id {node_id!r} is not a non-empty string")
+        raise _BadEntry(f"test id {node_id!r} is not a non-empty string")
     return node_id
 
 
 def _timing_from_record(node_id: str, record: object) -> TestTiming:
     if not isinstance(record, dict):
-        raise SharderError(f"durations: entry for {node_id!r} is {type(record).__name__}, expected an object")
+        raise _BadEntry(f"entry for {node_id!r} is {type(record).__name__}, expected an object")
     seconds = _check_seconds(node_id, record.get("seconds"))
     runs = record.get("runs", 1)
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
-        raise SharderError(f"durations: runs of {node_id!r} is {runs!r}; expected a whole number >= 1")
+        raise _BadEntry(f"runs of {node_id!r} is {runs!r}; expected a whole number >= 1")
     setup = record.get("setup_seconds")
     peak = record.get("peak_rss_mb")
     return TestTiming(
@@ -124,6 +132,13 @@ def parse_durations(raw: bytes, source: str = "durations") -> Durations:
         data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_pairs_without_duplicates)
     except ValueError as exc:
         raise SharderError(f"{source}: not valid durations JSON: {exc}") from None
+    try:
+        return Durations(tests=_tests_from_document(data, source), sha256=digest)
+    except _BadEntry as exc:
+        raise SharderError(f"{source}: {exc}") from None
+
+
+def _tests_from_document(data: object, source: str) -> dict[str, TestTiming]:
     tests: dict[str, TestTiming] = {}
     if isinstance(data, dict) and "format" in data:
         if data.get("format") != FORMAT_NAME:
@@ -150,8 +165,9 @@ def parse_durations(raw: bytes, source: str = "durations") -> Durations:
                 raise SharderError(f"{source}: duplicate test id {node_id!r}")
             tests[node_id] = TestTiming(_check_seconds(node_id, pair[1]))
     else:
-        raise SharderError(f"{source}: expected a JSON object or list of durations, got {type(data).__name__}")
-    return Durations(tests=tests, sha256=digest)
+        kind = _JSON_TYPE_NAMES.get(type(data), type(data).__name__)
+        raise SharderError(f"{source}: expected a JSON object or list of durations, got {kind}")
+    return tests
 
 
 def load_durations(path: str | os.PathLike[str]) -> Durations:

@@ -32,7 +32,7 @@ def test_reads_a_byte_order_mark_and_unicode_ids() -> None:
     ("text", "fragment"),
     [
         ("", "empty"),
-        ("null", "got NoneType"),
+        ("null", "got null"),
         ("not json", "not valid durations JSON"),
         ('{"a": -1}', "'a'"),
         ('{"a": NaN}', "NaN"),

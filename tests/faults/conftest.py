@@ -1,0 +1,102 @@
+"""The fault suite's ledger: every attack records what it did and what sharder answered.
+
+At the end of the run the ledger is printed as a table (attack, observed behaviour), and written to the path in
+$SHARDER_FAULTS_REPORT when that is set, so CI keeps it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+# Rows travel as user properties on the test reports, so they reach the xdist controller, which prints them.
+_LEDGER_PROPERTY = "sharder_fault_ledger"
+_ROWS: list[tuple[str, str, str]] = []
+
+# Every attack on a parser runs in a child capped at this much address space and CPU time: a bomb that got
+# through would die of the limit (and fail the test) instead of taking the machine down.
+MEMORY_CEILING_BYTES = 1024 * 1024 * 1024
+CPU_CEILING_SECONDS = 60
+
+
+@dataclass
+class Outcome:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def observed(self) -> str:
+        lines = [line for line in self.stderr.splitlines() if line.strip()]
+        first = lines[0] if lines else (self.stdout.strip().splitlines() or [""])[-1]
+        return f"exit {self.code}: {first[:160]}"
+
+
+@pytest.fixture
+def ledger(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
+    """`ledger(attack, observed)`: add a row to the fault report."""
+
+    def record(attack: str, observed: str) -> None:
+        suite = request.node.nodeid.split("::")[0].rsplit("/", 1)[-1]
+        request.node.user_properties.append((_LEDGER_PROPERTY, json.dumps([suite, attack, observed])))
+
+    return record
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "teardown":
+        return
+    for name, value in report.user_properties:
+        if name == _LEDGER_PROPERTY:
+            suite, attack, observed = json.loads(str(value))
+            _ROWS.append((suite, attack, observed))
+
+
+def _limit_child() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CEILING_BYTES, MEMORY_CEILING_BYTES))
+    resource.setrlimit(resource.RLIMIT_CPU, (CPU_CEILING_SECONDS, CPU_CEILING_SECONDS))
+
+
+@pytest.fixture
+def sharder_capped(sharder_env: dict[str, str]) -> Callable[..., Outcome]:
+    """Run the real `python -m sharder ARGS` under the memory and CPU ceiling."""
+
+    def run(args: Sequence[str], cwd: Path, **env: str) -> Outcome:
+        proc = subprocess.run(
+            [sys.executable, "-m", "sharder", *args], cwd=cwd, env={**sharder_env, **env},
+            capture_output=True, text=True, errors="replace", timeout=600, check=False, preexec_fn=_limit_child,
+        )
+        return Outcome(proc.returncode, proc.stdout, proc.stderr)
+
+    return run
+
+
+def assert_clean_refusal(outcome: Outcome, code: int = 2) -> None:
+    """One line on stderr, the documented exit code, no traceback, not killed by the ceiling."""
+    assert outcome.code == code, outcome.stdout[-2000:] + outcome.stderr[-2000:]
+    assert "Traceback" not in outcome.stderr, outcome.stderr[-3000:]
+    assert "MemoryError" not in outcome.stderr
+    lines = [line for line in outcome.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, outcome.stderr[-3000:]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    rows = _ROWS
+    if not rows or hasattr(config, "workerinput"):
+        return
+    from sharder.table import format_table
+
+    table = format_table(("suite", "attack", "observed"), sorted(rows))
+    terminalreporter.write_sep("=", f"sharder fault report: {len(rows)} attacks")
+    terminalreporter.write_line(table)
+    target = os.environ.get("SHARDER_FAULTS_REPORT")
+    if target:
+        Path(target).write_text(table + "\n", encoding="utf-8")
