@@ -124,7 +124,8 @@ def plan_from_json(data: object, source: str = "plan") -> Plan:
     if not isinstance(data, dict):
         raise SharderError(f"{source}: expected a JSON object, got {type(data).__name__}")
     if data.get("format") != FORMAT_NAME:
-        raise SharderError(f"{source}: not a sharder plan (format {data.get('format')!r})")
+        found = "no 'format' field" if "format" not in data else f"format {data.get('format')!r}"
+        raise SharderError(f"{source}: not a sharder plan ({found}; expected {FORMAT_NAME!r})")
     if data.get("version") != FORMAT_VERSION:
         raise SharderError(f"{source}: plan version {data.get('version')!r} is not supported (expected {FORMAT_VERSION})")
     shards = data.get("shards")

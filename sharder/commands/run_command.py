@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from sharder.commands.common import shard_arg
@@ -22,10 +21,13 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sharder import runner
+    from sharder.plan import read_plan
 
+    if args.plan:
+        read_plan(args.plan).bin_for(args.shard)  # a broken or mismatched plan fails here, before pytest starts
     argv = runner.shard_argv(
         args.shard, junit_dir=args.junit_dir, plan_path=args.plan, durations_path=args.durations,
         pytest_args=args.pytest_args,
     )
-    print(f"sharder run: shard {args.shard}: {' '.join(argv[1:])}", file=sys.stderr, flush=True)
+    print(f"sharder run: shard {args.shard}: {' '.join(argv[1:])}", flush=True)
     return runner.run(argv)
