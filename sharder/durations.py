@@ -21,6 +21,7 @@ from typing import Any
 
 from sharder.atomic import atomic_write_text
 from sharder.errors import SharderError
+from sharder.inputfile import read_input
 
 FORMAT_NAME = "sharder-durations"
 FORMAT_VERSION = 1
@@ -171,13 +172,7 @@ def _tests_from_document(data: object, source: str) -> dict[str, TestTiming]:
 
 
 def load_durations(path: str | os.PathLike[str]) -> Durations:
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise SharderError(f"durations file {os.fspath(path)!r} does not exist") from None
-    except OSError as exc:
-        raise SharderError(f"cannot read durations file {os.fspath(path)!r}: {exc.strerror}") from None
-    return parse_durations(raw, source=os.fspath(path))
+    return parse_durations(read_input(path, "durations"), source=os.fspath(path))
 
 
 def load_durations_if_present(path: str | os.PathLike[str] | None) -> Durations:

@@ -11,11 +11,11 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sharder.atomic import atomic_write_text
 from sharder.errors import SharderError
+from sharder.inputfile import read_input
 from sharder.shardspec import ShardSpec
 
 FORMAT_NAME = "sharder-plan"
@@ -172,12 +172,7 @@ def plan_from_json(data: object, source: str = "plan") -> Plan:
 
 
 def read_plan(path: str | os.PathLike[str]) -> Plan:
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise SharderError(f"plan file {os.fspath(path)!r} does not exist") from None
-    except OSError as exc:
-        raise SharderError(f"cannot read plan file {os.fspath(path)!r}: {exc.strerror}") from None
+    raw = read_input(path, "plan")
     try:
         data = json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:

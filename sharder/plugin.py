@@ -33,7 +33,7 @@ from sharder.options import (
 from sharder.plan import read_plan
 from sharder.planning import GROUP_BY_CHOICES
 from sharder.selection import Selection, order_by_id_list, select_computed, select_from_plan
-from sharder.shardspec import ShardSpec, parse_shard
+from sharder.shardspec import ShardSpec, shard_argument
 
 
 @dataclass
@@ -45,13 +45,6 @@ class _State:
 
 
 _STATE_KEY = pytest.StashKey[_State]()
-
-
-def _shard_type(text: str) -> ShardSpec:
-    try:
-        return parse_shard(text)
-    except SharderError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_int(text: str) -> int:
@@ -66,7 +59,7 @@ def _pytest_split_active(pluginmanager: pytest.PytestPluginManager) -> bool:
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     group = parser.getgroup("sharder", "sharder: run one balanced shard of the suite")
-    group.addoption(SHARD_OPTION, type=_shard_type, metavar="K/N",
+    group.addoption(SHARD_OPTION, type=shard_argument, metavar="K/N",
                     help="run shard K of N (1-based), balanced by recorded durations")
     group.addoption(PLAN_OPTION, metavar="PATH",
                     help="take the shard's tests from this plan.json instead of planning here")

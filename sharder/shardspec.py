@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 from dataclasses import dataclass
 
@@ -40,6 +41,14 @@ def parse_shard(text: str) -> ShardSpec:
     if match is None:
         raise SharderError(f"invalid shard {text!r}: expected K/N with 1 <= K <= N, for example 3/8")
     return ShardSpec(int(match.group(1)), int(match.group(2)))
+
+
+def shard_argument(text: str) -> ShardSpec:
+    """`parse_shard` as an argparse `type=` (pytest's and ours): errors become argparse's own."""
+    try:
+        return parse_shard(text)
+    except SharderError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_shard_count(text: str) -> int:

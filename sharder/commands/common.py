@@ -7,14 +7,9 @@ from pathlib import Path
 
 from sharder import durations as store
 from sharder.errors import SharderError
-from sharder.shardspec import ShardSpec, parse_shard, parse_shard_count
+from sharder.shardspec import parse_shard_count, shard_argument
 
-
-def shard_arg(text: str) -> ShardSpec:
-    try:
-        return parse_shard(text)
-    except SharderError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+shard_arg = shard_argument
 
 
 def shard_count_arg(text: str) -> int:

@@ -89,18 +89,24 @@ node_ids = st.builds(
 )
 
 
+def _write_cases(pairs: list[tuple[str, str]], directory: Path) -> Path:
+    """A JUnit file with one test case per (classname, name), written by ElementTree as any producer might."""
+    root = ElementTree.Element("testsuites")
+    suite = ElementTree.SubElement(root, "testsuite", name="fuzz")
+    for classname, name in pairs:
+        ElementTree.SubElement(suite, "testcase", classname=classname, name=name, time="0.1")
+    path = directory / "r.xml"
+    ElementTree.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    return path
+
+
 @FUZZ
 @given(ids=st.lists(node_ids, min_size=1, max_size=8, unique=True))
 def test_junit_mapper_maps_pytest_classnames_back_to_node_ids(ids: list[str], tmp_path_factory: Any) -> None:
     keys = [forward_key(node_id) for node_id in ids]
     if len(set(keys)) != len(keys):
         return  # pytest's classname is ambiguous for these (a/b.py vs a.b): mapping cannot tell them apart
-    root = ElementTree.Element("testsuites")
-    suite = ElementTree.SubElement(root, "testsuite", name="pytest")
-    for classname, name in keys:
-        ElementTree.SubElement(suite, "testcase", classname=classname, name=name, time="0.1")
-    path: Path = tmp_path_factory.mktemp("junit") / "r.xml"
-    ElementTree.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    path = _write_cases(keys, tmp_path_factory.mktemp("junit"))
     report = read_report(path, mangling_index(ids))
     assert [case.node_id for case in report.cases] == ids
 
@@ -109,12 +115,7 @@ def test_junit_mapper_maps_pytest_classnames_back_to_node_ids(ids: list[str], tm
 @given(pairs=st.lists(st.tuples(params, params), min_size=1, max_size=6))
 def test_junit_mapper_gives_foreign_cases_stable_keys(pairs: list[tuple[str, str]], tmp_path_factory: Any) -> None:
     pairs = list(dict.fromkeys(pairs))
-    root = ElementTree.Element("testsuites")
-    suite = ElementTree.SubElement(root, "testsuite", name="jest")
-    for classname, name in pairs:
-        ElementTree.SubElement(suite, "testcase", classname=classname, name=name, time="1")
-    path: Path = tmp_path_factory.mktemp("junit") / "r.xml"
-    ElementTree.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    path = _write_cases(pairs, tmp_path_factory.mktemp("junit"))
     first = [case.node_id for case in read_report(path).cases]
     assert first == [case.node_id for case in read_report(path).cases]
     assert len(first) == len(pairs)
