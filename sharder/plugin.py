@@ -26,12 +26,14 @@ from sharder.options import (
     GROUP_BY_OPTION,
     IDS_OPTION,
     PLAN_OPTION,
+    PROGRESS_LOG_OPTION,
     PYTEST_SPLIT_PLUGIN,
     SHARD_OPTION,
     STORE_OPTION,
 )
 from sharder.plan import read_plan
 from sharder.planning import GROUP_BY_CHOICES
+from sharder.progress_plugin import ShardIdentity, ShardOutputs, progress_log_path
 from sharder.selection import Selection, order_by_id_list, select_computed, select_from_plan
 from sharder.shardspec import ShardSpec, shard_argument
 
@@ -71,6 +73,9 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     group.addoption(COLLECT_TO_OPTION, metavar="PATH", help=argparse.SUPPRESS)
     group.addoption(IDS_OPTION, metavar="PATH",
                     help="run exactly these ids (one per line) in this order, as a replay does")
+    group.addoption(PROGRESS_LOG_OPTION, metavar="PATH",
+                    help="append one JSON line per finished test here (default: beside --junitxml, "
+                    "as NAME.progress.jsonl); a shard killed mid-run leaves this, not its JUnit report")
     if not _pytest_split_active(pluginmanager):
         group.addoption("--splits", dest="sharder_splits", type=_positive_int, metavar="N",
                         help="pytest-split spelling of N in --shard K/N")
@@ -112,6 +117,11 @@ def pytest_configure(config: pytest.Config) -> None:
     shard = _requested_shard(config)
     if shard is None and config.getoption("sharder_plan"):
         raise pytest.UsageError(f"{PLAN_OPTION} needs --shard K/N to say which of its shards to run")
+    if not config.getoption("collectonly"):
+        log_path, report_name = progress_log_path(config)
+        outputs = ShardOutputs(config, None if _is_xdist_worker(config) else log_path, report_name,
+                               spec=shard, plan_path=config.getoption("sharder_plan"))
+        config.pluginmanager.register(outputs, _OUTPUTS_NAME)
 
 
 def _select(config: pytest.Config, spec: ShardSpec, ids: list[str]) -> Selection:
@@ -165,6 +175,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     items[:] = [by_id[node_id] for node_id in chosen]
     state.shard_is_empty = not items
     _tag_for_junit(config, items, state.selection)
+    outputs = config.pluginmanager.get_plugin(_OUTPUTS_NAME)
+    if isinstance(outputs, ShardOutputs):
+        outputs.shard_selected(ShardIdentity.of(state.selection), len(ids))
     if state.shard_is_empty and state.selection is not None:
         _write_line(config, f"sharder: shard {state.selection.spec} has no tests (more shards than tests); nothing to run")
 
@@ -208,6 +221,7 @@ class DurationRecorder:
 
 
 _RECORDER_NAME = "sharder-duration-recorder"
+_OUTPUTS_NAME = "sharder-shard-outputs"
 
 
 def _is_xdist_worker(config: pytest.Config) -> bool:
