@@ -8,12 +8,22 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from sharder.commands import demo_command, local_command, plan_command, record_command, run_command
+from sharder.commands import (
+    demo_command,
+    local_command,
+    merge_command,
+    plan_command,
+    rebalance_command,
+    record_command,
+    run_command,
+)
 
 COMMANDS: tuple[ModuleType, ...] = (
     plan_command,
     run_command,
     record_command,
     local_command,
+    merge_command,
+    rebalance_command,
     demo_command,
 )

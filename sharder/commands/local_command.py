@@ -1,36 +1,109 @@
-"""`sharder local`: plan, run every shard on this machine, and check that together they ran every test."""
+"""`sharder local`: plan, run every shard on this machine, then merge exactly as CI's report job would."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sharder.commands.common import add_durations_option, durations_path, shard_count_arg
 
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "local", help="plan N shards and run them all here, one after another",
-        description="What CI does, on one machine: plan, run each shard in its own pytest process, report.",
+        "local", help="plan N shards, run them all here, and merge their reports",
+        description="What CI does, on one machine: plan, run each shard in its own pytest process (one after "
+        "another, or J at a time), then `sharder merge` their reports. Exits with the merge's status "
+        "(0 all planned tests reported and passed, 1 failures or missing tests, 2 unusable input).",
     )
     parser.add_argument("--shards", type=shard_count_arg, required=True, metavar="N", help="number of shards")
+    parser.add_argument("--jobs", type=shard_count_arg, default=1, metavar="J",
+                        help="run J shards at a time (default 1); their output goes to JUNIT_DIR/shard-K-of-N.log")
     add_durations_option(parser)
     parser.add_argument("--junit-dir", default="reports", metavar="DIR", help="where the shard reports go")
     parser.add_argument("--plan-output", default=None, metavar="PATH",
                         help="where to write the plan (default: JUNIT_DIR/plan.json)")
+    parser.add_argument("-o", "--output", default=None, metavar="PATH",
+                        help="merged JUnit report (default: JUNIT_DIR/merged.xml)")
+    parser.add_argument("--markdown", metavar="PATH", help="also write the summary as Markdown here")
     parser.set_defaults(func=run)
 
 
-def run_local(shards: int, *, durations: Path, junit_dir: Path, plan_path: Path, pytest_args: list[str]) -> int:
+@dataclass
+class _Running:
+    number: int
+    proc: subprocess.Popen[bytes]
+    started: float
+    log: IO[bytes]
+    log_path: Path
+
+
+def _clear_outputs(junit_dir: Path, stem: str) -> None:
+    """This shard's files from an earlier run must not pass for this run's (a shard that dies leaves none)."""
+    from sharder.progress import SUFFIX
+
+    for name in (f"{stem}.xml", f"{stem}{SUFFIX}"):
+        path = junit_dir / name
+        if path.is_file():
+            path.unlink()
+
+
+def _run_parallel(argvs: dict[int, list[str]], junit_dir: Path, shards: int, jobs: int) -> dict[int, int]:
+    """J pytest processes at a time, each writing its output to its own log file; prints as each one ends."""
+    from sharder.errors import SharderError
+
+    pending = sorted(argvs)
+    running: list[_Running] = []
+    codes: dict[int, int] = {}
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                number = pending.pop(0)
+                log_path = junit_dir / f"shard-{number}-of-{shards}.log"
+                log = open(log_path, "wb")  # noqa: SIM115  # closed when the shard ends
+                try:
+                    proc = subprocess.Popen(argvs[number], stdout=log, stderr=subprocess.STDOUT)
+                except OSError as exc:
+                    log.close()
+                    raise SharderError(f"cannot start pytest: {exc.strerror}") from None
+                running.append(_Running(number, proc, time.monotonic(), log, log_path))
+                print(f"shard {number}/{shards}: started (output in {log_path})", flush=True)
+            time.sleep(0.05)
+            for item in list(running):
+                code = item.proc.poll()
+                if code is None:
+                    continue
+                item.log.close()
+                running.remove(item)
+                codes[item.number] = code
+                print(f"shard {item.number}/{shards}: pytest exit {code} after "
+                      f"{time.monotonic() - item.started:.1f} s", flush=True)
+    finally:  # interrupted (Ctrl-C): do not leave shards running behind the user's back
+        for item in running:
+            item.proc.kill()
+            item.proc.wait()
+            item.log.close()
+    return codes
+
+
+def run_local(
+    shards: int, *, durations: Path, junit_dir: Path, plan_path: Path, pytest_args: Sequence[str], jobs: int = 1,
+    output: Path | None = None, markdown: Path | None = None,
+) -> int:
     from sharder import durations as store
     from sharder import runner
+    from sharder.commands.merge_command import merge_and_report
     from sharder.commands.plan_command import render_plan_table
-    from sharder.local_report import report_local_run
+    from sharder.errors import SharderError
     from sharder.plan import write_plan
     from sharder.planning import make_plan
+    from sharder.progress import progress_log_path_for
     from sharder.shardspec import ShardSpec
 
     recorded = store.load_durations_if_present(durations)
@@ -39,30 +112,49 @@ def run_local(shards: int, *, durations: Path, junit_dir: Path, plan_path: Path,
     junit_dir.mkdir(parents=True, exist_ok=True)
     write_plan(plan_path, plan)
     print(render_plan_table(plan), flush=True)
-    codes: dict[int, int] = {}
+    argvs: dict[int, list[str]] = {}
     for shard_bin in plan.bins:
         spec = ShardSpec(shard_bin.shard, shards)
-        print(f"\n=== shard {spec}: {len(shard_bin.tests)} tests ===", flush=True)
-        argv = runner.shard_argv(spec, junit_dir=junit_dir, plan_path=plan_path,
-                                 durations_path=durations, pytest_args=["-q", *pytest_args])
-        codes[shard_bin.shard] = runner.run(argv)
-    return report_local_run(plan, junit_dir, codes)
+        _clear_outputs(junit_dir, spec.report_stem)
+        argvs[shard_bin.shard] = runner.shard_argv(spec, junit_dir=junit_dir, plan_path=plan_path,
+                                                   durations_path=durations, pytest_args=["-q", *pytest_args])
+    if jobs > 1:
+        print(f"\nrunning {shards} shards, {min(jobs, shards)} at a time", flush=True)
+        codes = _run_parallel(argvs, junit_dir, shards, jobs)
+    else:
+        codes = {}
+        for number, argv in argvs.items():
+            print(f"\n=== shard {number}/{shards}: {len(plan.bins[number - 1].tests)} tests ===", flush=True)
+            codes[number] = runner.run(argv)
+    outputs: list[Path] = []
+    for number in sorted(argvs):
+        report = runner.junit_path(junit_dir, ShardSpec(number, shards))
+        log = progress_log_path_for(report)
+        outputs += [report] if report.is_file() else ([log] if log.is_file() else [])
+    if not outputs:
+        statuses = ", ".join(f"{n}/{shards}: {c}" for n, c in sorted(codes.items()))
+        raise SharderError(f"no shard wrote a report or a progress log (pytest exit codes {statuses})")
+    print(flush=True)
+    return merge_and_report(outputs, plan_path=plan_path, output=output or junit_dir / "merged.xml",
+                            markdown=markdown)
 
 
 def run(args: argparse.Namespace) -> int:
     junit_dir = Path(args.junit_dir)
     plan_path = Path(args.plan_output) if args.plan_output else junit_dir / "plan.json"
     return run_local(args.shards, durations=durations_path(args.durations), junit_dir=junit_dir,
-                     plan_path=plan_path, pytest_args=args.pytest_args)
+                     plan_path=plan_path, pytest_args=args.pytest_args, jobs=args.jobs,
+                     output=Path(args.output) if args.output else None,
+                     markdown=Path(args.markdown) if args.markdown else None)
 
 
-def run_in(directory: Path, shards: int) -> int:
+def run_in(directory: Path, shards: int, jobs: int = 1) -> int:
     """Run `local` with `directory` as the working directory (the demo's copy of the example suite)."""
     previous = Path.cwd()
     os.chdir(directory)
     try:
         return run_local(shards, durations=Path("durations.json"), junit_dir=Path("reports"),
-                         plan_path=Path("reports/plan.json"), pytest_args=[])
+                         plan_path=Path("reports/plan.json"), pytest_args=[], jobs=jobs)
     finally:
         os.chdir(previous)
         sys.stdout.flush()

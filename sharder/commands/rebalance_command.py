@@ -1,0 +1,80 @@
+"""`sharder rebalance`: update the durations file from shard reports; `--check` only says whether to."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from sharder.commands.common import add_durations_option, durations_path, shard_count_arg
+
+EPILOG = """\
+Tests the reports do not mention are dropped from the durations file only when the reports cover the whole plan
+(every shard reported, no planned test missing); a partial run never prunes.
+
+exit status:
+  0  durations updated (or, with --check, the plan in use is within the threshold)
+  1  with --check: the plan in use is predicted to be slower than a fresh plan by more than the threshold
+  2  unusable input (see `sharder merge --help`: the same rules apply to the reports)
+"""
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction such as 0.10, got {text!r}") from None
+    if not 0 <= value < 10:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 10 (0.10 = 10%), got {text!r}")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "rebalance", help="update durations.json from shard reports; --check reports drift without writing",
+        description="Blend the timings in shard reports (JUnit XML from any producer, and progress logs of shards "
+        "that died) into the durations file, and compare the predicted slowest shard of the next plan under the "
+        "old and the new durations for the same number of shards.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("paths", nargs="+", metavar="REPORT_OR_DIR", help="JUnit XML files, progress logs, directories")
+    add_durations_option(parser)
+    parser.add_argument("--plan", metavar="PATH", help="the plan.json the shards ran")
+    parser.add_argument("--shards", type=shard_count_arg, metavar="N",
+                        help="shard count for the forecast (default: the plan's)")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 if the plan in use has drifted past --threshold")
+    parser.add_argument("--threshold", type=_fraction, default=None, metavar="FRACTION",
+                        help="with --check: tolerated slowdown of the plan in use over a fresh plan (default 0.10)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sharder import durations as store
+    from sharder.errors import SharderError
+    from sharder.merge import judge
+    from sharder.merge_inputs import collect, resolve_identity
+    from sharder.plan import read_plan
+    from sharder.rebalance import rebalance, render
+
+    if args.threshold is not None and not args.check:
+        raise SharderError("--threshold goes with --check")
+    threshold = 0.10 if args.threshold is None else args.threshold
+    path = durations_path(args.durations)
+    recorded = store.load_durations_if_present(path)
+    plan = read_plan(args.plan) if args.plan else None
+    inputs = collect(args.paths, plan, extra_known_ids=recorded.tests)
+    result = judge(inputs, resolve_identity(inputs, plan))
+    outcome = rebalance(recorded, result, shards=args.shards)
+    if not outcome.observed:
+        raise SharderError("the reports hold no test that ran (only skips, or nothing); durations left as they are")
+    if not args.check:
+        store.save_durations(path, outcome.durations)
+    for line in render(outcome, path=os.fspath(path), written=not args.check,
+                       threshold=threshold if args.check else None):
+        print(line)
+    if args.check and outcome.forecast is not None and outcome.forecast.drift > threshold:
+        print(f"sharder rebalance: the plan in use has drifted {outcome.forecast.drift * 100:.1f}% past a fresh "
+              f"plan (threshold {threshold * 100:.0f}%): run `sharder rebalance` and commit {os.fspath(path)}")
+        return 1
+    return 0
