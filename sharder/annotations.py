@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sharder.errors import SharderError
 from sharder.merge import MergeResult
-from sharder.summary import STEP_SUMMARY_LIMIT, first_lines
+from sharder.summary import STEP_SUMMARY_LIMIT, first_lines, status_text
 
 ANNOTATION_LIMIT = 50
 _DATA_ESCAPES = (("%", "%25"), ("\r", "%0D"), ("\n", "%0A"))
@@ -49,13 +49,13 @@ def error_annotations(result: MergeResult, limit: int = ANNOTATION_LIMIT) -> lis
         # pytest's JUnit `line` is 0-based; GitHub's is 1-based.
         line = test.line + 1 if test.line is not None else None
         message = "\n".join(first_lines(test.message)) or test.outcome
-        commands.append(error_command(message, title=f"{test.node_id} {test.outcome} (shard {test.shard})",
+        where = f" (shard {test.shard})" if test.shard is not None else ""
+        commands.append(error_command(message, title=f"{test.node_id} {test.outcome}{where}",
                                       file=path if path.endswith(".py") else test.file, line=line))
     for shard in result.problem_shards:
         count = len(shard.missing) + shard.missing_unnamed
-        died = f" while running {shard.died_in}" if shard.died_in else ""
         commands.append(error_command(
-            f"shard {shard.label}: {shard.status}{died}; {count} planned tests never reported",
+            f"shard {shard.label}: {status_text(shard)}; {count} planned tests never reported",
             title=f"sharder: shard {shard.label} {shard.status}",
         ))
     if len(commands) > limit:

@@ -60,7 +60,7 @@ def verdict_word(result: MergeResult) -> str:
     return "OK" if result.exit_code == 0 else "FAILED"
 
 
-def _status_text(shard: ShardResult) -> str:
+def status_text(shard: ShardResult) -> str:
     text = shard.status
     if shard.died_in:
         text += f" while running {shard.died_in}"
@@ -72,7 +72,7 @@ def _status_text(shard: ShardResult) -> str:
 def shard_rows(result: MergeResult) -> list[tuple[object, ...]]:
     return [
         (shard.label, "?" if shard.planned is None else shard.planned, shard.reported, shard.failed,
-         _seconds(shard.predicted_seconds), _seconds(shard.actual_seconds), _status_text(shard))
+         _seconds(shard.predicted_seconds), _seconds(shard.actual_seconds), status_text(shard))
         for shard in result.shards
     ]
 
@@ -157,7 +157,7 @@ def _terminal_missing(result: MergeResult) -> list[str]:
         if shard.status == "failed" and not shard.missing and not shard.missing_unnamed:
             continue
         count = len(shard.missing) + shard.missing_unnamed
-        out.append(f"  shard {shard.label}: {_status_text(shard)}; {count} planned tests never reported")
+        out.append(f"  shard {shard.label}: {status_text(shard)}; {count} planned tests never reported")
         for node_id in shard.missing[:TERMINAL_LIST_LIMIT]:
             mark = "   <- running when the shard died" if node_id == shard.died_in else ""
             out.append(f"    NEVER REPORTED {node_id}{mark}")
