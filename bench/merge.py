@@ -156,6 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "sharder merge (reports only, -o)": [
                 sys.executable, "-m", "sharder", "merge", "reports", "-o", "merged-sharder-2.xml",
             ],
+            "sharder merge (verdict only, no XML written)": [
+                sys.executable, "-m", "sharder", "merge", "reports",
+            ],
             "junitparser merge": [junitparser_cli, "merge", *[str(p) for p in paths], "merged-junitparser.xml"],
         }
         results: dict[str, list[Measurement]] = {name: [] for name in tools}

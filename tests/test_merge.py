@@ -330,3 +330,29 @@ def test_markdown_stays_under_github_limit_and_annotations_are_capped(
     assert errors[0].startswith(  # pytest's 0-based line 9 is GitHub's line 10
         "::error file=tests/test_m0.py,line=10,title=tests/test_m0.py%3A%3Atest_0 failed (shard 1/1)::AssertionError: x")
     assert errors[1].startswith("::error title=tests.test_m0%3A%3Atest_1 failed (shard 1/1)::AssertionError: x")
+
+
+def test_the_copy_used_when_junitparser_builds_with_lxml_writes_the_same_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sharder.merged_report import MergedReportWriter
+
+    nested = "<x>" * 5000 + "deep text" + "</x>" * 5000  # markup inside output is flattened to its text
+    cases = [case_xml("tests.test_a", "test_ok", f"<system-out>{nested}</system-out>", {"sharder_order": "1"}),
+             case_xml("tests.test_a", "test_bad", '<failure message="m">tb &amp; more</failure>')]
+    (tmp_path / "r.xml").write_text(report_xml(cases), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert merge(["r.xml", "-o", "direct.xml"], capsys)[0] == 1
+    monkeypatch.setattr(MergedReportWriter, "__init__", _forcing_copy(MergedReportWriter.__init__))
+    assert merge(["r.xml", "-o", "copied.xml"], capsys)[0] == 1
+    direct = (tmp_path / "direct.xml").read_bytes()
+    assert direct == (tmp_path / "copied.xml").read_bytes()
+    assert b"<system-out>deep text</system-out>" in direct and b"tb &amp; more" in direct
+
+
+def _forcing_copy(original: Any) -> Any:
+    def init(self: Any) -> None:
+        original(self)
+        self.same_elements = False
+
+    return init
