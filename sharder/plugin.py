@@ -19,7 +19,7 @@ import pytest
 from sharder import durations as store
 from sharder.atomic import atomic_write_text
 from sharder.errors import SharderError
-from sharder.junit_names import NODEID_PROPERTY, ORDER_PROPERTY, SHARD_PROPERTY
+from sharder.junit_names import NODEID_PROPERTY, ORDER_PROPERTY, PEAK_RSS_PROPERTY, SHARD_PROPERTY
 from sharder.options import (
     COLLECT_TO_OPTION,
     DURATIONS_OPTION,
@@ -218,6 +218,9 @@ class DurationRecorder:
         seen["seconds"] += report.duration
         if report.when == "setup":
             seen["setup"] += report.duration
+        for name, value in report.user_properties:  # set by conftest_lib's memory probe at teardown
+            if name == PEAK_RSS_PROPERTY and isinstance(value, int | float):
+                seen["peak"] = max(float(value), seen.get("peak", 0.0))
 
 
 _RECORDER_NAME = "sharder-duration-recorder"
@@ -236,7 +239,7 @@ def _store_durations(session: pytest.Session) -> None:
         return
     path = _durations_path(config)
     observations = {
-        node_id: store.Observation(seconds=seen["seconds"], setup_seconds=seen["setup"])
+        node_id: store.Observation(seconds=seen["seconds"], setup_seconds=seen["setup"], peak_rss_mb=seen.get("peak"))
         for node_id, seen in recorder.observations.items()
     }
     # Prune only after a run of the whole suite: a shard or a -k run says nothing about the other tests.
