@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from sharder.errors import SharderError
@@ -67,10 +67,13 @@ def shard_argv(
     plan_path: str | os.PathLike[str] | None = None,
     durations_path: str | os.PathLike[str] | None = None,
     pytest_args: Sequence[str] = (),
+    junit_file: str | os.PathLike[str] | None = None,
 ) -> list[str]:
     # Every option as one `--name=value` token: pytest picks its rootdir from the non-option arguments it sees
     # before plugins load, and would take a separate plan or report path for a test path.
-    args = [f"{SHARD_OPTION}={spec}", f"--junitxml={junit_path(junit_dir, spec)}", "-o", "junit_family=xunit1"]
+    # `junit_file`: a part of the shard's report (`sharder run --parallel` folds two passes into one file).
+    report = junit_path(junit_dir, spec) if junit_file is None else Path(junit_file)
+    args = [f"{SHARD_OPTION}={spec}", f"--junitxml={report}", "-o", "junit_family=xunit1"]
     if plan_path is not None:
         args.append(f"{PLAN_OPTION}={os.fspath(plan_path)}")
     if durations_path is not None:
@@ -78,10 +81,12 @@ def shard_argv(
     return pytest_argv([*args, *pytest_args])
 
 
-def run(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None) -> int:
+def run(
+    argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None,
+) -> int:
     """Run pytest with our stdio; return its exit code (usage errors become 2, sharder's input-error code)."""
     try:
-        code = subprocess.run(list(argv), cwd=cwd, check=False).returncode
+        code = subprocess.run(list(argv), cwd=cwd, env=env, check=False).returncode
     except OSError as exc:
         raise SharderError(f"cannot start pytest: {exc.strerror}") from None
     return 2 if code == PYTEST_USAGE_ERROR else code

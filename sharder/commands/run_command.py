@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
+from sharder import run_modes
 from sharder.commands.common import shard_arg
 
 
@@ -16,18 +18,16 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--plan", metavar="PATH", help="take the shard from this plan.json (default: plan here)")
     parser.add_argument("--durations", metavar="PATH", help="durations file used when planning here")
     parser.add_argument("--junit-dir", default="reports", metavar="DIR", help="where the JUnit report goes")
+    run_modes.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from sharder import runner
     from sharder.plan import read_plan
 
     if args.plan:
         read_plan(args.plan).bin_for(args.shard)  # a broken or mismatched plan fails here, before pytest starts
-    argv = runner.shard_argv(
-        args.shard, junit_dir=args.junit_dir, plan_path=args.plan, durations_path=args.durations,
-        pytest_args=args.pytest_args,
-    )
-    print(f"sharder run: shard {args.shard}: {' '.join(argv[1:])}", flush=True)
-    return runner.run(argv)
+    modes = run_modes.resolve_modes(args)  # flags over [tool.sharder]; a bad value stops here with exit 2
+    return run_modes.run_shard(run_modes.ShardRun(
+        args.shard, Path(args.junit_dir), args.plan, args.durations, list(args.pytest_args), modes,
+    ))

@@ -1,0 +1,72 @@
+"""Memory figures sharder plans with: the machine's available memory and the tests' recorded peaks.
+
+Peaks are what conftest_lib measured per test (`peak_rss_mb` in durations.json): the whole process's resident
+memory at the test's high-water mark, so a peak is what one pytest worker needs while running that test.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sharder.durations import Durations
+from sharder.errors import SharderError
+from sharder.plan import Plan
+
+MEMINFO = "/proc/meminfo"
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+_FACTOR_TO_MB = {"k": 1 / 1024, "": 1.0, "m": 1.0, "g": 1024.0, "t": 1024.0 * 1024.0}
+
+
+@dataclass(frozen=True)
+class HeavyTest:
+    node_id: str
+    peak_rss_mb: float
+
+
+def available_memory_mb(meminfo: str | os.PathLike[str] = MEMINFO) -> float | None:
+    """Linux's estimate of memory available to new work without swapping (`MemAvailable`), or None."""
+    try:
+        with open(meminfo, encoding="ascii", errors="replace") as lines:
+            for line in lines:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) / 1024.0
+    except (OSError, IndexError, ValueError):
+        return None
+    return None
+
+
+def parse_memory_size(text: str) -> float:
+    """`2G`, `1.5GiB`, `512M`, `512` (MB) -> MB. Used for `--memory-budget`."""
+    match = _SIZE.match(str(text))
+    if match is None:
+        raise SharderError(f"memory size {text!r} is not understood; write e.g. 512M, 2G or 1536 (MB)")
+    value = float(match.group(1)) * _FACTOR_TO_MB[match.group(2).lower()]
+    if not math.isfinite(value) or value <= 0:
+        raise SharderError(f"memory size {text!r} must be more than 0")
+    return value
+
+
+def heaviest(durations: Durations, node_ids: Iterable[str]) -> HeavyTest | None:
+    """The test with the largest recorded peak among `node_ids` (ties: the smallest id, for stable output)."""
+    best: HeavyTest | None = None
+    for node_id in node_ids:
+        timing = durations.tests.get(node_id)
+        if timing is None or timing.peak_rss_mb is None:
+            continue
+        if best is None or (timing.peak_rss_mb, best.node_id) > (best.peak_rss_mb, node_id):
+            best = HeavyTest(node_id, timing.peak_rss_mb)
+    return best
+
+
+def heaviest_by_shard(plan: Plan, durations: Durations) -> dict[int, HeavyTest]:
+    """Shard number -> its heaviest test by recorded peak; shards with no recorded peak are left out."""
+    found: dict[int, HeavyTest] = {}
+    for shard_bin in plan.bins:
+        heavy = heaviest(durations, shard_bin.tests)
+        if heavy is not None:
+            found[shard_bin.shard] = heavy
+    return found
