@@ -208,7 +208,7 @@ def largest_peak(run: ShardRun) -> tuple[Any, str]:
     """The heaviest recorded test of the shard's parallel part (memory_intensive tests run alone, so not counted)."""
     from sharder import durations as store
     from sharder.commands.common import durations_path
-    from sharder.memory import heaviest
+    from sharder.memory import heaviest, peaks_of
     from sharder.plan import read_plan
     from sharder.runner import collect_ids
     from sharder.selection import select_computed
@@ -219,10 +219,11 @@ def largest_peak(run: ShardRun) -> tuple[Any, str]:
     else:
         collected = collect_ids(run.pytest_args)
         ids = collected if run.spec is None else select_computed(run.spec, collected, recorded.seconds()).ids
-    if not any(recorded.tests.get(node_id) and recorded.tests[node_id].peak_rss_mb for node_id in ids):
+    peaks = peaks_of(recorded)
+    if not any(node_id in peaks for node_id in ids):
         return None, ""
     alone = set(collect_ids([*run.pytest_args, "-m", "memory_intensive"]))
-    heavy = heaviest(recorded, [node_id for node_id in ids if node_id not in alone])
+    heavy = heaviest(peaks, [node_id for node_id in ids if node_id not in alone])
     note = f" ({len(alone & set(ids))} memory_intensive tests run alone afterwards)" if alone & set(ids) else ""
     return heavy, note
 

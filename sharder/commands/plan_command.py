@@ -6,12 +6,16 @@ import argparse
 import json
 import math
 import sys
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from sharder.commands.common import add_durations_option, durations_path, shard_count_arg
 from sharder.plan import Plan, write_plan
 from sharder.planning import GROUP_BY_CHOICES
 from sharder.table import format_table
+
+if TYPE_CHECKING:
+    from sharder.memory import HeavyTest
 
 
 def register(subparsers: Any) -> None:
@@ -31,8 +35,8 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def plan_summary(plan: Plan) -> dict[str, Any]:
-    return {
+def plan_summary(plan: Plan, heaviest: Mapping[int, HeavyTest] | None = None) -> dict[str, Any]:
+    summary: dict[str, Any] = {
         "shards": plan.shards,
         "tests": plan.total_tests,
         "group_by": plan.group_by,
@@ -48,12 +52,19 @@ def plan_summary(plan: Plan) -> dict[str, Any]:
             for b in plan.bins
         ],
     }
+    for shard_bin in summary["bins"]:  # recorded peaks only; absent when nothing was measured
+        heavy = (heaviest or {}).get(shard_bin["shard"])
+        if heavy is not None:
+            shard_bin["heaviest_test"] = {"id": heavy.node_id, "peak_rss_mb": round(heavy.peak_rss_mb, 1)}
+    return summary
 
 
-def render_plan_table(plan: Plan) -> str:
+def render_plan_table(plan: Plan, heaviest: Mapping[int, HeavyTest] | None = None) -> str:
+    memory: tuple[str, ...] = ("heaviest test (recorded peak)",) if heaviest else ()
     rows = [(f"{b.shard}/{plan.shards}", len(b.tests), f"{b.predicted_seconds:.1f}", b.estimated_tests)
+            + ((_heavy_cell(heaviest.get(b.shard)),) if heaviest else ())
             for b in plan.bins]
-    lines = [format_table(("shard", "tests", "predicted s", "estimated"), rows), ""]
+    lines = [format_table(("shard", "tests", "predicted s", "estimated", *memory), rows), ""]
     useful = plan.useful_shards
     useful_text = f"{useful:.1f}" if math.isfinite(useful) else "unbounded"
     lines.append(
@@ -70,8 +81,13 @@ def render_plan_table(plan: Plan) -> str:
     return "\n".join(lines)
 
 
+def _heavy_cell(heavy: HeavyTest | None) -> str:
+    return f"{heavy.peak_rss_mb:.0f} MB {heavy.node_id}" if heavy is not None else "-"
+
+
 def run(args: argparse.Namespace) -> int:
     from sharder import durations as store
+    from sharder.memory import heaviest_by_shard, recorded_peaks
     from sharder.planning import make_plan
 
     path = durations_path(args.durations)
@@ -86,10 +102,11 @@ def run(args: argparse.Namespace) -> int:
     plan = make_plan(ids, recorded.seconds(), args.shards, group_by=args.group_by,
                      durations_sha256=recorded.sha256)
     write_plan(args.output, plan)
-    table = render_plan_table(plan) + f"\nplan written to {args.output} ({plan.total_tests} tests)"
+    heavy = heaviest_by_shard(plan, recorded_peaks(path))
+    table = render_plan_table(plan, heavy) + f"\nplan written to {args.output} ({plan.total_tests} tests)"
     if args.json:
         print(table, file=sys.stderr)
-        print(json.dumps(plan_summary(plan)))
+        print(json.dumps(plan_summary(plan, heavy)))
     else:
         print(table)
     return 0

@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
         count = record_from_junit(args.from_junit, path)
         print(f"sharder record: {count} test durations from {len(args.from_junit)} reports into {path}")
         return 0
-    argv = runner.pytest_argv([STORE_OPTION, f"{DURATIONS_OPTION}={path}", *args.pytest_args])
+    # conftest_lib.memory: each test's peak RSS goes into the durations too (for `--parallel auto`, `sharder plan`).
+    argv = runner.pytest_argv(["-p", "conftest_lib.memory", STORE_OPTION, f"{DURATIONS_OPTION}={path}", *args.pytest_args])
     print(f"sharder record: {' '.join(argv[1:])}", file=sys.stderr, flush=True)
     return runner.run(argv)
