@@ -7,29 +7,15 @@ tails (one pgmpy test is 42% of its suite), and a global mean would make every n
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping
+from itertools import filterfalse
 
 from sharder.nodeid import class_of, directories_of, family_of, module_of
 
 # Used only when nothing at all is recorded: every test then weighs the same and any constant gives the same plan.
 NO_DATA_SECONDS = 1.0
-
-
-class _Means:
-    """Running sums by scope key, so one pass over the known tests serves every unknown one."""
-
-    def __init__(self) -> None:
-        self._sum: dict[str, float] = {}
-        self._count: dict[str, int] = {}
-
-    def add(self, key: str, seconds: float) -> None:
-        self._sum[key] = self._sum.get(key, 0.0) + seconds
-        self._count[key] = self._count.get(key, 0) + 1
-
-    def get(self, key: str) -> float | None:
-        count = self._count.get(key)
-        return None if count is None else self._sum[key] / count
 
 
 def _scopes(node_id: str) -> list[str]:
@@ -52,27 +38,32 @@ def estimate_unknown(
     not inflate its old neighbours; if none are, all of `known` is used.
     """
     ids = node_ids if isinstance(node_ids, list) else list(node_ids)
-    unknown = [node_id for node_id in ids if node_id not in known]
+    unknown = list(filterfalse(known.__contains__, ids))
     if not unknown:
         return {}
     relevant = {node_id: known[node_id] for node_id in ids if node_id in known} or dict(known)
     if not relevant:
         return dict.fromkeys(unknown, NO_DATA_SECONDS)
-    means = _Means()
+    # Only the scopes some unknown test asks about are summed, and with fsum, so the estimates do not depend on
+    # the order the tests came in (a last-bit difference could flip a tie in the packer on another CI job).
+    samples: dict[str, list[float]] = {}
+    for node_id in unknown:
+        for key in scopes(node_id):
+            samples.setdefault(key, [])
     for node_id, seconds in relevant.items():
         for key in scopes(node_id):
-            means.add(key, seconds)
+            bucket = samples.get(key)
+            if bucket is not None:
+                bucket.append(seconds)
     fallback = statistics.median(relevant.values())
     estimates: dict[str, float] = {}
     for node_id in unknown:
+        estimates[node_id] = fallback
         for key in scopes(node_id):
             if key == "d:":
                 break  # the root directory is the whole suite: the median speaks for it better than a mean
-            mean = means.get(key)
-            if mean is not None:
-                estimates[node_id] = mean
+            bucket = samples[key]
+            if bucket:
+                estimates[node_id] = math.fsum(bucket) / len(bucket)
                 break
-        else:
-            estimates[node_id] = fallback
-        estimates.setdefault(node_id, fallback)
     return estimates

@@ -38,6 +38,16 @@ def lower_bound(weights: Sequence[float], shards: int) -> float:
     return bound
 
 
+def _lower_bound_of_sorted(descending: Sequence[float], shards: int) -> float:
+    """`lower_bound` of weights already in descending order, without another pass to find the largest."""
+    if not descending:
+        return 0.0
+    bound = max(math.fsum(descending) / shards, descending[0])
+    if len(descending) > shards:
+        bound = max(bound, descending[shards - 1] + descending[shards])
+    return bound
+
+
 def useful_shards(weights: Sequence[float]) -> float:
     """total / longest: past this many shards the longest unit alone sets the wall time."""
     if not weights:
@@ -46,16 +56,23 @@ def useful_shards(weights: Sequence[float]) -> float:
     return math.inf if longest <= 0 else math.fsum(weights) / longest
 
 
-def _lpt(weights: Sequence[float], shards: int) -> list[list[int]]:
+def _lpt(weights: Sequence[float], shards: int) -> tuple[list[int], list[float]]:
     """Heaviest unit first onto the lightest shard; `weights` are already in (-weight, key) order, and ties on
-    load go to the lowest shard number, so the result depends on nothing but the units themselves."""
+    load go to the lowest shard number, so the result depends on nothing but the units themselves.
+
+    Returns the shard of each unit and the load of each shard.
+    """
     heap = [(0.0, shard) for shard in range(shards)]
-    assigned: list[list[int]] = [[] for _ in range(shards)]
+    shard_of = [0] * len(weights)
+    replace = heapq.heapreplace
     for index, weight in enumerate(weights):
         load, shard = heap[0]
-        assigned[shard].append(index)
-        heapq.heapreplace(heap, (load + weight, shard))
-    return assigned
+        shard_of[index] = shard
+        replace(heap, (load + weight, shard))
+    loads = [0.0] * shards
+    for load, shard in heap:
+        loads[shard] = load
+    return shard_of, loads
 
 
 def _closest_below(weights: list[float], target: float, ceiling: float) -> int | None:
@@ -118,17 +135,18 @@ def _best_exchange(heavy: _Shard, light: _Shard, gap: float) -> _Exchange | None
     return best
 
 
-def _improve(weights: Sequence[float], assigned: list[list[int]], bound: float) -> None:
+def _improve(weights: Sequence[float], shard_of: list[int], loads: Sequence[float], bound: float) -> None:
     """Lower the heaviest shard by moving or swapping one unit at a time with a lighter shard.
 
     Each step strictly lowers the heavier of the two shards it touches, so the search cannot cycle; it stops
-    at the lower bound, when no step helps, or after MAX_IMPROVEMENT_ROUNDS.
+    at the lower bound, when no step helps, or after MAX_IMPROVEMENT_ROUNDS. Updates `shard_of` in place.
     """
-    if len(assigned) < 2:
+    if len(loads) < 2 or max(loads) <= bound * (1 + CLOSE_ENOUGH):
         return
-    if max(math.fsum(weights[i] for i in members) for members in assigned) <= bound * (1 + CLOSE_ENOUGH):
-        return
-    shards = [_Shard(weights, members) for members in assigned]
+    members: list[list[int]] = [[] for _ in loads]
+    for index, shard_index in enumerate(shard_of):
+        members[shard_index].append(index)
+    shards = [_Shard(weights, indices) for indices in members]
     for _ in range(MAX_IMPROVEMENT_ROUNDS):
         heavy_index = max(range(len(shards)), key=lambda s: (shards[s].load, -s))
         heavy = shards[heavy_index]
@@ -142,6 +160,7 @@ def _improve(weights: Sequence[float], assigned: list[list[int]], bound: float) 
             step = _best_exchange(heavy, shards[light_index], gap)
             if step is not None:
                 light = shards[light_index]
+                light_number = light_index
                 break
         if step is None:
             break
@@ -149,18 +168,17 @@ def _improve(weights: Sequence[float], assigned: list[list[int]], bound: float) 
         for item in leaving_heavy:
             heavy.remove(item)
             light.add(item)
+            shard_of[item[1]] = light_number
         for item in leaving_light:
             light.remove(item)
             heavy.add(item)
-    for members, shard in zip(assigned, shards, strict=True):
-        members[:] = [index for _, index in shard.items]
+            shard_of[item[1]] = heavy_index
 
 
-def partition(keys: Sequence[str], weights: Sequence[float], shards: int) -> list[list[int]]:
-    """Assign every unit (a unique key and its weight) to exactly one of `shards` bins.
+def assign(keys: Sequence[str], weights: Sequence[float], shards: int) -> list[int]:
+    """The shard (0-based) of every unit (a unique key and its weight).
 
-    Returns the unit indices of each bin, ascending. Deterministic whatever the order of the units: all the work
-    is done in (-weight, key) order.
+    Deterministic whatever the order of the units: all the work is done in (-weight, key) order.
     """
     if shards < 1:
         raise ValueError("shards must be >= 1")
@@ -168,7 +186,18 @@ def partition(keys: Sequence[str], weights: Sequence[float], shards: int) -> lis
     order = sorted(range(len(keys)), key=keys.__getitem__)
     negated = [-weight for weight in weights]
     order.sort(key=negated.__getitem__)
-    ordered_weights = [weights[i] for i in order]
-    assigned = _lpt(ordered_weights, shards)
-    _improve(ordered_weights, assigned, lower_bound(ordered_weights, shards))
-    return [sorted([order[i] for i in members]) for members in assigned]
+    ordered_weights = list(map(weights.__getitem__, order))
+    ordered_shard_of, loads = _lpt(ordered_weights, shards)
+    _improve(ordered_weights, ordered_shard_of, loads, _lower_bound_of_sorted(ordered_weights, shards))
+    shard_of = [0] * len(keys)
+    for position, unit in enumerate(order):
+        shard_of[unit] = ordered_shard_of[position]
+    return shard_of
+
+
+def partition(keys: Sequence[str], weights: Sequence[float], shards: int) -> list[list[int]]:
+    """Assign every unit to exactly one of `shards` bins; returns the unit indices of each bin, ascending."""
+    bins: list[list[int]] = [[] for _ in range(shards)]
+    for unit, shard in enumerate(assign(keys, weights, shards)):
+        bins[shard].append(unit)
+    return bins

@@ -1,76 +1,56 @@
 """From collected test ids and recorded durations to a Plan: estimate, group into units, partition.
 
 Pure: the caller supplies the ids (from pytest collection or a durations file) and the timings.
+
+Groupings (`group_by`):
+- `test`: every test is a unit; the best balance, but a module's fixtures are built in every shard it reaches.
+- `class` / `module`: each class or module stays in one shard, except one heavier than a shard's fair share,
+  which is cut into the fewest pieces that fit (whole modules would cap the useful shard count).
+- `auto`: modules, but each split is weighed: a module too big for a shard stays whole when its fixture cost
+  (from recorded setup times) outweighs what splitting gains, and more modules are cut only while the makespan
+  is more than `AUTO_TOLERANCE` above the ungrouped bound and the cut pays for its fixtures.
+
+Every plan reports the fixture seconds its splits add (`fixture_cost_seconds`), in every mode: a test-level plan
+that spreads a module with an expensive fixture over eight shards pays that fixture eight times.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 
 from sharder.errors import SharderError
 from sharder.estimate import estimate_unknown
+from sharder.grouping import AUTO_TOLERANCE, assign_grouped, fixture_costs, make_groups, split_charges
 from sharder.nodeid import class_of, module_of
-from sharder.partition import lower_bound, partition, useful_shards
+from sharder.partition import assign, lower_bound, useful_shards
 from sharder.plan import Plan, ShardBin
 
-GROUP_BY_CHOICES = ("test", "class", "module")
+GROUP_BY_CHOICES = ("test", "class", "module", "auto")
 
 _GROUP_KEYS: dict[str, Callable[[str], str]] = {
-    "test": lambda node_id: node_id,
     "class": class_of,
     "module": module_of,
+    "auto": module_of,
 }
 
 
-def _split_at_target(positions: list[int], seconds: Sequence[float], target: float) -> list[list[int]]:
-    """Cut tests (positions, in collection order) into contiguous runs that each fill at most one shard.
-
-    Full-size pieces fill whole shards and the remainder packs beside other units, which balances better than
-    cutting into equal parts (40 s of one module and 4 s of another on 4 shards: 11+11+11+7+4, not 10x4+4).
-    """
-    runs: list[list[int]] = [[]]
-    filled = 0.0
-    for position in positions:
-        if runs[-1] and filled + seconds[position] > target * (1 + 1e-9):
-            runs.append([])
-            filled = 0.0
-        runs[-1].append(position)
-        filled += seconds[position]
-    return runs
-
-
-def build_units(
-    node_ids: Sequence[str], seconds: Sequence[float], shards: int, group_by: str
-) -> tuple[list[str], list[float], list[int], int]:
-    """Group tests into units; a group heavier than one shard's fair share is split into the fewest pieces.
-
-    `seconds[i]` is the cost of `node_ids[i]`. Returns unit keys, unit weights, the unit of each test, and how
-    many groups had to be split. Pieces of a split group are contiguous runs in collection order.
-    """
+def _assign_tests(
+    ids: list[str], seconds: list[float], shards: int, group_by: str, setup_seconds: Mapping[str, float]
+) -> tuple[list[int], list[float], int]:
+    """Shard of each test, the fixture charge of each shard, and how many groups were split."""
+    costs = fixture_costs(ids, setup_seconds)
+    if group_by == "test":
+        shard_of_test = assign(ids, seconds, shards)
+        return shard_of_test, split_charges(shard_of_test, shards, costs), 0
     if group_by not in _GROUP_KEYS:
         raise SharderError(f"unknown grouping {group_by!r}; choose one of {', '.join(GROUP_BY_CHOICES)}")
-    if group_by == "test":
-        return list(node_ids), list(seconds), list(range(len(node_ids))), 0
-    key_of = _GROUP_KEYS[group_by]
-    groups: dict[str, list[int]] = {}
-    for position, node_id in enumerate(node_ids):
-        groups.setdefault(key_of(node_id), []).append(position)
+    groups = make_groups(ids, seconds, _GROUP_KEYS[group_by], costs, charge_pieces=group_by != "class")
     target = max(math.fsum(seconds) / shards, max(seconds, default=0.0))
-    keys: list[str] = []
-    weights: list[float] = []
-    unit_of_test = [0] * len(node_ids)
-    split = 0
-    for key, positions in groups.items():
-        weight = math.fsum(seconds[p] for p in positions)
-        runs = [positions] if weight <= target * (1 + 1e-9) else _split_at_target(positions, seconds, target)
-        split += len(runs) > 1
-        for number, run in enumerate(runs, start=1):
-            for position in run:
-                unit_of_test[position] = len(keys)
-            keys.append(key if len(runs) == 1 else f"{key}#{number}")
-            weights.append(math.fsum(seconds[p] for p in run))
-    return keys, weights, unit_of_test, split
+    goal = lower_bound(seconds, shards) * (1 + AUTO_TOLERANCE) if group_by == "auto" else None
+    grouped = assign_grouped(groups, len(ids), shards, target, auto_goal=goal)
+    return grouped.shard_of_test, split_charges(grouped.shard_of_test, shards, costs), grouped.split_groups
 
 
 def make_plan(
@@ -80,28 +60,36 @@ def make_plan(
     *,
     group_by: str = "test",
     durations_sha256: str = "",
+    setup_seconds: Mapping[str, float] | None = None,
 ) -> Plan:
-    """Split `node_ids` into `shards` bins; every id lands in exactly one bin, in collection order within it."""
+    """Split `node_ids` into `shards` bins; every id lands in exactly one bin, in collection order within it.
+
+    `setup_seconds` (recorded setup time per test, optional) lets the planner estimate module fixture costs.
+    """
     if shards < 1:
         raise SharderError(f"shard count must be at least 1, got {shards}")
+    if group_by not in GROUP_BY_CHOICES:
+        raise SharderError(f"unknown grouping {group_by!r}; choose one of {', '.join(GROUP_BY_CHOICES)}")
     ids = list(dict.fromkeys(node_ids))
     estimates = estimate_unknown(ids, known_seconds)
-    seconds = [estimates[n] if n in estimates else known_seconds[n] for n in ids] if estimates else [
-        known_seconds[n] for n in ids
-    ]
-    keys, weights, unit_of_test, split = build_units(ids, seconds, shards, group_by)
-    shard_of_unit = [0] * len(keys)
-    for shard, unit_indices in enumerate(partition(keys, weights, shards)):
-        for unit_index in unit_indices:
-            shard_of_unit[unit_index] = shard
-    tests_by_shard: list[list[int]] = [[] for _ in range(shards)]
-    for position, unit_index in enumerate(unit_of_test):
-        tests_by_shard[shard_of_unit[unit_index]].append(position)
+    if estimates:
+        seconds = [estimates[n] if n in estimates else known_seconds[n] for n in ids]
+    else:
+        seconds = list(map(known_seconds.__getitem__, ids))
+    shard_of_test, charges, split = _assign_tests(ids, seconds, shards, group_by, setup_seconds or {})
+    # A stable sort by shard keeps collection order inside each shard, at C speed.
+    by_shard = sorted(range(len(ids)), key=shard_of_test.__getitem__)
+    sizes = Counter(shard_of_test)
+    tests_by_shard: list[list[int]] = []
+    start = 0
+    for shard in range(shards):
+        tests_by_shard.append(by_shard[start:start + sizes[shard]])
+        start += sizes[shard]
     bins = tuple(
         ShardBin(
             shard=index + 1,
-            predicted_seconds=math.fsum([seconds[p] for p in positions]),
-            tests=tuple([ids[p] for p in positions]),
+            predicted_seconds=math.fsum(map(seconds.__getitem__, positions)) + charges[index],
+            tests=tuple(map(ids.__getitem__, positions)),
             estimated_tests=sum(1 for p in positions if ids[p] in estimates) if estimates else 0,
         )
         for index, positions in enumerate(tests_by_shard)
@@ -109,9 +97,10 @@ def make_plan(
     return Plan(
         shards=shards,
         group_by=group_by,
-        lower_bound_seconds=lower_bound(weights, shards),
-        useful_shards=useful_shards(weights),
+        lower_bound_seconds=lower_bound(seconds, shards),
+        useful_shards=useful_shards(seconds),
         durations_sha256=durations_sha256,
         bins=bins,
         split_units=split,
+        fixture_cost_seconds=math.fsum(charges),
     )

@@ -31,7 +31,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--from-durations", action="store_true",
                         help="plan the ids of the durations file itself, without collecting (a what-if)")
     parser.add_argument("--group-by", choices=GROUP_BY_CHOICES, default="test",
-                        help="keep each class or module in one shard, splitting only those too big for N")
+                        help="keep each class or module in one shard, splitting only those too big for N; "
+                        "auto: modules, split only where the gain outweighs the fixture setup it repeats")
     parser.set_defaults(func=run)
 
 
@@ -45,6 +46,7 @@ def plan_summary(plan: Plan, heaviest: Mapping[int, HeavyTest] | None = None) ->
         "imbalance": round(plan.imbalance, 5),
         "useful_shards": round(plan.useful_shards, 2) if math.isfinite(plan.useful_shards) else None,
         "split_units": plan.split_units,
+        "fixture_cost_seconds": round(plan.fixture_cost_seconds, 3),
         "plan_id": plan.plan_id,
         "bins": [
             {"shard": b.shard, "tests": len(b.tests), "predicted_seconds": round(b.predicted_seconds, 3),
@@ -72,7 +74,12 @@ def render_plan_table(plan: Plan, heaviest: Mapping[int, HeavyTest] | None = Non
         f"imbalance {100 * (plan.imbalance - 1):.2f}% over the bound, useful shards {useful_text}"
     )
     if plan.split_units:
-        lines.append(f"{plan.split_units} {plan.group_by} groups were too big for one shard and were split")
+        unit = "class" if plan.group_by == "class" else "module"
+        lines.append(f"{plan.split_units} {unit} groups were split over several shards (too big for one shard"
+                     f"{', or worth the fixture cost' if plan.group_by == 'auto' else ''})")
+    if plan.fixture_cost_seconds:
+        lines.append(f"fixture cost of splitting: {plan.fixture_cost_seconds:.1f} s of module setup repeated in "
+                     "extra shards (included in the predicted seconds)")
     if math.isfinite(useful) and plan.shards > useful:
         lines.append(
             f"note: {plan.shards} shards exceed the useful count {useful:.1f}: the longest "
@@ -92,15 +99,15 @@ def run(args: argparse.Namespace) -> int:
 
     path = durations_path(args.durations)
     if args.from_durations:
-        recorded = store.load_durations(path)
-        ids = list(recorded.tests)
+        recorded = store.load_planning_input(path)
+        ids = list(recorded.seconds)
     else:
         from sharder.runner import collect_ids
 
-        recorded = store.load_durations_if_present(path)
+        recorded = store.PlanningInput.of(store.load_durations_if_present(path))
         ids = collect_ids(args.pytest_args)
-    plan = make_plan(ids, recorded.seconds(), args.shards, group_by=args.group_by,
-                     durations_sha256=recorded.sha256)
+    plan = make_plan(ids, recorded.seconds, args.shards, group_by=args.group_by,
+                     durations_sha256=recorded.sha256, setup_seconds=recorded.setup_seconds)
     write_plan(args.output, plan)
     heavy = heaviest_by_shard(plan, recorded_peaks(path))
     table = render_plan_table(plan, heavy) + f"\nplan written to {args.output} ({plan.total_tests} tests)"
