@@ -10,7 +10,9 @@ from types import ModuleType
 
 from sharder.commands import (
     demo_command,
+    init_command,
     local_command,
+    matrix_command,
     merge_command,
     plan_command,
     rebalance_command,
@@ -20,10 +22,12 @@ from sharder.commands import (
 
 COMMANDS: tuple[ModuleType, ...] = (
     plan_command,
+    matrix_command,
     run_command,
     record_command,
     local_command,
     merge_command,
     rebalance_command,
+    init_command,
     demo_command,
 )
