@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 from sharder import durations as store
@@ -22,6 +23,19 @@ def shard_count_arg(text: str) -> int:
 def durations_path(given: str | None) -> Path:
     """The durations file the user named, else `durations.json` here, else pytest-split's `.test_durations`."""
     return Path(given) if given else store.find_durations_file(Path.cwd())
+
+
+def tests_and_timings(
+    path: Path, *, from_durations: bool, pytest_args: Sequence[str]
+) -> tuple[list[str], store.PlanningInput]:
+    """The ids to plan and their recorded timings: the durations file's own ids (a what-if, no collection), or
+    the ids pytest collects with `pytest_args` (a missing durations file is then a first run, not an error)."""
+    if from_durations:
+        recorded = store.load_planning_input(path)
+        return list(recorded.seconds), recorded
+    from sharder.runner import collect_ids
+
+    return collect_ids(pytest_args), store.PlanningInput.of(store.load_durations_if_present(path))
 
 
 def add_durations_option(parser: argparse.ArgumentParser) -> None:

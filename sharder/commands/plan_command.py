@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sharder.commands.common import add_durations_option, durations_path, shard_count_arg
+from sharder.commands.common import add_durations_option, durations_path, shard_count_arg, tests_and_timings
 from sharder.plan import Plan, write_plan
 from sharder.planning import GROUP_BY_CHOICES
 from sharder.table import format_table
@@ -93,19 +93,11 @@ def _heavy_cell(heavy: HeavyTest | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sharder import durations as store
     from sharder.memory import heaviest_by_shard, recorded_peaks
     from sharder.planning import make_plan
 
     path = durations_path(args.durations)
-    if args.from_durations:
-        recorded = store.load_planning_input(path)
-        ids = list(recorded.seconds)
-    else:
-        from sharder.runner import collect_ids
-
-        recorded = store.PlanningInput.of(store.load_durations_if_present(path))
-        ids = collect_ids(args.pytest_args)
+    ids, recorded = tests_and_timings(path, from_durations=args.from_durations, pytest_args=args.pytest_args)
     plan = make_plan(ids, recorded.seconds, args.shards, group_by=args.group_by,
                      durations_sha256=recorded.sha256, setup_seconds=recorded.setup_seconds)
     write_plan(args.output, plan)

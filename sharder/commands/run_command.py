@@ -14,7 +14,9 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "run", help="run one shard (K/N) with pytest and write reports/shard-K-of-N.xml",
     )
-    parser.add_argument("--shard", type=shard_arg, metavar="K/N", required=True, help="which shard to run, 1-based")
+    parser.add_argument("--shard", type=shard_arg, metavar="K/N",
+                        help="which shard to run, 1-based (default: from SHARDER_SHARD, or GitLab's, CircleCI's or "
+                        "Buildkite's parallel-job variables; none set is an error)")
     parser.add_argument("--plan", metavar="PATH", help="take the shard from this plan.json (default: plan here)")
     parser.add_argument("--durations", metavar="PATH", help="durations file used when planning here")
     parser.add_argument("--junit-dir", default="reports", metavar="DIR", help="where the JUnit report goes")
@@ -25,6 +27,12 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from sharder.plan import read_plan
 
+    if args.shard is None:
+        from sharder.ci import shard_from_environment
+
+        detected = shard_from_environment()
+        print(f"sharder run: shard {detected.spec} from {detected.source}", flush=True)
+        args.shard = detected.spec
     if args.plan:
         read_plan(args.plan).bin_for(args.shard)  # a broken or mismatched plan fails here, before pytest starts
     modes = run_modes.resolve_modes(args)  # flags over [tool.sharder]; a bad value stops here with exit 2

@@ -1,0 +1,68 @@
+"""`sharder init github`: write a sharded GitHub Actions workflow for the project in the current directory."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from sharder.commands.matrix_command import matrix_count_arg
+from sharder.durationtext import duration_argument
+
+PROVIDERS = ("github",)
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "init", help="write a CI workflow that runs this suite sharded (GitHub Actions)",
+        description="Write .github/workflows/sharder.yml: a plan job (sharder matrix + sharder plan), one test "
+        "job per shard (sharder run), and a report job (sharder merge into the job summary, sharder rebalance).",
+    )
+    parser.add_argument("provider", choices=PROVIDERS, help="the CI to write for")
+    how_many = parser.add_mutually_exclusive_group()
+    how_many.add_argument("--shards", type=matrix_count_arg, metavar="N", help="always N shards")
+    how_many.add_argument("--target", type=duration_argument, metavar="DURATION",
+                          help="choose the fewest shards that finish within DURATION on each run (default 10m)")
+    parser.add_argument("--job-overhead", type=duration_argument, metavar="DURATION",
+                        help="with --target: cost of starting each shard job (default 1m)")
+    parser.add_argument("-o", "--output", metavar="PATH", help="where to write (default .github/workflows/sharder.yml)")
+    parser.add_argument("--force", action="store_true", help="replace an existing file")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sharder.atomic import atomic_write_text
+    from sharder.errors import SharderError
+    from sharder.workflow import (
+        DEFAULT_OUTPUT,
+        DEFAULT_OVERHEAD_SECONDS,
+        WorkflowOptions,
+        github_workflow,
+        install_command,
+        render_workflow,
+    )
+
+    if args.pytest_args:
+        raise SharderError("init takes no pytest arguments; add them to the generated `sharder run` line")
+    if args.job_overhead is not None and args.shards is not None:
+        raise SharderError("--job-overhead goes with --target; --shards N needs no timings")
+    if args.target is not None and not args.target > 0:
+        raise SharderError("the target must be longer than 0s")
+    output = Path(args.output) if args.output else DEFAULT_OUTPUT
+    if output.is_dir():
+        raise SharderError(f"{os.fspath(output)!r} is a directory; give the workflow file's path")
+    if output.exists() and not args.force:
+        raise SharderError(f"{os.fspath(output)!r} already exists; pass --force to replace it")
+    options = WorkflowOptions(
+        shards=args.shards, target_seconds=args.target,
+        overhead_seconds=DEFAULT_OVERHEAD_SECONDS if args.job_overhead is None else args.job_overhead,
+        install=install_command(Path.cwd()),
+    )
+    try:
+        atomic_write_text(output, render_workflow(github_workflow(options)))
+    except OSError as exc:
+        raise SharderError(f"cannot write {os.fspath(output)!r}: {exc.strerror}") from None
+    print(f"sharder init: wrote {os.fspath(output)}; check its Install step ({options.install})", file=sys.stderr)
+    return 0
