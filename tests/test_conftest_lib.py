@@ -181,7 +181,8 @@ async def test_module_server_is_not_a_leak(server):
 def test_asyncio_hygiene_with_pytest_asyncio(pytester: pytest.Pytester) -> None:
     pytest.importorskip("pytest_asyncio")
     pytester.makepyfile(test_async=ASYNC_WITH_PLUGIN)
-    result = pytester.runpytest_subprocess("-p", "conftest_lib", "-p", "no:randomly")  # pytest-asyncio loads by its entry point
+    # pytest-asyncio loads by its entry point.
+    result = pytester.runpytest_subprocess("-p", "conftest_lib", "-p", "no:randomly")
     result.assert_outcomes(passed=3, warnings=1)
     result.stdout.fnmatch_lines(["*LeakWarning: test_async.py::test_leaves_task_pending left 1 asyncio task(s) "
                                  "pending on a loop that was then closed under them (forever)*"])
