@@ -18,16 +18,16 @@ RunSharder = Callable[..., subprocess.CompletedProcess[str]]
 SUITE = {
     "pytest.ini": "[pytest]\naddopts = -p no:randomly\nmarkers =\n    memory_intensive: big\n    slow: slow\n",
     "tests/test_light.py": (
-        "import os, pytest\n"
+        "import pytest\n"
         "@pytest.mark.parametrize('i', range(4))\n"
-        "def test_light(i, record_property):\n"
-        "    record_property('worker', os.environ.get('PYTEST_XDIST_WORKER', 'none'))\n"
+        "def test_light(i, record_property, request):\n"
+        "    record_property('worker', getattr(request.config, 'workerinput', {}).get('workerid', 'none'))\n"
     ),
     "tests/test_heavy.py": (
-        "import os, pytest\n"
+        "import pytest\n"
         "@pytest.mark.memory_intensive\n"
-        "def test_heavy(record_property):\n"
-        "    record_property('worker', os.environ.get('PYTEST_XDIST_WORKER', 'none'))\n"
+        "def test_heavy(record_property, request):\n"
+        "    record_property('worker', getattr(request.config, 'workerinput', {}).get('workerid', 'none'))\n"
         "@pytest.mark.slow\n"
         "def test_slow():\n"
         "    pass\n"
