@@ -15,3 +15,5 @@ PREDICTED_SECONDS_PROPERTY = "sharder_predicted_seconds"
 MERGED_PROPERTY = "sharder_merged"
 # On a merged case that came from a progress log, not a JUnit report (its shard died before writing one).
 RECOVERED_PROPERTY = "sharder_recovered_from"
+# On the suite: the seed pytest-randomly used, so `sharder replay` reseeds every test as CI did.
+RANDOMLY_SEED_PROPERTY = "sharder_randomly_seed"

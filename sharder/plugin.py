@@ -19,7 +19,13 @@ import pytest
 from sharder import durations as store
 from sharder.atomic import atomic_write_text
 from sharder.errors import SharderError
-from sharder.junit_names import NODEID_PROPERTY, ORDER_PROPERTY, PEAK_RSS_PROPERTY, SHARD_PROPERTY
+from sharder.junit_names import (
+    NODEID_PROPERTY,
+    ORDER_PROPERTY,
+    PEAK_RSS_PROPERTY,
+    RANDOMLY_SEED_PROPERTY,
+    SHARD_PROPERTY,
+)
 from sharder.options import (
     COLLECT_TO_OPTION,
     DURATIONS_OPTION,
@@ -33,7 +39,7 @@ from sharder.options import (
 )
 from sharder.plan import read_plan
 from sharder.planning import GROUP_BY_CHOICES
-from sharder.progress_plugin import ShardIdentity, ShardOutputs, progress_log_path
+from sharder.progress_plugin import ShardIdentity, ShardOutputs, _log_xml, progress_log_path
 from sharder.selection import Selection, order_by_id_list, select_computed, select_from_plan
 from sharder.shardspec import ShardSpec, shard_argument
 
@@ -150,7 +156,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     collect_to = config.getoption("sharder_collect_to")
     if collect_to:
         atomic_write_text(collect_to, json.dumps({"tests": ids}, ensure_ascii=False))
-        return
+        if not config.getoption("sharder_ids_file"):  # with an id list, a replay's first run also collects
+            return
     try:
         ids_file = config.getoption("sharder_ids_file")
         if ids_file:
@@ -196,6 +203,25 @@ def _tag_for_junit(config: pytest.Config, items: list[pytest.Item], selection: S
         item.user_properties.append((ORDER_PROPERTY, position))
         if shard is not None:
             item.user_properties.append((SHARD_PROPERTY, shard))
+
+
+def randomly_seed(config: pytest.Config) -> int | None:
+    """The seed pytest-randomly uses in this session, or None when it is not active (absent or `-p no:randomly`).
+
+    Valid from `pytest_sessionstart` on: randomly turns its "default"/"last" option into the int it uses in its own
+    `pytest_configure`, which may run after ours.
+    """
+    seed = config.getoption("randomly_seed", None)
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Put randomly's seed on the JUnit suite: it seeds random/numpy/faker before every test, so `sharder replay`
+    needs it (as well as the order) to reproduce what CI saw."""
+    seed = randomly_seed(session.config)
+    xml = _log_xml(session.config)
+    if seed is not None and xml is not None:
+        xml.add_global_property(RANDOMLY_SEED_PROPERTY, str(seed))
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:

@@ -17,6 +17,7 @@ from sharder.commands import (
     plan_command,
     rebalance_command,
     record_command,
+    replay_command,
     run_command,
 )
 
@@ -28,6 +29,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     local_command,
     merge_command,
     rebalance_command,
+    replay_command,
     init_command,
     demo_command,
 )

@@ -1,7 +1,7 @@
 """A suite with deliberate test pollution, for sharder's replay and bisect tests (tests/test_replay.py).
 
-It is data, not part of sharder's own test run: its tests are collected only when this directory is pytest's
-rootdir (the tests copy it to a temporary directory and run pytest there).
+It is data, not part of sharder's own test run (`norecursedirs` in pyproject.toml keeps it out): the tests copy
+it to a temporary directory and run pytest there.
 
 - `test_accounts.py::test_switch_account_to_dollars` sets the shop's currency and never restores it: it pollutes
   `test_pricing.py::test_price_label_in_euros`, which runs after it in collection order.
@@ -9,26 +9,28 @@ rootdir (the tests copy it to a temporary directory and run pytest there).
   only both together break `test_pricing.py::test_standard_checkout`.
 - `test_pricing.py::test_region_defaults_to_eu` depends on the environment (SHOP_REGION), not on other tests.
 
-With SHARDER_TEST_RUN_LOG set, every pytest session appends a line to that file: the tests count pytest processes
-for real, whichever tool started them.
+With SHARDER_TEST_RUN_LOG set, every pytest session appends `session PID` to that file and every test `test ID`:
+sharder's tests and bench/pollution.py count pytest processes and test executions for real, whichever tool
+started them.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).parent
 
-
-def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    return True if config.rootpath != HERE else None
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
+def _log(line: str) -> None:
     run_log = os.environ.get("SHARDER_TEST_RUN_LOG")
     if run_log:
         with open(run_log, "a", encoding="utf-8") as log:
-            log.write(f"{os.getpid()}\n")
+            log.write(line + "\n")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _log(f"session {os.getpid()}")
+
+
+def pytest_runtest_logstart(nodeid: str) -> None:
+    _log(f"test {nodeid}")
