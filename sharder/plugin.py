@@ -19,6 +19,7 @@ import pytest
 from sharder import durations as store
 from sharder.atomic import atomic_write_text
 from sharder.errors import SharderError
+from sharder.footprint_plugin import install_footprint, installed_footprint
 from sharder.junit_names import (
     NODEID_PROPERTY,
     ORDER_PROPERTY,
@@ -29,6 +30,7 @@ from sharder.junit_names import (
 from sharder.options import (
     COLLECT_TO_OPTION,
     DURATIONS_OPTION,
+    FULL_COLLECTION_OPTION,
     GROUP_BY_OPTION,
     IDS_OPTION,
     PLAN_OPTION,
@@ -82,6 +84,8 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     group.addoption(PROGRESS_LOG_OPTION, metavar="PATH",
                     help="append one JSON line per finished test here (default: beside --junitxml, "
                     "as NAME.progress.jsonl); a shard killed mid-run leaves this, not its JUnit report")
+    group.addoption(FULL_COLLECTION_OPTION, action="store_true",
+                    help="with a plan, collect the whole suite instead of only the files holding the shard's tests")
     if not _pytest_split_active(pluginmanager):
         group.addoption("--splits", dest="sharder_splits", type=_positive_int, metavar="N",
                         help="pytest-split spelling of N in --shard K/N")
@@ -123,6 +127,10 @@ def pytest_configure(config: pytest.Config) -> None:
     shard = _requested_shard(config)
     if shard is None and config.getoption("sharder_plan"):
         raise pytest.UsageError(f"{PLAN_OPTION} needs --shard K/N to say which of its shards to run")
+    if shard is not None and config.getoption("sharder_plan") and not (
+        config.getoption("sharder_ids_file") or config.getoption("sharder_collect_to")
+    ):
+        install_footprint(config, shard, config.getoption("sharder_plan"))
     if not config.getoption("collectonly"):
         log_path, report_name = progress_log_path(config)
         outputs = ShardOutputs(config, None if _is_xdist_worker(config) else log_path, report_name,
@@ -133,7 +141,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def _select(config: pytest.Config, spec: ShardSpec, ids: list[str]) -> Selection:
     plan_path = config.getoption("sharder_plan")
     if plan_path:
-        return select_from_plan(read_plan(plan_path), spec, ids, source=f"plan {plan_path}")
+        footprint = installed_footprint(config)
+        plan = footprint.plan if footprint is not None and footprint.plan is not None else read_plan(plan_path)
+        skipped = footprint.skipped if footprint is not None else set()
+        return select_from_plan(plan, spec, ids, source=f"plan {plan_path}", skipped_files=skipped)
     recorded = store.load_durations_if_present(_durations_path(config))
     return select_computed(
         spec, ids, recorded.seconds(), group_by=config.getoption("sharder_group_by"),

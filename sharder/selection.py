@@ -5,10 +5,11 @@ Pure: works on node id strings, so the pytest plugin stays a thin layer and the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from sharder.errors import SharderError
+from sharder.footprint import in_skipped_file, unplanned_files
 from sharder.plan import Plan
 from sharder.planning import make_plan
 from sharder.shardspec import ShardSpec
@@ -41,11 +42,19 @@ def _examples(ids: Sequence[str]) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def check_plan_matches(plan: Plan, collected: Sequence[str], source: str = "the plan") -> None:
-    """The plan and this checkout must name the same tests: never run a different set silently."""
+def check_plan_matches(
+    plan: Plan, collected: Sequence[str], source: str = "the plan", *, skipped_files: Collection[str] = ()
+) -> None:
+    """The plan and this checkout must name the same tests: never run a different set silently.
+
+    `skipped_files`: planned files the shard's footprint did not collect (`sharder.footprint`); their planned ids
+    are not expected. Every other file is compared whole, and a collected file no planned id names is reported as
+    new: the footprint still collects files the plan does not know, so a test file added after planning shows here.
+    """
     planned = plan.shard_of()
     collected_set = set(collected)
-    missing = [node_id for node_id in planned if node_id not in collected_set]
+    missing = [node_id for node_id in planned
+               if node_id not in collected_set and not in_skipped_file(node_id, skipped_files)]
     extra = [node_id for node_id in collected if node_id not in planned]
     if missing or extra:
         parts = []
@@ -53,17 +62,28 @@ def check_plan_matches(plan: Plan, collected: Sequence[str], source: str = "the 
             parts.append(f"{len(missing)} planned tests were not collected ({_examples(missing)})")
         if extra:
             parts.append(f"{len(extra)} collected tests are not in the plan ({_examples(extra)})")
+            new_files = unplanned_files(extra, planned)
+            if new_files:
+                parts.append(f"{len(new_files)} test files are new since the plan was made ({_examples(new_files)})")
         raise SharderError(
             f"{source} does not match this test suite: {'; '.join(parts)}; re-run `sharder plan` on this checkout"
         )
 
 
-def select_from_plan(plan: Plan, spec: ShardSpec, collected: Sequence[str], source: str = "the plan") -> Selection:
-    check_plan_matches(plan, collected, source)
+def select_from_plan(
+    plan: Plan, spec: ShardSpec, collected: Sequence[str], source: str = "the plan", *,
+    skipped_files: Collection[str] = (),
+) -> Selection:
+    check_plan_matches(plan, collected, source, skipped_files=skipped_files)
     shard_bin = plan.bin_for(spec)
     wanted = set(shard_bin.tests)
     ids = tuple(node_id for node_id in collected if node_id in wanted)
-    return Selection(spec, ids, len(collected), shard_bin.predicted_seconds, plan.lower_bound_seconds, plan)
+    lost = sorted(wanted.difference(ids))
+    if lost:  # the footprint skipped a file of this shard: never run a smaller set
+        raise SharderError(f"{source}: {len(lost)} of shard {spec}'s tests were not collected ({_examples(lost)})")
+    # With files skipped, the check above proved the suite is the plan's, so "N of M" counts the whole suite.
+    suite_size = plan.total_tests if skipped_files else len(collected)
+    return Selection(spec, ids, suite_size, shard_bin.predicted_seconds, plan.lower_bound_seconds, plan)
 
 
 def select_computed(
