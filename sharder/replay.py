@@ -214,7 +214,8 @@ class Trial:
     argv: tuple[str, ...]
     exit_code: int
     # passed | failed | error | skipped; "not run": the session crashed before it; "absent": not collected;
-    # "no session": pytest stopped before running any test (bad arguments, an id that no longer exists)
+    # "no session": pytest stopped before running any test (bad arguments, an id that no longer exists, a test
+    # file that does not import)
     victim_outcome: str
     order: tuple[str, ...]
     output: Path
@@ -288,9 +289,9 @@ class PytestLauncher:
                                       check=False).returncode
         except OSError as exc:
             raise SharderError(f"cannot start pytest: {exc.strerror}") from None
-        if not log_path.is_file():
+        log = read_progress_log(log_path) if log_path.is_file() else None
+        if log is None or not log.started:  # e.g. collection errors: pytest collects, then runs nothing
             return Trial(name, tuple(argv), code, "no session", (), output)
-        log = read_progress_log(log_path)
         outcomes = _outcomes([(test.node_id, test.outcome) for test in log.tests])
         outcome = "absent" if victim not in log.order else outcomes.get(victim, "not run")
         return Trial(name, tuple(argv), code, outcome, tuple(log.order), output)

@@ -295,6 +295,16 @@ def test_a_victim_that_no_longer_exists(ci: CiRun, tmp_path: Path) -> None:
                             "--allow-missing"], root), f"{VICTIM}, no longer exists here")
 
 
+
+def test_a_suite_that_no_longer_imports_stops_the_bisect_with_pytest_s_reason(ci: CiRun, tmp_path: Path) -> None:
+    root = tmp_path / "broken"
+    shutil.copytree(ci.root, root)
+    (root / "test_catalog.py").write_text("def test_half_written(:\n")
+    result = sharder(["replay", "--from", str(root / "reports" / "shard-2-of-2.xml"), "--bisect", VICTIM,
+                      "--allow-missing"], root)
+    one_line_error(result, "pytest stopped before running any test", "full output:")
+    assert "fails on its own" not in result.stdout
+
 # --- the pure parts
 
 

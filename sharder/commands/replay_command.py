@@ -71,7 +71,9 @@ def _load(args: argparse.Namespace, launcher: PytestLauncher) -> tuple[ShardRun,
     return shard, (collected or None)
 
 
-def _seed_line(seed: int | None) -> str:
+def _seed_line(seed: int | None, from_plan: bool) -> str:
+    if from_plan:
+        return "pytest-randomly off (-p no:randomly): a plan holds no seed (its report or progress log would)"
     if seed is None:
         return "pytest-randomly off (-p no:randomly): the shard recorded no seed"
     return f"pytest-randomly on the shard's seed {seed}, in the shard's order"
@@ -85,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     launcher = replay.PytestLauncher(work_dir, randomly_seed=None, pytest_args=args.pytest_args)
     shard, collected = _load(args, launcher)
     launcher.randomly_seed = shard.randomly_seed
-    _say(f"sharder replay: {shard.origin}: {len(shard.ids)} tests; {_seed_line(shard.randomly_seed)}")
+    _say(f"sharder replay: {shard.origin}: {len(shard.ids)} tests; {_seed_line(shard.randomly_seed, bool(args.plan))}")
     if args.bisect:
         return _bisect(args, shard, launcher, collected)
     return _replay(args, shard, launcher, collected)
