@@ -199,15 +199,16 @@ class _Section:
     intro: list[str] = field(default_factory=list)
     outro: list[str] = field(default_factory=list)
     shown: int = -1
+    unlisted: int = 0  # items known to be too many to fit, left out before rendering (counted in the note)
 
     def render(self) -> list[str]:
         if not self.items and not self.intro:
             return []
         shown = len(self.items) if self.shown < 0 else self.shown
         lines = ["", self.title, "", *self.intro, *self.items[:shown]]
-        if shown < len(self.items):
-            lines += ["", f"_... and {len(self.items) - shown} more not shown here (GitHub's 1 MiB summary "
-                          "limit); the merged XML and `--json` have them all._"]
+        if shown < len(self.items) + self.unlisted:
+            lines += ["", f"_... and {len(self.items) + self.unlisted - shown} more not shown here (GitHub's 1 MiB "
+                          "summary limit); the merged XML and `--json` have them all._"]
         return lines + self.outro
 
     def size(self) -> int:
@@ -236,6 +237,25 @@ def _missing_items(result: MergeResult) -> list[str]:
     return items
 
 
+def _all_tests_section(result: MergeResult, budget: int) -> _Section:
+    """Every test with its outcome and shard, folded away (`<details>`): "did my test run, and where?" answered
+    in the job summary. On a large suite it is the first list cut to fit the budget, so rows past the budget are
+    not even built (100,000 rows would cost a second to render and then be cut)."""
+    header = ("outcome", "shard", "seconds", "test")
+    rows: list[str] = []
+    size = 0
+    for test in result.tests.values():
+        if size > budget:  # characters never outnumber UTF-8 bytes: every row that could fit is built
+            break
+        rows.append(f"| {test.outcome} | {test.shard or '-'} | {test.seconds:.2f} | {code(test.node_id)} |")
+        size += len(rows[-1]) + 1
+    if not rows:
+        return _Section("### All tests (0)", [])
+    return _Section(f"### All tests ({len(result.tests)})", rows, unlisted=len(result.tests) - len(rows),
+                    intro=["<details><summary>every test, its outcome and shard</summary>", "",
+                           *_md_table(header, [])[:2]], outro=["", "</details>"])
+
+
 def render_markdown(result: MergeResult, budget: int = STEP_SUMMARY_LIMIT - MARKDOWN_MARGIN) -> str:
     """The summary as GitHub-flavoured Markdown, at most `budget` bytes: long lists are cut, with a note."""
     mark = "✅" if result.exit_code == 0 else "❌"
@@ -259,6 +279,7 @@ def render_markdown(result: MergeResult, budget: int = STEP_SUMMARY_LIMIT - MARK
         _Section(f"### {SLOWEST} slowest tests", _md_table(("seconds", "shard", "test"), [
             (f"{t.seconds:.2f}", t.shard or "-", code(t.node_id)) for t in result.slowest(SLOWEST)])[2:],
             intro=_md_table(("seconds", "shard", "test"), [])[:2]),
+        _all_tests_section(result, budget),
         _Section("### Notes", [f"- {_cell(note)}" for note in result.notes]),
     ]
     _fit(sections, budget - len("\n".join(head).encode("utf-8")) - 2)
