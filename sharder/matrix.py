@@ -213,13 +213,17 @@ def _miss_reason(suite: SuiteTimes, best: ShardForecast, target_seconds: float, 
                  max_shards: int) -> str:
     budget = target_seconds - overhead_seconds
     longer = sum(1 for s in suite.seconds if s > budget)
+    whys = []
     if budget <= 0:
-        why = (f"the job overhead alone ({seconds_text(overhead_seconds)}) uses up the target "
-               f"({seconds_text(target_seconds)})")
-    elif longer:
-        why = (f"{longer} test{'s' if longer > 1 else ''} alone take{'' if longer > 1 else 's'} longer than the "
-               f"{seconds_text(budget)} left after the job overhead")
+        whys.append(f"the job overhead alone ({seconds_text(overhead_seconds)}) uses up the target "
+                    f"({seconds_text(target_seconds)})")
     else:
-        why = f"{_shards_text(max_shards)} (--max-shards) are not enough"
-    return (f"no shard count up to {max_shards} fits the target: {why}; choosing {_shards_text(best.shards)}, the "
-            f"fewest with the best predicted wall time ({seconds_text(best.wall_seconds)})")
+        if longer:
+            whys.append(f"{longer} test{'s' if longer > 1 else ''} alone take{'' if longer > 1 else 's'} longer "
+                        f"than the {seconds_text(budget)} left after the job overhead")
+        if not longer or math.fsum(suite.seconds) / max_shards > budget:
+            whys.append(f"{_shards_text(max_shards)} (--max-shards) are not enough for "
+                        f"{seconds_text(math.fsum(suite.seconds))} of tests")
+    return (f"no shard count up to {max_shards} fits the target: {'; and '.join(whys)}; choosing "
+            f"{_shards_text(best.shards)}, the fewest with the best predicted wall time "
+            f"({seconds_text(best.wall_seconds)})")

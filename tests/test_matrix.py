@@ -118,6 +118,13 @@ def test_too_few_allowed_shards_is_explained() -> None:
     assert choice.chosen.wall_seconds == 20.0
 
 
+def test_both_a_long_test_and_too_few_shards_are_named() -> None:
+    choice = choose_shards(suite(10, *[1.0] * 100), target_seconds=5, overhead_seconds=0, max_shards=4)
+    assert not choice.fits and choice.shards == 4
+    assert "1 test alone takes longer than the 5.0 s left" in choice.reason
+    assert "and 4 shards (--max-shards) are not enough for 110.0 s of tests" in choice.reason
+
+
 def test_max_shards_one_fits_or_explains() -> None:
     assert choose_shards(suite(1, 1), target_seconds=3, max_shards=1).shards == 1
     missed = choose_shards(suite(1, 1), target_seconds=1.5, max_shards=1)
