@@ -33,6 +33,12 @@ PYTEST_SPLIT_FILENAME = ".test_durations"
 # Weight of the newest observation. 0.5 halves the influence of a run every run: responsive to a test that really
 # got slower, yet one 10x outlier only doubles the estimate instead of replacing it.
 DEFAULT_SMOOTHING = 0.5
+# A run whose tests took, at the median, this many times longer or shorter than recorded ran on other hardware (a new
+# runner type): the old timings describe another machine, where tests scale differently (CPU-bound and I/O-bound ones
+# do not speed up alike), so that run's observations replace them instead of being blended in. Needs this many tests
+# seen before, so a lone outlier is still only blended. (bench/stale.py: pgmpy's history has such a run.)
+REGIME_CHANGE_FACTOR = 1.5
+REGIME_CHANGE_MIN_TESTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +300,7 @@ def updated(
     if not 0 < smoothing <= 1:
         raise SharderError(f"smoothing must be in (0, 1], got {smoothing}")
     tests = dict(durations.tests)
+    weight = 1.0 if _regime_changed(tests, observations) else smoothing  # for times; memory does not change machine
     for node_id, seen in observations.items():
         old = tests.get(node_id)
         if old is None:
@@ -304,15 +311,28 @@ def updated(
             peak = max(peak, seen.peak_rss_mb)
         tests[node_id] = replace(
             old,
-            seconds=_blend(old.seconds, seen.seconds, smoothing) or 0.0,
+            seconds=_blend(old.seconds, seen.seconds, weight) or 0.0,
             runs=old.runs + 1,
-            setup_seconds=_blend(old.setup_seconds, seen.setup_seconds, smoothing),
+            setup_seconds=_blend(old.setup_seconds, seen.setup_seconds, weight),
             peak_rss_mb=peak,
         )
     if keep_only is not None:
         wanted = set(keep_only)
         tests = {node_id: timing for node_id, timing in tests.items() if node_id in wanted}
     return Durations(tests=tests, sha256=durations.sha256)
+
+
+def _regime_changed(tests: Mapping[str, TestTiming], observations: Mapping[str, Observation]) -> bool:
+    """Whether the median test of this run took REGIME_CHANGE_FACTOR times longer or shorter than recorded."""
+    ratios = sorted(
+        seen.seconds / old.seconds
+        for node_id, seen in observations.items()
+        if (old := tests.get(node_id)) is not None and old.seconds > 0 and seen.seconds > 0
+    )
+    if len(ratios) < REGIME_CHANGE_MIN_TESTS:
+        return False
+    median = ratios[len(ratios) // 2]
+    return not 1 / REGIME_CHANGE_FACTOR <= median <= REGIME_CHANGE_FACTOR
 
 
 def _record_json(timing: TestTiming) -> dict[str, float | int]:

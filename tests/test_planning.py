@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sharder.estimate import estimate_unknown
+from sharder.estimate import SIBLING_PRIOR_TESTS, estimate_unknown
 from sharder.partition import lower_bound, partition, useful_shards
 from sharder.plan import plan_from_json, plan_to_json
 from sharder.planning import make_plan
@@ -50,13 +50,22 @@ def test_estimates_come_from_the_nearest_relatives() -> None:
         "other/test_v.py::test_new",  # nothing near: median of all
     ]
     estimates = estimate_unknown([*known, *new], known)
+    median = 2.0  # of 10, 4, 2, 1, 1
+    prior = SIBLING_PRIOR_TESTS
     assert estimates == {
-        new[0]: 10.0,
-        new[1]: 4.0,
-        new[2]: 2.0,
-        new[3]: pytest.approx(16.0 / 3),
-        new[4]: 2.0,
+        new[0]: 10.0,  # parametrized cases are taken as they are
+        new[1]: pytest.approx((4.0 + prior * median) / (1 + prior)),  # one class mate: weak evidence, shrunk
+        new[2]: pytest.approx((2.0 + prior * median) / (1 + prior)),
+        new[3]: pytest.approx((16.0 + prior * median) / (3 + prior)),
+        new[4]: median,
     }
+
+
+def test_a_heavy_sibling_does_not_make_a_new_test_look_heavy() -> None:
+    # pgmpy: a new test in a file whose only other test takes 34 s; the new one took 0.0001 s.
+    known = {f"tests/test_{i}.py::test_x": 0.1 for i in range(20)} | {"tests/test_utils.py::test_big": 34.0}
+    estimate = estimate_unknown([*known, "tests/test_utils.py::test_llm"], known)["tests/test_utils.py::test_llm"]
+    assert estimate < 34.0 / 5
 
 
 def test_no_data_at_all_gives_every_test_the_same_weight() -> None:

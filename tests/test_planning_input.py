@@ -73,3 +73,19 @@ def test_plan_rendering_is_byte_for_byte_json_dumps(ids: list[str], shards: int,
     plan = make_plan(ids, {i: float(n) for n, i in enumerate(ids)}, shards, group_by=group_by)
     plan.extra.update(extra)
     assert render_plan(plan) == json.dumps(plan_to_json(plan), indent=1, ensure_ascii=False)
+
+
+def test_a_run_on_other_hardware_replaces_the_timings_instead_of_blending() -> None:
+    old = store.Durations({f"t{i}": store.TestTiming(float(i + 1), peak_rss_mb=100.0) for i in range(10)})
+    faster = {f"t{i}": store.Observation((i + 1) * 0.4, peak_rss_mb=50.0) for i in range(10)}  # 2.5x faster
+    new = store.updated(old, faster)
+    assert [new.tests[f"t{i}"].seconds for i in range(10)] == pytest.approx([(i + 1) * 0.4 for i in range(10)])
+    assert new.tests["t0"].peak_rss_mb == pytest.approx(75.0)  # memory does not change with the machine
+    noisy = {f"t{i}": store.Observation((i + 1) * 1.2) for i in range(10)}  # within the factor: blended
+    assert store.updated(old, noisy).tests["t9"].seconds == pytest.approx(11.0)
+
+
+def test_a_lone_outlier_is_still_only_blended() -> None:
+    old = store.Durations({f"t{i}": store.TestTiming(1.0) for i in range(10)})
+    few = {f"t{i}": store.Observation(10.0) for i in range(store.REGIME_CHANGE_MIN_TESTS - 1)}
+    assert store.updated(old, few).tests["t0"].seconds == pytest.approx(5.5)
