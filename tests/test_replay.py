@@ -178,11 +178,13 @@ def test_a_foreign_junit_report_replays_in_its_testcase_order(ci: CiRun, tmp_pat
 
 
 def _bisect(
-    ci: CiRun, tmp_path: Path, victim: str, *source: str, **env: str,
+    ci: CiRun, tmp_path: Path, victim: str, *pytest_args: str, **env: str,
 ) -> tuple[subprocess.CompletedProcess[str], int]:
+    """`sharder replay --from REPORT --bisect VICTIM [-- PYTEST_ARGS]`, and the pytest sessions the suite counted."""
     counter = tmp_path / "runs"
-    result = sharder(["replay", *(source or ("--from", str(ci.report))), "--bisect", victim,
-                      "--work-dir", str(tmp_path / "work")], ci.root, SHARDER_TEST_RUN_LOG=str(counter), **env)
+    extra = ["--", *pytest_args] if pytest_args else []
+    result = sharder(["replay", "--from", str(ci.report), "--bisect", victim, "--work-dir", str(tmp_path / "work"),
+                      *extra], ci.root, SHARDER_TEST_RUN_LOG=str(counter), **env)
     return result, count_runs(counter)
 
 
@@ -204,11 +206,13 @@ def test_bisect_names_the_polluter_within_log2_plus_3_runs(ci: CiRun, tmp_path: 
 
 
 def test_bisect_reports_tests_that_pollute_only_together(ci: CiRun, tmp_path: Path) -> None:
-    result, runs = _bisect(ci, tmp_path, PAIR_VICTIM)
+    """With pytest arguments of the user's (`-- -q`), the command shown hands the ids over as a file."""
+    result, runs = _bisect(ci, tmp_path, PAIR_VICTIM, "-q")
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"no single test makes {PAIR_VICTIM} fail; these 2 do together:\n  {PAIR[0]}\n  {PAIR[1]}\n" in result.stdout
     command = line_after(result.stdout, "reproduce with: ")
-    assert command.endswith(" ".join([*PAIR, PAIR_VICTIM]))
+    ids_file = Path(next(arg for arg in shlex.split(command) if arg.startswith("--sharder-ids-file=")).split("=", 1)[1])
+    assert ids_file.read_text().splitlines() == [*PAIR, PAIR_VICTIM]
     reproduced = subprocess.run(shlex.split(command), cwd=ci.root, env=_env(), capture_output=True, text=True,
                                 check=False)
     assert "1 failed, 2 passed" in reproduced.stdout

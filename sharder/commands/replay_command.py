@@ -163,7 +163,7 @@ def _bisect(args: argparse.Namespace, shard: ShardRun, launcher: PytestLauncher,
     if left_out:
         _say(f"leaving out {len(left_out)} earlier tests that no longer exist: {replay.name_some(left_out)}")
     alone.require_session()
-    _say(f"  it {alone.victim_outcome}" + ("" if alone.victim_failed else ": good, it can be polluted"))
+    _say("  it fails on its own" if alone.victim_failed else f"  it {alone.victim_outcome} on its own")
     reproduce: list[list[str]] = []
 
     def fails(preceding: Sequence[str], label: str) -> bool:
@@ -173,8 +173,8 @@ def _bisect(args: argparse.Namespace, shard: ShardRun, launcher: PytestLauncher,
         ids = [*culprits, victim]
         if replay.positional_ids_usable(ids, launcher.pytest_args):
             argv = launcher.positional_argv(ids)
-            trial = launcher.trial("verify", ids, victim, argv=argv).require_session()
-            if list(trial.order) == ids:  # pytest found the ids as arguments, in this order
+            trial = launcher.trial("verify", ids, victim, argv=argv)
+            if list(trial.order) == ids:  # else pytest (an old one, or a plugin) did not take them as given
                 reproduce[:] = [argv]
                 return trial.victim_failed
         trial = launcher.trial("verify-ids", ids, victim).require_session()
