@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sharder.atomic import atomic_write_text
 from sharder.errors import SharderError
@@ -206,8 +206,7 @@ def load_durations(path: str | os.PathLike[str]) -> Durations:
     return parse_durations(read_input(path, "durations"), source=os.fspath(path))
 
 
-@dataclass(frozen=True)
-class PlanningInput:
+class PlanningInput(NamedTuple):
     """What the planner needs from a store: seconds and recorded setup seconds by id, and the file's sha256."""
 
     seconds: dict[str, float]

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from itertools import accumulate, groupby
+from typing import NamedTuple
 
 from sharder.partition import assign
 
@@ -28,8 +28,7 @@ AUTO_TOLERANCE = 0.02
 AUTO_MOVES_PER_SHARD = 8
 
 
-@dataclass(frozen=True)
-class FixtureCost:
+class FixtureCost(NamedTuple):
     """A module's one-off setup, the test (position) that paid it in the recorded run, and all its tests."""
 
     seconds: float
@@ -76,13 +75,16 @@ def split_charges(shard_of_test: Sequence[int], shards: int, costs: Mapping[str,
     return charges
 
 
-@dataclass
 class _Group:
-    key: str
-    members: list[int]  # test positions in node-id order
-    prefix: list[float]  # prefix[i] = seconds of members[:i]
-    cost: float  # one-off fixture seconds charged to a piece without the payer
-    payer: int  # index into members of the paying test, -1 when there is no cost
+    # Plain classes, not dataclasses, here: each dataclass costs a millisecond of import on every sharder command.
+    __slots__ = ("cost", "key", "members", "payer", "prefix")
+
+    def __init__(self, key: str, members: list[int], prefix: list[float], cost: float, payer: int) -> None:
+        self.key = key
+        self.members = members  # test positions in node-id order
+        self.prefix = prefix  # prefix[i] = seconds of members[:i]
+        self.cost = cost  # one-off fixture seconds charged to a piece without the payer
+        self.payer = payer  # index into members of the paying test, -1 when there is no cost
 
     def weight(self, start: int, end: int) -> float:
         return self.prefix[end] - self.prefix[start]
@@ -91,14 +93,16 @@ class _Group:
         return start <= self.payer < end
 
 
-@dataclass
 class Units:
-    """Pieces of groups and the shard of each; `group_of`/`start`/`end` slice `groups[g].members`."""
+    """Pieces of groups; unit u is `groups[group_of[u]].members[start[u]:end[u]]`."""
 
-    groups: list[_Group]
-    group_of: list[int]
-    start: list[int]
-    end: list[int]
+    __slots__ = ("end", "group_of", "groups", "start")
+
+    def __init__(self, groups: list[_Group]) -> None:
+        self.groups = groups
+        self.group_of: list[int] = []
+        self.start: list[int] = []
+        self.end: list[int] = []
 
     def add(self, group: int, start: int, end: int) -> int:
         self.group_of.append(group)
@@ -165,7 +169,7 @@ def split_oversized(groups: list[_Group], target: float, *, weigh_cost: bool) ->
     With `weigh_cost` (auto), a group stays whole when the fixture seconds of its extra pieces exceed what
     splitting takes off its shard's time.
     """
-    units = Units(groups, [], [], [])
+    units = Units(groups)
     for index, group in enumerate(groups):
         total = group.weight(0, len(group.members))
         if total <= target * (1 + 1e-9) or len(group.members) < 2:
@@ -335,8 +339,7 @@ def repair(placement: _Placement, goal: float) -> None:
         placement.move(unit, start, end, light)
 
 
-@dataclass(frozen=True)
-class GroupedAssignment:
+class GroupedAssignment(NamedTuple):
     shard_of_test: list[int]
     split_groups: int
 

@@ -83,6 +83,8 @@ def heaviest(peaks: Mapping[str, float], node_ids: Iterable[str]) -> HeavyTest |
 def heaviest_by_shard(plan: Plan, peaks: Mapping[str, float]) -> dict[int, HeavyTest]:
     """Shard number -> its heaviest test by recorded peak; shards with no recorded peak are left out."""
     found: dict[int, HeavyTest] = {}
+    if not peaks:  # nothing recorded: spare `sharder plan` a pass over every planned id
+        return found
     for shard_bin in plan.bins:
         heavy = heaviest(peaks, shard_bin.tests)
         if heavy is not None:

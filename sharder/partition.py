@@ -13,6 +13,7 @@ import heapq
 import math
 from bisect import bisect_left
 from collections.abc import Sequence
+from operator import neg
 
 # Bounds on the local search, so a 200,000-test plan stays well under a second.
 MAX_IMPROVEMENT_ROUNDS = 200
@@ -21,16 +22,17 @@ MAX_SWAP_CANDIDATES = 512
 CLOSE_ENOUGH = 1e-6
 
 
-def lower_bound(weights: Sequence[float], shards: int) -> float:
+def lower_bound(weights: Sequence[float], shards: int, *, total: float | None = None) -> float:
     """max(total / N, longest, p_N + p_(N+1)): no assignment of these units to N shards can finish sooner.
 
-    The third term: with more than N units, two of the N+1 longest must share a shard.
+    The third term: with more than N units, two of the N+1 longest must share a shard. `total` saves another pass
+    when the caller has summed the weights already (with fsum, so the bound does not depend on their order).
     """
     if shards < 1:
         raise ValueError("shards must be >= 1")
     if not weights:
         return 0.0
-    total = math.fsum(weights)
+    total = math.fsum(weights) if total is None else total
     bound = max(total / shards, max(weights))
     if len(weights) > shards:
         top = heapq.nlargest(shards + 1, weights)
@@ -39,21 +41,22 @@ def lower_bound(weights: Sequence[float], shards: int) -> float:
 
 
 def _lower_bound_of_sorted(descending: Sequence[float], shards: int) -> float:
-    """`lower_bound` of weights already in descending order, without another pass to find the largest."""
+    """`lower_bound` of weights already in descending order, for the local search's stopping test only (a plain
+    sum: that test needs no exactness, and fsum is three times slower)."""
     if not descending:
         return 0.0
-    bound = max(math.fsum(descending) / shards, descending[0])
+    bound = max(sum(descending) / shards, descending[0])
     if len(descending) > shards:
         bound = max(bound, descending[shards - 1] + descending[shards])
     return bound
 
 
-def useful_shards(weights: Sequence[float]) -> float:
+def useful_shards(weights: Sequence[float], *, total: float | None = None) -> float:
     """total / longest: past this many shards the longest unit alone sets the wall time."""
     if not weights:
         return 0.0
     longest = max(weights)
-    return math.inf if longest <= 0 else math.fsum(weights) / longest
+    return math.inf if longest <= 0 else (math.fsum(weights) if total is None else total) / longest
 
 
 def _lpt(weights: Sequence[float], shards: int) -> tuple[list[int], list[float]]:
@@ -184,7 +187,7 @@ def assign(keys: Sequence[str], weights: Sequence[float], shards: int) -> list[i
         raise ValueError("shards must be >= 1")
     # Two stable C-level sorts (by key, then by descending weight) beat one sort of tuples by about 2x.
     order = sorted(range(len(keys)), key=keys.__getitem__)
-    negated = [-weight for weight in weights]
+    negated = list(map(neg, weights))
     order.sort(key=negated.__getitem__)
     ordered_weights = list(map(weights.__getitem__, order))
     ordered_shard_of, loads = _lpt(ordered_weights, shards)

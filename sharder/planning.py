@@ -37,18 +37,16 @@ _GROUP_KEYS: dict[str, Callable[[str], str]] = {
 
 
 def _assign_tests(
-    ids: list[str], seconds: list[float], shards: int, group_by: str, setup_seconds: Mapping[str, float]
+    ids: list[str], seconds: list[float], total: float, shards: int, group_by: str, setup_seconds: Mapping[str, float]
 ) -> tuple[list[int], list[float], int]:
     """Shard of each test, the fixture charge of each shard, and how many groups were split."""
     costs = fixture_costs(ids, setup_seconds)
     if group_by == "test":
         shard_of_test = assign(ids, seconds, shards)
         return shard_of_test, split_charges(shard_of_test, shards, costs), 0
-    if group_by not in _GROUP_KEYS:
-        raise SharderError(f"unknown grouping {group_by!r}; choose one of {', '.join(GROUP_BY_CHOICES)}")
     groups = make_groups(ids, seconds, _GROUP_KEYS[group_by], costs, charge_pieces=group_by != "class")
-    target = max(math.fsum(seconds) / shards, max(seconds, default=0.0))
-    goal = lower_bound(seconds, shards) * (1 + AUTO_TOLERANCE) if group_by == "auto" else None
+    target = max(total / shards, max(seconds, default=0.0))
+    goal = lower_bound(seconds, shards, total=total) * (1 + AUTO_TOLERANCE) if group_by == "auto" else None
     grouped = assign_grouped(groups, len(ids), shards, target, auto_goal=goal)
     return grouped.shard_of_test, split_charges(grouped.shard_of_test, shards, costs), grouped.split_groups
 
@@ -76,7 +74,8 @@ def make_plan(
         seconds = [estimates[n] if n in estimates else known_seconds[n] for n in ids]
     else:
         seconds = list(map(known_seconds.__getitem__, ids))
-    shard_of_test, charges, split = _assign_tests(ids, seconds, shards, group_by, setup_seconds or {})
+    total = math.fsum(seconds)
+    shard_of_test, charges, split = _assign_tests(ids, seconds, total, shards, group_by, setup_seconds or {})
     # A stable sort by shard keeps collection order inside each shard, at C speed.
     by_shard = sorted(range(len(ids)), key=shard_of_test.__getitem__)
     sizes = Counter(shard_of_test)
@@ -97,8 +96,8 @@ def make_plan(
     return Plan(
         shards=shards,
         group_by=group_by,
-        lower_bound_seconds=lower_bound(seconds, shards),
-        useful_shards=useful_shards(seconds),
+        lower_bound_seconds=lower_bound(seconds, shards, total=total),
+        useful_shards=useful_shards(seconds, total=total),
         durations_sha256=durations_sha256,
         bins=bins,
         split_units=split,
