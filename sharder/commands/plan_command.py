@@ -77,7 +77,7 @@ def render_plan_table(plan: Plan, heaviest: Mapping[int, HeavyTest] | None = Non
         unit = "class" if plan.group_by == "class" else "module"
         lines.append(f"{plan.split_units} {unit} groups were split over several shards (too big for one shard"
                      f"{', or worth the fixture cost' if plan.group_by == 'auto' else ''})")
-    if plan.fixture_cost_seconds:
+    if round(plan.fixture_cost_seconds, 1):  # sub-0.05 s repeats are noise, not worth a line
         lines.append(f"fixture cost of splitting: {plan.fixture_cost_seconds:.1f} s of module setup repeated in "
                      "extra shards (included in the predicted seconds)")
     if math.isfinite(useful) and plan.shards > useful:
