@@ -50,6 +50,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print the verdict as JSON on stdout (the text summary goes to stderr)")
     parser.add_argument("--fail-on-flaky", action="store_true", help="exit 1 when a test failed and then passed")
+    # A flag plus its own path option: an optional value on --coverage would swallow the first report path.
+    parser.add_argument("--coverage", action="store_true",
+                        help="also combine the shards' coverage data (shard-K-of-N.coverage, from `sharder run "
+                             "--coverage`) into --coverage-file; a shard with results but no data fails the merge")
+    parser.add_argument("--coverage-file", default=".coverage", metavar="PATH",
+                        help="where --coverage writes the combined data (default: .coverage)")
     parser.set_defaults(func=run)
 
 
@@ -61,6 +67,7 @@ def merge_and_report(
     markdown: str | os.PathLike[str] | None = None,
     as_json: bool = False,
     fail_on_flaky: bool = False,
+    coverage: str | os.PathLike[str] | None = None,
 ) -> int:
     """Everything `sharder merge` does; `sharder local` ends with it too."""
     from sharder.merge import judge
@@ -81,6 +88,12 @@ def merge_and_report(
     text = render_terminal(result)
     if output is not None:
         text += f"\nmerged report written to {os.fspath(output)}"
+    exit_code = result.exit_code
+    if coverage is not None:
+        coverage_text, coverage_ok = _combine_coverage(paths, coverage, result)
+        text += "\n" + coverage_text
+        if not coverage_ok:
+            exit_code = max(exit_code, 1)
     _write_markdown(result, markdown)
     _annotate(result)
     if as_json:
@@ -88,7 +101,24 @@ def merge_and_report(
         print(json.dumps(render_json(result), ensure_ascii=False))
     else:
         print(text, flush=True)
-    return result.exit_code
+    return exit_code
+
+
+def _combine_coverage(
+    paths: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str], result: MergeResult,
+) -> tuple[str, bool]:
+    """Combine the shards' coverage data; the summary line, and False when a reporting shard sent none."""
+    from sharder.coverage_combine import combine_coverage
+
+    reporting = [shard.spec.report_stem for shard in result.shards if shard.spec is not None and shard.reported]
+    combined = combine_coverage(paths, output, reporting)
+    line = (f"coverage: {len(combined.inputs)} data files combined into {os.fspath(output)} "
+            f"({combined.measured_files} measured files)")
+    if combined.shards_without_data:
+        line += ("\ncoverage INCOMPLETE: no coverage data from " + ", ".join(combined.shards_without_data)
+                 + " (their tests reported, so the combined numbers would be too low)")
+        return line, False
+    return line, True
 
 
 def _write_markdown(result: MergeResult, markdown: str | os.PathLike[str] | None) -> None:
@@ -121,5 +151,5 @@ def _annotate(result: MergeResult) -> None:
 def run(args: argparse.Namespace) -> int:
     return merge_and_report(
         args.paths, plan_path=args.plan, output=args.output, markdown=args.markdown, as_json=args.json,
-        fail_on_flaky=args.fail_on_flaky,
+        fail_on_flaky=args.fail_on_flaky, coverage=args.coverage_file if args.coverage else None,
     )
