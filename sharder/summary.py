@@ -200,6 +200,7 @@ class _Section:
     outro: list[str] = field(default_factory=list)
     shown: int = -1
     unlisted: int = 0  # items known to be too many to fit, left out before rendering (counted in the note)
+    complete_in: str = "the merged XML and `--json` have them all"  # where a reader finds what was cut
 
     def render(self) -> list[str]:
         if not self.items and not self.intro:
@@ -208,7 +209,7 @@ class _Section:
         lines = ["", self.title, "", *self.intro, *self.items[:shown]]
         if shown < len(self.items) + self.unlisted:
             lines += ["", f"_... and {len(self.items) + self.unlisted - shown} more not shown here (GitHub's 1 MiB "
-                          "summary limit); the merged XML and `--json` have them all._"]
+                          f"summary limit); {self.complete_in}._"]
         return lines + self.outro
 
     def size(self) -> int:
@@ -253,7 +254,8 @@ def _all_tests_section(result: MergeResult, budget: int) -> _Section:
         return _Section("### All tests (0)", [])
     return _Section(f"### All tests ({len(result.tests)})", rows, unlisted=len(result.tests) - len(rows),
                     intro=["<details><summary>every test, its outcome and shard</summary>", "",
-                           *_md_table(header, [])[:2]], outro=["", "</details>"])
+                           *_md_table(header, [])[:2]], outro=["", "</details>"],
+                    complete_in="the merged XML (`sharder merge -o`) has every test; `--json` lists only failures")
 
 
 def render_markdown(result: MergeResult, budget: int = STEP_SUMMARY_LIMIT - MARKDOWN_MARGIN) -> str:

@@ -323,13 +323,28 @@ def test_markdown_stays_under_github_limit_and_annotations_are_capped(
     assert code == 1
     markdown = (tmp_path / "summary.md").read_bytes()
     assert 512 * 1024 < len(markdown) < 1024 * 1024
-    assert b"more not shown here (GitHub's 1 MiB summary limit)" in markdown
+    assert b"more not shown here (GitHub's 1 MiB summary limit); the merged XML and `--json` have them all" in markdown
     errors = [line for line in out.splitlines() if line.startswith("::error ")]
     assert len(errors) == 50
     assert "::notice title=sharder::7950 more errors not annotated (at most 50)" in out
     assert errors[0].startswith(  # pytest's 0-based line 9 is GitHub's line 10
         "::error file=tests/test_m0.py,line=10,title=tests/test_m0.py%3A%3Atest_0 failed (shard 1/1)::AssertionError: x")
     assert errors[1].startswith("::error title=tests.test_m0%3A%3Atest_1 failed (shard 1/1)::AssertionError: x")
+
+
+def test_a_cut_list_of_all_tests_points_at_the_merged_xml_not_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = [case_xml(f"tests.test_m{i // 100}", f"test_passes_with_a_long_name_{i:05d}", "") for i in range(20000)]
+    (tmp_path / "big.xml").write_text(report_xml(cases), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    code, _, _ = merge([".", "--markdown", "summary.md"], capsys)
+    assert code == 0
+    markdown = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert len(markdown.encode("utf-8")) < 1024 * 1024
+    # --json lists failures, not every test: the note under the cut list must not send the reader there.
+    assert "limit); the merged XML (`sharder merge -o`) has every test; `--json` lists only failures._" in markdown
+    assert "`--json` have them all" not in markdown
 
 
 def test_the_copy_used_when_junitparser_builds_with_lxml_writes_the_same_report(
