@@ -148,7 +148,7 @@ def _select(config: pytest.Config, spec: ShardSpec, ids: list[str]) -> Selection
     recorded = store.load_durations_if_present(_durations_path(config))
     return select_computed(
         spec, ids, recorded.seconds(), group_by=config.getoption("sharder_group_by"),
-        durations_sha256=recorded.sha256,
+        durations_sha256=recorded.sha256, setup_seconds=recorded.setup_seconds(),
     )
 
 

@@ -93,9 +93,15 @@ def select_computed(
     *,
     group_by: str = "test",
     durations_sha256: str = "",
+    setup_seconds: Mapping[str, float] | None = None,
 ) -> Selection:
-    """Plan in-process: every shard job computes the same plan from the same durations and ids."""
-    plan = make_plan(collected, known_seconds, spec.total, group_by=group_by, durations_sha256=durations_sha256)
+    """Plan in-process: every shard job computes the same plan from the same durations and ids.
+
+    Given the same inputs as `sharder plan` (setup times included: `auto` grouping prices splits by them), so the
+    shard a job runs is the shard `sharder plan` showed.
+    """
+    plan = make_plan(collected, known_seconds, spec.total, group_by=group_by, durations_sha256=durations_sha256,
+                     setup_seconds=setup_seconds)
     return select_from_plan(plan, spec, collected)
 
 
