@@ -36,7 +36,9 @@ class Outcome:
     @property
     def observed(self) -> str:
         lines = [line for line in self.stderr.splitlines() if line.strip()]
-        first = lines[0] if lines else (self.stdout.strip().splitlines() or [""])[-1]
+        # A third-party plugin's deprecation warning may come first; the row should show sharder's or pytest's word.
+        errors = [line for line in lines if "error" in line.lower() and "warning" not in line.lower()]
+        first = (errors or lines)[0] if lines else (self.stdout.strip().splitlines() or [""])[-1]
         return f"exit {self.code}: {first[:160]}"
 
 
