@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,50 +20,20 @@ from typing import Any
 import pytest
 
 from sharder.cli import main
-from sharder.example import copy_example
 from tests.conftest import EXAMPLE_TIME_SCALE
-
-HANG_HOOK = '''
-
-def pytest_runtest_call(item):
-    """Lets a test kill this shard mid-run: the chosen test blocks until the process is killed."""
-    if item.nodeid == os.environ.get("SHARDER_TEST_HANG_AT"):
-        time.sleep(600)
-'''
-
-
-def sharder(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, "SHARDER_EXAMPLE_TIME_SCALE": EXAMPLE_TIME_SCALE, **env}
-    for name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY"):
-        environ.pop(name, None)
-    return subprocess.run([sys.executable, "-m", "sharder", *args], cwd=cwd, env=environ, capture_output=True,
-                          text=True, timeout=300, check=False)
+from tests.example_runs import plan_bins, planned_and_run_example, private_copy
 
 
 @pytest.fixture(scope="module")
 def example_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example suite planned into 3 shards, every shard run: reports/ and plan.json, as CI leaves them."""
-    root = copy_example(tmp_path_factory.mktemp("merge") / "example")
-    with open(root / "tests" / "conftest.py", "a", encoding="utf-8") as conftest:
-        conftest.write(HANG_HOOK)
-    planned = sharder(["plan", "--shards", "3", "-o", "plan.json"], cwd=root)
-    assert planned.returncode == 0, planned.stderr
-    for index in (1, 2, 3):
-        ran = sharder(["run", "--shard", f"{index}/3", "--plan", "plan.json", "--", "-p", "no:randomly"], cwd=root)
-        assert ran.returncode == 0, ran.stdout + ran.stderr
-    return root
+    return planned_and_run_example(tmp_path_factory.mktemp("merge"), 3)
 
 
 @pytest.fixture
 def run_dir(example_run: Path, tmp_path: Path) -> Path:
     """A private copy of the module's run, free to be damaged."""
-    target = tmp_path / "run"
-    shutil.copytree(example_run, target)
-    return target
-
-
-def plan_bins(root: Path) -> list[list[str]]:
-    return [shard_bin["tests"] for shard_bin in json.loads((root / "plan.json").read_text())["bins"]]
+    return private_copy(example_run, tmp_path)
 
 
 def merge(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
