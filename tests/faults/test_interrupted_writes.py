@@ -1,4 +1,4 @@
-"""`sharder record` killed with SIGKILL at random points while it rewrites durations.json.
+"""`sharder record` and `sharder rebalance` killed with SIGKILL at random points while they rewrite durations.json.
 
 The file must always be the old complete version or the new complete one: never empty, never half-written.
 The kill points are spread over the whole run (start-up, parsing, writing) by stepping the delay.
@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from sharder.durations import load_durations
 
 CASES = 60_000
@@ -29,18 +31,21 @@ def _big_report(path: Path) -> None:
     path.write_text(f'<testsuites><testsuite name="pytest">{cases}</testsuite></testsuites>', encoding="utf-8")
 
 
-def test_killed_record_leaves_the_old_or_the_new_file(
-    tmp_path: Path, sharder_env: dict[str, str], ledger: Callable[[str, str], None]
+@pytest.mark.parametrize("command", [["record", "--from-junit", "report.xml"], ["rebalance", "report.xml"]],
+                         ids=["record", "rebalance"])
+def test_a_killed_writer_leaves_the_old_or_the_new_file(
+    tmp_path: Path, sharder_env: dict[str, str], ledger: Callable[[str, str], None], command: list[str]
 ) -> None:
     _big_report(tmp_path / "report.xml")
     old = {"format": "sharder-durations", "version": 1, "tests": {"tests.test_m0::test_0": {"seconds": 99.0, "runs": 1}}}
     old_text = json.dumps(old)
-    argv = [sys.executable, "-m", "sharder", "record", "--from-junit", "report.xml"]
+    (tmp_path / "durations.json").write_text(old_text)
+    argv = [sys.executable, "-m", "sharder", *command]
     started = time.monotonic()
     subprocess.run(argv, cwd=tmp_path, env=sharder_env, check=True, capture_output=True)
     full_run = time.monotonic() - started
-    new_tests = load_durations(tmp_path / "durations.json").tests
-    assert len(new_tests) == CASES
+    new_seconds = load_durations(tmp_path / "durations.json").seconds()
+    assert len(new_seconds) == CASES
     rng = random.Random(20261124)
     outcomes = {"old": 0, "new": 0}
     for attempt in range(KILLS):
@@ -51,13 +56,13 @@ def test_killed_record_leaves_the_old_or_the_new_file(
         time.sleep(full_run * (0.2 + 1.2 * (attempt + rng.random()) / KILLS))
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        survivor = load_durations(tmp_path / "durations.json")  # raises if empty or half-written
-        if survivor.tests.keys() == new_tests.keys():
+        survivor = load_durations(tmp_path / "durations.json").seconds()  # raises if empty or half-written
+        if survivor == new_seconds:
             outcomes["new"] += 1
         else:
-            assert survivor.seconds() == {"tests.test_m0::test_0": 99.0}
+            assert survivor == {"tests.test_m0::test_0": 99.0}
             outcomes["old"] += 1
         leftovers = [p.name for p in tmp_path.iterdir() if p.name not in ("report.xml", "durations.json")]
         assert all(name.startswith(".durations.json.") for name in leftovers)  # only orphaned temp files
-    ledger(f"record killed by SIGKILL {KILLS} times at spread points",
+    ledger(f"{command[0]} killed by SIGKILL {KILLS} times at spread points",
            f"always complete: {outcomes['old']} old, {outcomes['new']} new, 0 torn")
