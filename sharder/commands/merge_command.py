@@ -94,13 +94,15 @@ def merge_and_report(
         text += "\n" + coverage_text
         if not coverage_ok:
             exit_code = max(exit_code, 1)
-    _write_markdown(result, markdown)
     _annotate(result)
     if as_json:
         print(text, file=sys.stderr, flush=True)
-        print(json.dumps(render_json(result), ensure_ascii=False))
+        print(json.dumps(render_json(result), ensure_ascii=False), flush=True)
     else:
         print(text, flush=True)
+    # Last: a step summary that cannot be written (a garbage $GITHUB_STEP_SUMMARY) is an error (exit 2), but
+    # the verdict above has been printed first, so the job log still says what happened to every test.
+    _write_markdown(result, markdown)
     return exit_code
 
 
