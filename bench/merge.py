@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from sharder.junit import forward_key
 from sharder.junit_names import (
     NODEID_PROPERTY,
     ORDER_PROPERTY,
@@ -33,6 +32,7 @@ from sharder.junit_names import (
     PREDICTED_SECONDS_PROPERTY,
     SHARD_PROPERTY,
 )
+from sharder.nodeid import forward_key
 from sharder.plan import Plan, write_plan
 from sharder.planning import make_plan
 from sharder.shardspec import ShardSpec

@@ -28,7 +28,7 @@ from junitparser import JUnitXml
 
 from sharder.errors import SharderError
 from sharder.junit_names import NODEID_PROPERTY, SHARD_PROPERTY
-from sharder.nodeid import parse_node_id
+from sharder.nodeid import forward_key
 
 
 class CorruptReport(SharderError):
@@ -137,14 +137,6 @@ def _seconds(text: str | None) -> float:
 
 def _line(text: str | None) -> int | None:
     return int(text) if text and text.isascii() and text.isdigit() else None
-
-
-def forward_key(node_id: str) -> tuple[str, str]:
-    """(classname, name) that pytest's JUnit writer gives this node id."""
-    parts = parse_node_id(node_id)
-    path = parts.path[:-3] if parts.path.endswith(".py") else parts.path
-    classname = ".".join([path.replace("/", "."), *parts.classes])
-    return classname, parts.function + parts.params
 
 
 def mangling_index(known_ids: Iterable[str]) -> dict[tuple[str, str], str]:

@@ -23,7 +23,7 @@ from junitparser import Error, Failure, Properties, Property, Skipped, TestCase,
 from junitparser import junitparser as junitparser_module
 
 from sharder.atomic import atomic_write_bytes
-from sharder.junit import Report, forward_key
+from sharder.junit import Report
 from sharder.junit_names import (
     MERGED_PROPERTY,
     NODEID_PROPERTY,
@@ -33,6 +33,7 @@ from sharder.junit_names import (
 )
 from sharder.merge import MergeResult, ShardResult
 from sharder.merge_inputs import Attempt, ReportInfo
+from sharder.nodeid import forward_key
 
 # Characters XML 1.0 cannot hold at all (control characters, lone surrogates): a message from a progress log
 # may carry them (ANSI colours, bytes a test printed), and one would make the whole merged file unreadable.

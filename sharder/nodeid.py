@@ -35,6 +35,16 @@ def parse_node_id(node_id: str) -> NodeIdParts:
     return NodeIdParts(pieces[0], tuple(pieces[1:-1]), pieces[-1], params)
 
 
+def forward_key(node_id: str) -> tuple[str, str]:
+    """(classname, name) that pytest's JUnit writer gives this node id: the path without `.py`, slashes turned
+    to dots, then the classes (`tests/io/test_x.py::TestA::test_b[1]` -> (`tests.io.test_x.TestA`, `test_b[1]`)).
+    Other runners (unittest-xml-reporting, nose2) name cases the same way."""
+    parts = parse_node_id(node_id)
+    path = parts.path[:-3] if parts.path.endswith(".py") else parts.path
+    classname = ".".join([path.replace("/", "."), *parts.classes])
+    return classname, parts.function + parts.params
+
+
 def module_of(node_id: str) -> str:
     """The file part of a node id (everything before the first `::`)."""
     sep = node_id.find("::")

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from sharder.errors import SharderError
 from sharder.estimate import estimate_unknown
+from sharder.foreign_ids import adopt_foreign_keys
 from sharder.grouping import AUTO_TOLERANCE, assign_grouped, fixture_costs, make_groups, split_charges
 from sharder.nodeid import class_of, module_of
 from sharder.partition import assign, lower_bound, useful_shards
@@ -69,6 +70,10 @@ def make_plan(
     if group_by not in GROUP_BY_CHOICES:
         raise SharderError(f"unknown grouping {group_by!r}; choose one of {', '.join(GROUP_BY_CHOICES)}")
     ids = list(dict.fromkeys(node_ids))
+    # Times recorded from another runner's JUnit XML are keyed `classname::name`: match them to these ids.
+    known_seconds = adopt_foreign_keys(ids, known_seconds)
+    if setup_seconds:
+        setup_seconds = adopt_foreign_keys(ids, setup_seconds)
     estimates = estimate_unknown(ids, known_seconds)
     if estimates:
         seconds = [estimates[n] if n in estimates else known_seconds[n] for n in ids]

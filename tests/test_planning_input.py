@@ -89,3 +89,15 @@ def test_a_lone_outlier_is_still_only_blended() -> None:
     old = store.Durations({f"t{i}": store.TestTiming(1.0) for i in range(10)})
     few = {f"t{i}": store.Observation(10.0) for i in range(store.REGIME_CHANGE_MIN_TESTS - 1)}
     assert store.updated(old, few).tests["t0"].seconds == pytest.approx(5.5)
+
+
+def test_times_keyed_by_junit_classname_are_adopted_and_exact_ids_win() -> None:
+    from sharder.foreign_ids import adopt_foreign_keys
+
+    ids = ["tests/io/test_x.py::TestA::TestB::test_b[a::b/c]", "tests/test_y.py::test_y", "tests/test_z.py::test_z"]
+    known = {"tests.io.test_x.TestA.TestB::test_b[a::b/c]": 4.0, "tests.test_y::test_y": 9.0,
+             "tests/test_y.py::test_y": 2.0}
+    adopted = adopt_foreign_keys(ids, known)
+    assert adopted[ids[0]] == 4.0 and adopted[ids[1]] == 2.0 and ids[2] not in adopted
+    exact = {node_id: 1.0 for node_id in ids}
+    assert adopt_foreign_keys(ids, exact) is exact

@@ -9,10 +9,11 @@ import pytest
 
 from sharder.cli import main
 from sharder.durations import load_durations
-from sharder.junit import forward_key
+from sharder.nodeid import forward_key
 from sharder.plan import write_plan
 from sharder.planning import make_plan
-from tests.test_merge import case_xml, example_run, plan_bins, report_xml, run_dir
+from tests.example_runs import plan_bins
+from tests.test_merge import case_xml, example_run, report_xml, run_dir
 
 __all__ = ["example_run", "run_dir"]  # fixtures shared with test_merge
 

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from sharder.durations import parse_durations
 from sharder.errors import SharderError
-from sharder.junit import forward_key, mangling_index, read_report
+from sharder.junit import mangling_index, read_report
+from sharder.nodeid import forward_key
 from sharder.plan import plan_from_json
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
