@@ -13,7 +13,8 @@ import pytest
 from sharder.example import copy_example
 
 # conftest_lib: gc and asyncio cleanup after each test, per-test peak memory, the unit/slow/... markers.
-pytest_plugins = ["pytester", "conftest_lib"]
+# tests.faults.ledger: the fault report, here so that the xdist controller, which prints it, loads it too.
+pytest_plugins = ["pytester", "conftest_lib", "tests.faults.ledger"]
 
 # The example suite sleeps for real; sharder's own tests run it 20x faster.
 EXAMPLE_TIME_SCALE = "0.05"

@@ -1,13 +1,11 @@
-"""The fault suite's ledger: every attack records what it did and what sharder answered.
+"""The fault suite's tools: running the real CLI under a memory and CPU ceiling, and the `ledger` fixture.
 
-At the end of the run the ledger is printed as a table (attack, observed behaviour), and written to the path in
-$SHARDER_FAULTS_REPORT when that is set, so CI keeps it.
+Every attack records what it did and what sharder answered; `tests/faults/ledger.py` prints the table.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -17,9 +15,7 @@ from pathlib import Path
 
 import pytest
 
-# Rows travel as user properties on the test reports, so they reach the xdist controller, which prints them.
-_LEDGER_PROPERTY = "sharder_fault_ledger"
-_ROWS: list[tuple[str, str, str]] = []
+from tests.faults.ledger import LEDGER_PROPERTY
 
 # Every attack on a parser runs in a child capped at this much address space and CPU time: a bomb that got
 # through would die of the limit (and fail the test) instead of taking the machine down.
@@ -48,18 +44,9 @@ def ledger(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
 
     def record(attack: str, observed: str) -> None:
         suite = request.node.nodeid.split("::")[0].rsplit("/", 1)[-1]
-        request.node.user_properties.append((_LEDGER_PROPERTY, json.dumps([suite, attack, observed])))
+        request.node.user_properties.append((LEDGER_PROPERTY, json.dumps([suite, attack, observed])))
 
     return record
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when != "teardown":
-        return
-    for name, value in report.user_properties:
-        if name == _LEDGER_PROPERTY:
-            suite, attack, observed = json.loads(str(value))
-            _ROWS.append((suite, attack, observed))
 
 
 def _limit_child() -> None:
@@ -88,17 +75,3 @@ def assert_clean_refusal(outcome: Outcome, code: int = 2) -> None:
     assert "MemoryError" not in outcome.stderr
     lines = [line for line in outcome.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, outcome.stderr[-3000:]
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    rows = _ROWS
-    if not rows or hasattr(config, "workerinput"):
-        return
-    from sharder.table import format_table
-
-    table = format_table(("suite", "attack", "observed"), sorted(rows))
-    terminalreporter.write_sep("=", f"sharder fault report: {len(rows)} attacks")
-    terminalreporter.write_line(table)
-    target = os.environ.get("SHARDER_FAULTS_REPORT")
-    if target:
-        Path(target).write_text(table + "\n", encoding="utf-8")
