@@ -278,9 +278,15 @@ def run_shard(run: ShardRun) -> int:
 
 
 def _shard_code(codes: Sequence[int]) -> int:
-    """The worst pass decides: interrupted/usage (2) over failures (1) over nothing-collected (5) over OK."""
+    """The worst pass decides: a pass killed by a signal (128 + S) over interrupted/usage (2) over failures (1) over
+    nothing-collected (5) over OK."""
     if not codes:
         return 0
+    from sharder.runner import SIGNAL_EXIT_BASE
+
+    killed = [code for code in codes if code > SIGNAL_EXIT_BASE]
+    if killed:
+        return killed[0]
     for wanted in (2, 1, 5):
         if wanted in codes:
             return wanted

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,8 @@ PYTEST_TESTS_FAILED = 1
 PYTEST_INTERRUPTED = 2
 PYTEST_USAGE_ERROR = 4
 PYTEST_NO_TESTS = 5
+# A process killed by signal S exits 128 + S in a shell's eyes (137 for SIGKILL), and so in CI's.
+SIGNAL_EXIT_BASE = 128
 
 
 def pytest_argv(args: Sequence[str]) -> list[str]:
@@ -84,9 +87,25 @@ def shard_argv(
 def run(
     argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None,
 ) -> int:
-    """Run pytest with our stdio; return its exit code (usage errors become 2, sharder's input-error code)."""
+    """Run pytest with our stdio; return its exit code (usage errors become 2, sharder's input-error code).
+
+    A pytest killed by a signal (the OOM killer's SIGKILL, a segfault, an abort) returns 128 + the signal, as a
+    shell would: Python's -9 would reach the CI as exit 247, which names nothing. The one stderr line says what
+    happened and where the finished tests are (the progress log that `sharder merge` reads).
+    """
     try:
         code = subprocess.run(list(argv), cwd=cwd, env=env, check=False).returncode
     except OSError as exc:
         raise SharderError(f"cannot start pytest: {exc.strerror}") from None
+    if code < 0:
+        print(f"sharder: pytest was killed by {_signal_name(-code)}: no JUnit report; the progress log holds the "
+              "tests it finished", file=sys.stderr, flush=True)
+        return SIGNAL_EXIT_BASE - code
     return 2 if code == PYTEST_USAGE_ERROR else code
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return f"{signal.Signals(number).name} (signal {number})"
+    except ValueError:
+        return f"signal {number}"
