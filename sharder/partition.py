@@ -67,15 +67,35 @@ def _lpt(weights: Sequence[float], shards: int) -> tuple[list[int], list[float]]
     """
     heap = [(0.0, shard) for shard in range(shards)]
     shard_of = [0] * len(weights)
+    counts = [0] * shards
     replace = heapq.heapreplace
-    for index, weight in enumerate(weights):
+    positive = bisect_left(weights, 0.0, key=neg)  # weights descend: the zeros are a suffix
+    for index in range(positive):
         load, shard = heap[0]
         shard_of[index] = shard
-        replace(heap, (load + weight, shard))
+        counts[shard] += 1
+        replace(heap, (load + weights[index], shard))
     loads = [0.0] * shards
     for load, shard in heap:
         loads[shard] = load
+    _deal_zero_weights(shard_of, positive, counts)
     return shard_of, loads
+
+
+def _deal_zero_weights(shard_of: list[int], first: int, counts: list[int]) -> None:
+    """Units from `first` on weigh 0: deal each to the shard holding the fewest units (then the lowest number).
+
+    A recorded 0.0 s is a rounded or unmeasured time, not a free test: each still pays its setup and pytest's
+    per-test overhead. By weight alone every one of them ties and would land on the first lightest shard (10,000
+    such tests of a suite all in one shard); dealt by count they cost no predicted second and spread evenly.
+    """
+    heap = [(count, shard) for shard, count in enumerate(counts)]
+    heapq.heapify(heap)
+    replace = heapq.heapreplace
+    for index in range(first, len(shard_of)):
+        count, shard = heap[0]
+        shard_of[index] = shard
+        replace(heap, (count + 1, shard))
 
 
 def _closest_below(weights: list[float], target: float, ceiling: float) -> int | None:

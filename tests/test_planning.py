@@ -34,6 +34,19 @@ def test_local_search_beats_plain_lpt_where_lpt_is_known_to_lose() -> None:
     assert max(sum(weights[i] for i in b) for b in bins) == 6.0
 
 
+def test_tests_recorded_at_zero_seconds_are_spread_by_count_not_piled_on_one_shard() -> None:
+    # gotestsum writes time="0.000000", pytest-split rounds: 0.0 is common and each such test still costs something
+    assert [len(b) for b in partition([f"t{i}" for i in range(100)], [0.0] * 100, 4)] == [25, 25, 25, 25]
+    weights = [0.0] * 10_000 + [5000.0]
+    bins = partition([f"t{i}" for i in range(len(weights))], weights, 2)
+    assert sorted(len(b) for b in bins) == [5000, 5001]
+    # with a real load on every shard the zeros go where the fewest tests are, and the loads do not move
+    weights = [6.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0]
+    bins = partition([f"t{i}" for i in range(len(weights))], weights, 2)
+    assert sorted(sum(weights[i] for i in b) for b in bins) == [6.0, 6.0]
+    assert sorted(len(b) for b in bins) == [5, 6]
+
+
 def test_estimates_come_from_the_nearest_relatives() -> None:
     known = {
         "tests/a/test_x.py::test_p[1]": 10.0,
