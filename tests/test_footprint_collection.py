@@ -24,7 +24,9 @@ _LOG = (
 )
 
 SUITE = {
-    "pytest.ini": "[pytest]\ntestpaths = tests doc\npython_files = test_*.py *_check.py\nnorecursedirs = skipme .*\n",
+    # -p no:asyncio: nothing here is async, and pytest-asyncio (dev extra) warns in every in-process run otherwise
+    "pytest.ini": "[pytest]\ntestpaths = tests doc\npython_files = test_*.py *_check.py\nnorecursedirs = skipme .*\n"
+                  "addopts = -p no:asyncio\n",
     "conftest.py": "import pytest\n\n@pytest.fixture\ndef root_value():\n    return 1\n",
     "tests/conftest.py": "import pytest\n\n@pytest.fixture\ndef tests_value(root_value):\n    return root_value + 1\n",
     "tests/test_top.py": "def test_top(tests_value):\n    assert tests_value == 2\n\ndef test_top_two():\n    pass\n",
