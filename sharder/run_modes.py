@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -265,6 +266,7 @@ def run_shard(run: ShardRun) -> int:
             where = f" ({step.name} part)" if len(passes) > 1 else ""
             print(f"sharder run: {label}{where}: {' '.join(argv[1:])}", flush=True)
             code = runner.run(argv, env=_pass_env(run))
+            code = _checked_for_a_report(code, step, f"{label}{where}")
             if code == runner.PYTEST_NO_TESTS and len(passes) > 1:
                 print(f"sharder run: {label}: no tests in the {step.name} part", flush=True)
                 code = runner.PYTEST_OK
@@ -275,6 +277,30 @@ def run_shard(run: ShardRun) -> int:
         if len(passes) > 1:
             combine_reports([step.junit for step in passes], run.report)
     return _shard_code(codes)
+
+
+def _checked_for_a_report(code: int, step: PytestPass, label: str) -> int:
+    """A pass that says 0 or 1 but left no JUnit report did not end as pytest ends: a test or plugin called
+    `os._exit()`, or the process was stopped from outside without a signal. Its exit code speaks for a session
+    that never finished, so the shard is failed (1), never green, and the line names the test it stopped in."""
+    from sharder import runner
+
+    if code not in (runner.PYTEST_OK, runner.PYTEST_TESTS_FAILED) or step.junit.is_file():
+        return code
+    where = ""
+    if step.progress_log.is_file():
+        from sharder.errors import SharderError
+        from sharder.progress import read_progress_log
+
+        try:
+            stopped_in = read_progress_log(step.progress_log).running_when_stopped
+        except SharderError:
+            stopped_in = None
+        if stopped_in:
+            where = f", while {stopped_in} was running"
+    print(f"sharder run: {label}: pytest exited {code} without writing its JUnit report{where}: the session did not "
+          "finish (os._exit() in a test or plugin?); the shard counts as failed", file=sys.stderr, flush=True)
+    return runner.PYTEST_TESTS_FAILED
 
 
 def _shard_code(codes: Sequence[int]) -> int:

@@ -1,7 +1,8 @@
 """Shards that die the ways CI shards die: a real pytest process, a real signal, a real memory limit.
 
 A suite of six tests in one shard; the fourth dies in the way each case names. When the process dies with it
-(abort, segfault, SIGKILL, pytest-timeout's thread method ending the process), no JUnit report is written, and
+(abort, segfault, SIGKILL, pytest-timeout's thread method ending the process, `os._exit(0)`, which pytest's exit
+code calls a success), no JUnit report is written, `sharder run` is red, and
 `sharder merge` must go red, name the test that was running, and name exactly the two that never started; the three
 that finished come back from the progress log. When the process survives (a MemoryError under `RLIMIT_AS`, the
 signal method's per-test timeout), the shard reports all six and the dying test as failed.
@@ -55,6 +56,8 @@ def test_04_dies():
         os.kill(os.getpid(), signal.SIGKILL)
     elif HOW == "hang":
         time.sleep(120)
+    elif HOW == "exit0":
+        os._exit(0)
     elif HOW == "memory":
         blob = bytearray(8 * 1024 ** 3)  # over the child's RLIMIT_AS: MemoryError, the process survives
         blob[0] = 1
@@ -109,6 +112,7 @@ PROCESS_DIES = {
     "sigkill": ("SIGKILL mid-test (what the OOM killer sends)", (), 128 + signal.SIGKILL),
     "hang-thread": ("a hanging test, pytest-timeout thread method (ends the process)",
                     ("-o", "timeout_method=thread"), 1),
+    "exit0": ("os._exit(0) in a test (pytest's exit code says success)", (), 1),
 }
 
 
@@ -122,6 +126,8 @@ def test_a_shard_that_dies_mid_test_is_red_and_names_exactly_the_unfinished_test
     assert ran.returncode == exit_code, ran.stdout[-2000:] + ran.stderr[-2000:]
     if exit_code > 128:
         assert f"sharder: pytest was killed by {signal.Signals(exit_code - 128).name}" in ran.stderr
+    if how == "exit0":
+        assert f"pytest exited 0 without writing its JUnit report, while {VICTIM} was running" in ran.stderr
     assert not (planned_suite / "reports" / "shard-1-of-1.xml").exists()
     outcome, verdict = _merge(planned_suite, sharder_capped)
     shard = verdict["shards"][0]
