@@ -7,6 +7,7 @@ and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -64,5 +65,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+# What a shell reports for a process that SIGPIPE ended (128 + 13), as `head` closing a pipe ends `cat`.
+BROKEN_PIPE_EXIT = 141
+
+
 def entry_point() -> NoReturn:
-    raise SystemExit(main())
+    """`sharder` as a program: a reader that closes the pipe early (`sharder plan ... | head -1`) ends it quietly.
+
+    Every file sharder writes is written before its table is printed, so nothing is lost; without this, Python
+    prints a BrokenPipeError traceback, and another at exit when it flushes stdout again (hence the dup2 of
+    /dev/null over stdout, as Python's documentation on SIGPIPE advises).
+    """
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = BROKEN_PIPE_EXIT
+    raise SystemExit(code)

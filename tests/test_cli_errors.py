@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -60,3 +62,18 @@ def test_plan_from_a_pytest_split_file(tmp_path: Path, run_sharder: RunSharder) 
     result = run_sharder(["plan", "--shards", "2", "--from-durations", "-o", "p.json"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "makespan 3.0 s, lower bound 3.0 s" in result.stdout
+
+
+def test_a_reader_that_closes_the_pipe_early_ends_sharder_quietly(tmp_path: Path, sharder_env: dict[str, str]) -> None:
+    # `sharder plan ... | head -1`: the plan file is written before the table, which is far larger than a pipe holds
+    durations = {f"tests/test_{i}.py::test_{j}": 0.5 + i / 100 for i in range(200) for j in range(10)}
+    (tmp_path / "durations.json").write_text(json.dumps(durations), encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "sharder", "plan", "--shards", "2000", "--from-durations"],
+                            cwd=tmp_path, env=sharder_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().startswith(b"shard")
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141  # 128 + SIGPIPE, as a shell reports `cat` ended by `head`
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+    assert len(json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))["bins"]) == 2000
