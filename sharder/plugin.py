@@ -52,6 +52,9 @@ class _State:
     shard_is_empty: bool = False
     deselected_any: bool = False
     collected_ids: list[str] = field(default_factory=list)
+    # ids that -k, -m, --deselect or another plugin took out before our selection: collected, so a plan that names
+    # them still matches the checkout; the shard runs what is left of its bin.
+    deselected_by_others: set[str] = field(default_factory=set)
 
 
 _STATE_KEY = pytest.StashKey[_State]()
@@ -144,7 +147,8 @@ def _select(config: pytest.Config, spec: ShardSpec, ids: list[str]) -> Selection
         footprint = installed_footprint(config)
         plan = footprint.plan if footprint is not None and footprint.plan is not None else read_plan(plan_path)
         skipped = footprint.skipped if footprint is not None else set()
-        return select_from_plan(plan, spec, ids, source=f"plan {plan_path}", skipped_files=skipped)
+        return select_from_plan(plan, spec, ids, source=f"plan {plan_path}", skipped_files=skipped,
+                                deselected=config.stash[_STATE_KEY].deselected_by_others)
     recorded = store.load_durations_if_present(_durations_path(config))
     return select_computed(
         spec, ids, recorded.seconds(), group_by=config.getoption("sharder_group_by"),
@@ -197,7 +201,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if isinstance(outputs, ShardOutputs):
         outputs.shard_selected(ShardIdentity.of(state.selection), len(ids))
     if state.shard_is_empty and state.selection is not None:
-        _write_line(config, f"sharder: shard {state.selection.spec} has no tests (more shards than tests); nothing to run")
+        why = ("-k/-m/--deselect left none of its planned tests" if state.deselected_by_others
+               else "more shards than tests")
+        _write_line(config, f"sharder: shard {state.selection.spec} has no tests ({why}); nothing to run")
 
 
 def _tag_for_junit(config: pytest.Config, items: list[pytest.Item], selection: Selection | None) -> None:
@@ -236,8 +242,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
-    if items and items[0].config.stash.get(_STATE_KEY, None) is not None:
-        items[0].config.stash[_STATE_KEY].deselected_any = True
+    state = items[0].config.stash.get(_STATE_KEY, None) if items else None
+    if state is None:
+        return
+    state.deselected_any = True
+    if state.selection is None:  # before our own selection: -k, -m, --deselect, another plugin
+        state.deselected_by_others.update(item.nodeid for item in items)
 
 
 class DurationRecorder:

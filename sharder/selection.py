@@ -43,18 +43,21 @@ def _examples(ids: Sequence[str]) -> str:
 
 
 def check_plan_matches(
-    plan: Plan, collected: Sequence[str], source: str = "the plan", *, skipped_files: Collection[str] = ()
+    plan: Plan, collected: Sequence[str], source: str = "the plan", *, skipped_files: Collection[str] = (),
+    deselected: Collection[str] = (),
 ) -> None:
     """The plan and this checkout must name the same tests: never run a different set silently.
 
     `skipped_files`: planned files the shard's footprint did not collect (`sharder.footprint`); their planned ids
     are not expected. Every other file is compared whole, and a collected file no planned id names is reported as
     new: the footprint still collects files the plan does not know, so a test file added after planning shows here.
+    `deselected`: collected ids that -k, -m or --deselect took out; they exist, so they are not missing.
     """
     planned = plan.shard_of()
     collected_set = set(collected)
     missing = [node_id for node_id in planned
-               if node_id not in collected_set and not in_skipped_file(node_id, skipped_files)]
+               if node_id not in collected_set and node_id not in deselected
+               and not in_skipped_file(node_id, skipped_files)]
     extra = [node_id for node_id in collected if node_id not in planned]
     if missing or extra:
         parts = []
@@ -72,13 +75,15 @@ def check_plan_matches(
 
 def select_from_plan(
     plan: Plan, spec: ShardSpec, collected: Sequence[str], source: str = "the plan", *,
-    skipped_files: Collection[str] = (),
+    skipped_files: Collection[str] = (), deselected: Collection[str] = (),
 ) -> Selection:
-    check_plan_matches(plan, collected, source, skipped_files=skipped_files)
+    """The shard's planned tests among those collected, in collection order; a -k or -m given to the run (and not
+    to `sharder plan`) narrows the shard to its bin's tests that the expression keeps."""
+    check_plan_matches(plan, collected, source, skipped_files=skipped_files, deselected=deselected)
     shard_bin = plan.bin_for(spec)
     wanted = set(shard_bin.tests)
     ids = tuple(node_id for node_id in collected if node_id in wanted)
-    lost = sorted(wanted.difference(ids))
+    lost = sorted(wanted.difference(ids).difference(deselected))
     if lost:  # the footprint skipped a file of this shard: never run a smaller set
         raise SharderError(f"{source}: {len(lost)} of shard {spec}'s tests were not collected ({_examples(lost)})")
     # With files skipped, the check above proved the suite is the plan's, so "N of M" counts the whole suite.

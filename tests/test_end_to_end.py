@@ -100,6 +100,26 @@ def test_plan_file_that_does_not_match_the_suite_is_refused(example: pytest.Pyte
     result.stderr.fnmatch_lines(["*does not match this test suite: 1 collected tests are not in the plan*test_new*"])
 
 
+def test_a_k_expression_given_to_the_run_but_not_the_plan_narrows_each_shard(
+    example: pytest.Pytester, run_sharder: RunSharder
+) -> None:
+    plan_path = example.path / "plan.json"
+    assert run_sharder(["plan", "--shards", "3", "-o", str(plan_path)], cwd=example.path).returncode == 0
+    bins = [b["tests"] for b in json.loads(plan_path.read_text())["bins"]]
+    seen: list[str] = []
+    for index in (1, 2, 3):
+        report = example.path / f"k-{index}.xml"
+        result = example.runpytest_inprocess(f"--shard={index}/3", f"--sharder-plan={plan_path}", "-k", "squares",
+                                             f"--junitxml={report}", "-p", "no:randomly")
+        assert result.ret == 0, result.stdout.str() + result.stderr.str()  # deselected is not "not collected"
+        ran = [case.node_id for case in read_report(report).cases]
+        assert ran == [t for t in bins[index - 1] if "squares" in t]
+        if not ran:
+            result.stdout.fnmatch_lines(["*has no tests (-k/-m/--deselect left none of its planned tests)*"])
+        seen.extend(ran)
+    assert sorted(seen) == sorted(t for b in bins for t in b if "squares" in t) and len(seen) == 8
+
+
 def test_cli_plans_and_runs_every_shard(example_dir: Path, run_sharder: RunSharder) -> None:
     planned = run_sharder(["plan", "--shards", "3", "--json", "-o", "plan.json"], cwd=example_dir)
     assert planned.returncode == 0, planned.stderr
