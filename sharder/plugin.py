@@ -135,7 +135,8 @@ def pytest_configure(config: pytest.Config) -> None:
     ):
         install_footprint(config, shard, config.getoption("sharder_plan"))
     if not config.getoption("collectonly"):
-        log_path, report_name = progress_log_path(config)
+        log_path, report_name = progress_log_path(
+            config, sharding=shard is not None or bool(config.getoption("sharder_ids_file")))
         outputs = ShardOutputs(config, None if _is_xdist_worker(config) else log_path, report_name,
                                spec=shard, plan_path=config.getoption("sharder_plan"))
         config.pluginmanager.register(outputs, _OUTPUTS_NAME)

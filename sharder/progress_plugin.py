@@ -299,14 +299,19 @@ class ShardOutputs:
             self.writer.close(exitstatus)
 
 
-def progress_log_path(config: pytest.Config) -> tuple[Path | None, str | None]:
-    """The log path (`--sharder-progress-log`, else beside `--junitxml`) and the JUnit report's file name."""
+def progress_log_path(config: pytest.Config, *, sharding: bool) -> tuple[Path | None, str | None]:
+    """The log path (`--sharder-progress-log`, else beside `--junitxml` when this session runs a shard or a
+    replay's id list) and the JUnit report's file name.
+
+    Not beside the report of a plain `pytest --junitxml` run: installing sharder must not leave a file no one
+    asked for next to every report (2 MB beside one real suite's).
+    """
     junit = config.getoption("xmlpath", None)
     junit_path = Path(os.path.normpath(os.path.abspath(os.path.expanduser(junit)))) if junit else None
     report_name = junit_path.name if junit_path is not None else None
     given = config.getoption("sharder_progress_log", None)
     if given:
         return Path(os.path.abspath(os.path.expanduser(given))), report_name
-    if junit_path is not None:
+    if junit_path is not None and sharding:
         return progress_log_path_for(junit_path), report_name
     return None, None

@@ -93,6 +93,13 @@ def test_the_log_path_can_be_given_without_a_junit_report(suite: pytest.Pytester
     assert len(log.tests) == 8 and log.finished
 
 
+def test_a_plain_junit_run_gets_no_log_beside_its_report(suite: pytest.Pytester) -> None:
+    # installing sharder switches nothing on: no shard, no replay, no --sharder-progress-log, no side file
+    result = suite.runpytest_subprocess("--junitxml=plain.xml", "-p", "no:randomly")
+    assert result.ret == 1 and (suite.path / "plain.xml").is_file()
+    assert not list(suite.path.glob("*.jsonl"))
+
+
 def test_under_xdist_the_controller_writes_the_log_and_the_plan_identity(suite: pytest.Pytester) -> None:
     report = suite.path / "shard.xml"
     result = suite.runpytest_subprocess("--shard=1/2", f"--junitxml={report}", "-n", "2", "-p", "no:randomly")
