@@ -20,9 +20,28 @@ def shard_count_arg(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+# Files that make a directory pytest's rootdir when found above the invocation directory (pytest's own order).
+ROOT_MARKERS = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+
+
+def project_root(start: Path) -> Path:
+    """The directory pytest would most likely take as its rootdir: the nearest one, from `start` up, that holds a
+    durations file, a pytest configuration file or `.git`; `start` itself when there is none.
+
+    The plugin reads `durations.json` at pytest's rootdir; the CLI must read the same file, or `sharder plan` run
+    from `tests/` plans with no durations while the shard jobs select with them (two different partitions).
+    """
+    for directory in (start, *start.parents):
+        found = store.find_durations_file(directory)
+        if found.exists() or any((directory / marker).exists() for marker in (*ROOT_MARKERS, ".git")):
+            return directory
+    return start
+
+
 def durations_path(given: str | None) -> Path:
-    """The durations file the user named, else `durations.json` here, else pytest-split's `.test_durations`."""
-    return Path(given) if given else store.find_durations_file(Path.cwd())
+    """The durations file the user named, else `durations.json` at the project root (see `project_root`), else
+    pytest-split's `.test_durations` there."""
+    return Path(given) if given else store.find_durations_file(project_root(Path.cwd().resolve()))
 
 
 def tests_and_timings(
@@ -41,5 +60,6 @@ def tests_and_timings(
 def add_durations_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--durations", metavar="PATH",
-        help="durations file (default: durations.json here, else pytest-split's .test_durations)",
+        help="durations file (default: durations.json, else pytest-split's .test_durations, in the nearest directory "
+             "up from here that holds one, a pytest configuration file or .git: where the plugin reads it)",
     )
