@@ -14,7 +14,9 @@ and scored on what version k+1 really took (its durations, its test set):
   +-1% (far below the tests' own noise): equally good plans. Where least_dur falls inside the band, the difference
   between the two is luck, not estimation.
 The score is the real slowest shard (each test at its version k+1 seconds) over the lower bound of version k+1's
-real durations; reported as the geometric mean and the worst over all pairs, per N.
+real durations; reported as the geometric mean and the worst over all pairs, per N, with the pairs each planner
+won and a bootstrap 95% interval of the time sharder saves: an interval that straddles 0 says the history holds
+too few pairs to tell the two apart at that N.
 
 `--variants` adds one line per estimation or hedging idea (mean log-gap to least_duration over the N measured):
 the evidence behind what sharder keeps and what it dropped.
@@ -36,6 +38,8 @@ from reference import bench_parser, geometric_mean, load_flat, makespan, pytest_
 
 from sharder import durations as store
 from sharder.estimate import SIBLING_PRIOR_TESTS, estimate_unknown
+from sharder.nodeid import module_of
+from sharder.partition import _improve as improve
 from sharder.partition import lower_bound, partition
 from sharder.planning import make_plan
 from sharder.table import format_table
@@ -167,6 +171,57 @@ def new_tests_spread_first(pair: Pair, shards: int) -> list[list[str]]:
     return bins
 
 
+def modules_spread(pair: Pair, shards: int) -> list[list[str]]:
+    """Hedge against errors shared by a module (about 15% of onegov-cloud's variance of log(k+1 / k)): LPT, but
+    among the shards within half the unit's weight of the lightest, the one holding least of its module so far;
+    then sharder's local search for balance."""
+    seconds, _ = _store_seconds(pair)
+    order = sorted(pair.node_ids, key=lambda t: (-seconds[t], t))
+    loads = [0.0] * shards
+    module_share: dict[str, list[float]] = {}
+    bins: list[list[str]] = [[] for _ in range(shards)]
+    for node_id in order:
+        weight, share = seconds[node_id], module_share.setdefault(module_of(node_id), [0.0] * shards)
+        lightest = min(loads)
+        shard = min((s for s in range(shards) if loads[s] <= lightest + weight / 2),
+                    key=lambda s: (share[s], loads[s], s))
+        bins[shard].append(node_id)
+        loads[shard] += weight
+        share[shard] += weight
+    weights = [seconds[t] for t in order]
+    shard_of = {t: s for s, members in enumerate(bins) for t in members}
+    ordered = [shard_of[t] for t in order]
+    improve(weights, ordered, loads, lower_bound(weights, shards))
+    result: list[list[str]] = [[] for _ in range(shards)]
+    for node_id, shard in zip(order, ordered, strict=True):
+        result[shard].append(node_id)
+    return result
+
+
+def backtest_selected(candidates: int, runs: int) -> Variant:
+    """Of `candidates` equally good plans (sharder's, and jittered by 1%), the one whose slowest shard would have
+    been lowest on the last `runs` recorded runs (each test at its time then; estimates for tests without one):
+    the past runs as samples of the noise, volatile tests and module-wide shifts included."""
+
+    def bins(pair: Pair, shards: int) -> list[list[str]]:
+        seconds, _ = _store_seconds(pair)
+        rng = random.Random(f"backtest/{len(pair.node_ids)}/{shards}")
+        plans = [_plan(pair.node_ids, seconds, shards)]
+        plans += [jittered_bins(pair, shards, rng) for _ in range(candidates - 1)]
+        scenarios = [{t: h[-back] for t, h in pair.history.items() if len(h) >= back} for back in range(1, runs + 1)]
+
+        def regret(plan: list[list[str]]) -> float:
+            total = 0.0
+            for scenario in scenarios:
+                loads = [math.fsum(scenario.get(t, seconds[t]) for t in members) for members in plan]
+                total += math.log(max(loads) * shards / math.fsum(loads))
+            return total
+
+        return min(plans, key=regret)
+
+    return bins
+
+
 VARIANTS: dict[str, Variant] = {
     "sharder (store: EMA 0.5 + regime reset)": sharder_bins,
     "before: EMA 0.5, no regime reset, sibling means": from_history(lambda h: _ema(h, 0.5), prior_tests=0),
@@ -180,6 +235,8 @@ VARIANTS: dict[str, Variant] = {
     "new tests at the suite average": new_at_average,
     "hedge: variance-weighted, kappa 1": variance_hedged(1.0),
     "hedge: new tests spread first": new_tests_spread_first,
+    "hedge: modules spread across shards": modules_spread,
+    "hedge: best of 8 plans on the last 3 runs": backtest_selected(8, 3),
     "oracle (k+1 durations known)": lambda pair, shards: _plan(pair.node_ids, pair.actual, shards),
 }
 
@@ -218,6 +275,20 @@ def replay(project: str, versions: list[dict[str, float]], counts: Sequence[int]
     return Result(project, count, ratios, band)
 
 
+BOOTSTRAP_SAMPLES = 2000
+
+
+def paired(ours: Sequence[float], theirs: Sequence[float], seed: str) -> tuple[int, int, float, float]:
+    """Pairs where ours was lower and higher, and a 95% bootstrap interval (over the pairs) of the time saved,
+    1 - geo(ours) / geo(theirs): whether a difference of geometric means is more than which pairs the history
+    happened to hold."""
+    gaps = [math.log(a / b) for a, b in zip(ours, theirs, strict=True)]
+    rng = random.Random(seed)
+    saved = sorted(1 - math.exp(statistics.fmean(rng.choices(gaps, k=len(gaps)))) for _ in range(BOOTSTRAP_SAMPLES))
+    low, high = saved[int(0.025 * BOOTSTRAP_SAMPLES)], saved[int(0.975 * BOOTSTRAP_SAMPLES) - 1]
+    return sum(g < -1e-12 for g in gaps), sum(g > 1e-12 for g in gaps), low, high
+
+
 def main_table(result: Result) -> tuple[str, list[str]]:
     """The table, and the N where sharder is not lower than least_duration."""
     rows, flags = [], []
@@ -229,14 +300,17 @@ def main_table(result: Result) -> tuple[str, list[str]]:
         if band:
             low, high = min(band), max(band)
             where = "below" if theirs_mean < low else "above" if theirs_mean > high else "inside"
+        lower, higher, low, high = paired(ours, theirs, f"{result.project}/{shards}")
         rows.append((shards, f"{ours_mean:.4f}", f"{max(ours):.4f}", f"{theirs_mean:.4f}", f"{max(theirs):.4f}",
-                     f"{100 * (1 - ours_mean / theirs_mean):+.2f}%",
+                     f"{100 * (1 - ours_mean / theirs_mean):+.2f}%", f"{100 * low:+.2f}%..{100 * high:+.2f}%",
+                     f"{lower}/{higher}",
                      f"{min(band):.4f}-{max(band):.4f}" if band else "-", where,
                      f"{geometric_mean(result.ratios['oracle'][shards]):.4f}"))
         if ours_mean >= theirs_mean and not ours_mean == theirs_mean == 1.0:
             flags.append(f"{result.project} N={shards}: geometric mean {ours_mean:.4f} vs least_duration "
                          f"{theirs_mean:.4f} (least_duration {where or 'n/a'} sharder's luck band)")
-    header = ("N", "sharder geo", "worst", "least_dur geo", "worst", "saved", "sharder luck band", "least_dur is",
+    header = ("N", "sharder geo", "worst", "least_dur geo", "worst", "saved", "saved 95% CI", "pairs won/lost",
+              "sharder luck band", "least_dur is",
               "oracle geo")
     title = f"{result.project}: {result.pairs} pairs (plan from k, score on k+1), makespan / bound of k+1"
     return f"{title}\n{format_table(header, rows)}", flags
