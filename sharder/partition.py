@@ -18,6 +18,8 @@ from operator import neg
 # Bounds on the local search, so a 200,000-test plan stays well under a second.
 MAX_IMPROVEMENT_ROUNDS = 200
 MAX_SWAP_CANDIDATES = 512
+# What a unit recorded at 0.0 s is taken to cost when dealing it out (never added to a predicted load).
+ZERO_UNIT_SECONDS = 0.001
 # Relative distance to the lower bound at which searching further is pointless (3.6 ms in an hour).
 CLOSE_ENOUGH = 1e-6
 
@@ -67,35 +69,34 @@ def _lpt(weights: Sequence[float], shards: int) -> tuple[list[int], list[float]]
     """
     heap = [(0.0, shard) for shard in range(shards)]
     shard_of = [0] * len(weights)
-    counts = [0] * shards
     replace = heapq.heapreplace
     positive = bisect_left(weights, 0.0, key=neg)  # weights descend: the zeros are a suffix
     for index in range(positive):
         load, shard = heap[0]
         shard_of[index] = shard
-        counts[shard] += 1
         replace(heap, (load + weights[index], shard))
     loads = [0.0] * shards
     for load, shard in heap:
         loads[shard] = load
-    _deal_zero_weights(shard_of, positive, counts)
+    _deal_zero_weights(shard_of, positive, loads)
     return shard_of, loads
 
 
-def _deal_zero_weights(shard_of: list[int], first: int, counts: list[int]) -> None:
-    """Units from `first` on weigh 0: deal each to the shard holding the fewest units (then the lowest number).
+def _deal_zero_weights(shard_of: list[int], first: int, loads: list[float]) -> None:
+    """Units from `first` on weigh 0: each goes to the shard lightest by load, counting ZERO_UNIT_SECONDS apiece.
 
-    A recorded 0.0 s is a rounded or unmeasured time, not a free test: each still pays its setup and pytest's
-    per-test overhead. By weight alone every one of them ties and would land on the first lightest shard (10,000
-    such tests of a suite all in one shard); dealt by count they cost no predicted second and spread evenly.
+    A recorded 0.0 s is a rounded or unmeasured time (JUnit's resolution is 1 ms; gotestsum writes 0.000000), not
+    a free test: each still pays setup and pytest's per-test overhead. By weight alone every one of them ties and
+    lands on the first lightest shard (100 such tests at N = 4: 100/0/0/0); at a millisecond each they fill the
+    lightest shards first and never the bottleneck. The shards' predicted loads are not changed.
     """
-    heap = [(count, shard) for shard, count in enumerate(counts)]
+    heap = [(load, shard) for shard, load in enumerate(loads)]
     heapq.heapify(heap)
     replace = heapq.heapreplace
     for index in range(first, len(shard_of)):
-        count, shard = heap[0]
+        load, shard = heap[0]
         shard_of[index] = shard
-        replace(heap, (count + 1, shard))
+        replace(heap, (load + ZERO_UNIT_SECONDS, shard))
 
 
 def _closest_below(weights: list[float], target: float, ceiling: float) -> int | None:
