@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -65,7 +66,9 @@ def test_leaky_suite_stays_flat_with_conftest_lib_and_grows_without(pytester: py
         assert plain[f"test_leaks::{leak}[2]"] - plain[f"test_leaks::{leak}[0]"] >= 60, (leak, plain)
         assert abs(cleaned[f"test_leaks::{leak}[2]"] - cleaned[f"test_leaks::{leak}[0]"]) < 10, (leak, cleaned)
     assert "test_leaks.py::test_pending_task[0] left 1 asyncio task(s) pending (_hold)" in output
-    assert "test_leaks.py::test_forgotten_cache: resident memory grew by 40 MB" in output
+    # 40 MB were written and kept; resident memory is measured, so the figure is within a MB or two of that
+    grew = re.search(r"test_leaks\.py::test_forgotten_cache: resident memory grew by (\d+) MB", output)
+    assert grew is not None and 38 <= int(grew.group(1)) <= 42, output[-3000:]
 
 
 FREED_NOT_LEAKED = """
