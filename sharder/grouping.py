@@ -14,10 +14,10 @@ Pure: numbers and strings in, numbers out.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable, Mapping, Sequence
-from itertools import accumulate, groupby
-from typing import NamedTuple
+from itertools import accumulate, compress, groupby, repeat
+from operator import eq, is_not, itemgetter
+from typing import NamedTuple, cast
 
 from sharder.partition import assign
 
@@ -36,31 +36,61 @@ class FixtureCost(NamedTuple):
     members: list[int]
 
 
+def keys_in_order(mapping: Mapping[str, object], node_ids: Sequence[str]) -> bool:
+    """Whether `node_ids` are the keys of `mapping` in its order, as when a durations file's own ids are planned.
+
+    One list comparison, mostly pointer compares (the ids are the file's very strings), answers at C speed what a
+    dict lookup per id would: on 200,000 ids, 0.005 s instead of 0.02 s per pass.
+    """
+    return len(mapping) == len(node_ids) and isinstance(node_ids, list) and list(mapping) == node_ids
+
+
 def fixture_costs(node_ids: Sequence[str], setup_seconds: Mapping[str, float]) -> dict[str, FixtureCost]:
     """Per module: the largest recorded setup minus the median one, when at least two tests have setup times.
 
     The largest, not the first: with a shuffled or sharded previous run, the test that paid the module's fixtures
     is whichever ran first there, not necessarily the first collected.
+
+    Every plan runs this, `--group-by test` too (its shards pay the fixtures of the modules they share), so the
+    per-test work is C-level maps over columns: 0.1 s of Python loops on 200,000 tests otherwise.
     """
     if not setup_seconds:
         return {}
+    # None where a test has no recorded setup
+    setups = (list(setup_seconds.values()) if keys_in_order(setup_seconds, node_ids)
+              else list(map(setup_seconds.get, node_ids)))
     by_module: dict[str, list[int]] = {}
     # module_of, inlined, and runs of one module taken at once: a module's tests are usually collected together
-    modules = [node_id.partition("::")[0] for node_id in node_ids]
-    for module, run in groupby(range(len(modules)), key=modules.__getitem__):
-        by_module.setdefault(module, []).extend(run)
+    start = 0
+    for module, run in groupby(map(itemgetter(0), map(str.partition, node_ids, repeat("::")))):
+        end = start + len(list(run))
+        by_module.setdefault(module, []).extend(range(start, end))
+        start = end
     costs: dict[str, FixtureCost] = {}
     for module, positions in by_module.items():
-        timed = [(setup_seconds[node_ids[p]], p) for p in positions if node_ids[p] in setup_seconds]
-        if len(timed) < 2:
+        column = list(map(setups.__getitem__, positions))
+        timed = positions
+        if None in column:
+            timed = list(compress(positions, map(is_not, column, repeat(None))))
+            column = list(map(setups.__getitem__, timed))
+        values = cast("list[float]", column)  # the Nones are filtered out
+        if len(values) < 2:
             continue
-        values = [value for value, _ in timed]
         highest = max(values)
-        cost = highest - statistics.median(values)
+        cost = highest - _median(values)
         if cost > 0:
-            payer = min((node_ids[p], p) for value, p in timed if value == highest)[1]
+            payers = list(compress(timed, map(eq, values, repeat(highest))))
+            payer = payers[0] if len(payers) == 1 else min((node_ids[p], p) for p in payers)[1]
             costs[module] = FixtureCost(cost, payer, positions)
     return costs
+
+
+def _median(values: list[float]) -> float:
+    """`statistics.median`, the same arithmetic, without importing `statistics` (and `fractions`, `decimal`) into
+    every `sharder plan`."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def split_charges(shard_of_test: Sequence[int], shards: int, costs: Mapping[str, FixtureCost]) -> list[float]:
