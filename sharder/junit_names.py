@@ -1,5 +1,5 @@
-"""Names of the `<property>` entries sharder's plugin writes into JUnit reports (no imports, so the plugin,
-the readers and the CI layer can share them cheaply)."""
+"""Names of the `<property>` entries sharder's plugin writes into JUnit reports, and the keys given to cases that
+carry none (no imports at load time, so the plugin, the readers and the CI layer can share them cheaply)."""
 
 NODEID_PROPERTY = "sharder_nodeid"
 SHARD_PROPERTY = "sharder_shard"
@@ -17,3 +17,60 @@ MERGED_PROPERTY = "sharder_merged"
 RECOVERED_PROPERTY = "sharder_recovered_from"
 # On the suite: the seed pytest-randomly used, so `sharder replay` reseeds every test as CI did.
 RANDOMLY_SEED_PROPERTY = "sharder_randomly_seed"
+
+
+# ---------------------------------------------------------------------------------------------- case keys
+# What a case is called when it carries no `sharder_nodeid` and no known id matches it. Pure string work (only
+# `sharder.nodeid`, itself import-free, is imported), so the plugin still loads this module for nothing.
+
+
+def xunit1_classes(file: str, classname: str) -> list[str] | None:
+    """The class names in `classname` after the dotted module path of `file`, or None when the two do not match.
+
+    xunit1 reports (pytest `-o junit_family=xunit1`, unittest-xml-reporting) name a case by `file` and a
+    classname `tests.test_dup.TestAlpha`: the file gives the path a node id needs, and only the classname still
+    holds the class. The module's dotted path is `forward_key`'s, the mapping node id -> classname pytest
+    itself uses, so the two directions cannot disagree. A file given from another root (`src/tests/test_x.py`
+    beside `tests.test_x.TestA`) matches on its longest trailing run of path parts.
+    """
+    from sharder.nodeid import forward_key
+
+    module_parts = forward_key(f"{file}::_")[0].split(".")
+    class_parts = classname.split(".") if classname else []
+    for start in range(len(module_parts)):
+        suffix = module_parts[start:]
+        if class_parts[:len(suffix)] == suffix:
+            return class_parts[len(suffix):]
+    return None
+
+
+def fallback_key(classname: str, name: str, file: str | None) -> str:
+    """A case's key from its attributes alone: `file::Class::Nested::name` when a file is given and its classname
+    carries the module (xunit1), else `file::name` or `classname::name`, as foreign reports have always been keyed."""
+    if file:
+        file = file.replace("\\", "/")  # pytest on Windows writes the file with os.sep; node ids use "/"
+        classes = xunit1_classes(file, classname)
+        return "::".join([file, *(classes or []), name])
+    return f"{classname}::{name}" if classname else name
+
+
+def suite_labels(suites: list[tuple[str, str]]) -> list[str]:
+    """A label per suite (given as (name, hostname)) that tells apart suites holding the same case key.
+
+    Playwright writes one `<testsuite>` per file and project, telling the projects apart only by `hostname`
+    (`chromium`, `firefox`); jest-junit may give two files' suites the same name. The label is the suite name
+    when the names differ, else the hostname, else both, and the suite's ordinal among its look-alikes (`#2`)
+    when nothing tells them apart: always the same labels for the same report.
+    """
+    for fields in ((0,), (1,), (0, 1)):
+        labels = [" ".join(suite[index] for index in fields if suite[index]) for suite in suites]
+        if all(labels) and len(set(labels)) == len(labels):
+            return labels
+    varying = [index for index in (0, 1) if len({suite[index] for suite in suites}) > 1]
+    seen: dict[str, int] = {}
+    numbered: list[str] = []
+    for suite in suites:
+        label = " ".join(suite[index] for index in varying if suite[index])
+        seen[label] = seen.get(label, 0) + 1
+        numbered.append(f"{label} #{seen[label]}".strip())
+    return numbered

@@ -146,6 +146,10 @@ class MergeResult:
 
 
 def _final(node_id: str, attempts: list[Attempt]) -> TestOutcome:
+    """Each attempt is one report's (or one progress log's) final result for the test, its reruns before it
+    folded into `earlier_failures` by the reader. Flaky: something failed and some final result passed;
+    failed (or error): every final result failed. A rerun that passed in one report does not make a test that
+    failed to the end elsewhere pass, but it does make it flaky, the way CI's "re-run failed jobs" is read."""
     if len(attempts) == 1 and attempts[0].outcome == "passed" and not attempts[0].earlier_failures:
         only = attempts[0]  # the common case, 100,000 times in a big merge: no history to build
         return TestOutcome(node_id, "passed", only.shard, only.seconds, 1, "", only.file, only.line, [],
@@ -171,7 +175,7 @@ def _final(node_id: str, attempts: list[Attempt]) -> TestOutcome:
         history.insert(0, (f"{earlier} earlier failed attempt(s)", first.source))
     return TestOutcome(
         node_id=node_id, outcome=outcome, shard=shard, seconds=max(a.seconds for a in attempts),
-        attempts=len(attempts), message=message, file=located.file, line=located.line, history=history,
+        attempts=len(attempts) + earlier, message=message, file=located.file, line=located.line, history=history,
         recovered=all(a.recovered for a in attempts),
     )
 

@@ -4,7 +4,8 @@ Usage errors stop everything (one `SharderError`, exit 2): a path that does not 
 reports nor progress logs, a hostile or non-JUnit file, the same report twice (by path or by content), reports of
 two different plans. A report that is merely not well-formed (truncated, empty, bad bytes) is what a shard that
 died while writing leaves behind: it is set aside as unreadable, its shard counts as unreported, and the shard's
-progress log fills in what finished.
+progress log fills in what finished. So is a report whose counters contradict its cases (it declares failures
+but holds no failing case, or declares tests but holds none): nothing in it can be believed, least of all a pass.
 
 Cases are attributed to shards by their `sharder_shard` property (a shard may send several files), then by the
 suite's, then by a `shard-K-of-N` file name, then by the plan.
@@ -20,7 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sharder.errors import SharderError
-from sharder.junit import CorruptReport, LazyManglingIndex, Report, parse_xml_root, report_from_root
+from sharder.junit import (
+    CorruptReport,
+    LazyManglingIndex,
+    Report,
+    optional_number,
+    parse_xml_root,
+    report_from_root,
+)
 from sharder.junit_names import (
     MERGED_PROPERTY,
     PEAK_RSS_PROPERTY,
@@ -54,6 +62,8 @@ class Attempt:
     peak_rss_mb: float | None = None
     recovered: bool = False  # from a progress log
     earlier_failures: int = 0
+    timed: bool = True  # False: the report gave no usable time; `seconds` is 0.0 and is no observation
+    named: bool = True  # False: a case with no name at all, its id made up; never a durations key
 
 
 @dataclass
@@ -168,14 +178,6 @@ def _sizes(text: str | None, where: str) -> tuple[int, ...] | None:
     return tuple(int(part) for part in parts)
 
 
-def _optional_float(text: str | None) -> float | None:
-    try:
-        value = float(text) if text else None
-    except ValueError:
-        return None
-    return value if value is not None and value >= 0 and value != float("inf") else None
-
-
 def _report_shard(report: Report, path: Path) -> ShardSpec | None:
     """The suite's shard, else the one shard its cases all name, else the file name's."""
     where = os.fspath(path)
@@ -221,11 +223,30 @@ def _attempts(report: Report, shard: ShardSpec | None, shard_of_test: dict[str, 
         out.append(Attempt(
             node_id=case.node_id, outcome=case.outcome, seconds=case.seconds, shard=case_shard, source=name,
             message=case.message, file=case.file, line=case.line,
-            setup_seconds=_optional_float(case.properties.get(SETUP_PROPERTY)),
-            peak_rss_mb=_optional_float(case.properties.get(PEAK_RSS_PROPERTY)),
-            earlier_failures=case.earlier_failures,
+            setup_seconds=optional_number(case.properties.get(SETUP_PROPERTY)),
+            peak_rss_mb=optional_number(case.properties.get(PEAK_RSS_PROPERTY)),
+            earlier_failures=case.earlier_failures, timed=case.timed, named=case.named,
         ))
     return out
+
+
+def _logged_reruns(inputs: MergeInputs) -> dict[Path, dict[str, int]]:
+    """Per report (by the path of the progress log beside it), how many "rerun" lines each test has."""
+    reruns: dict[Path, dict[str, int]] = {}
+    for log in inputs.logs:
+        counts = reruns.setdefault(log.path.resolve(), {})
+        for test in log.tests:
+            if test.outcome == "rerun":
+                counts[test.node_id] = counts.get(test.node_id, 0) + 1
+    return reruns
+
+
+def _add_logged_reruns(attempts: list[Attempt], path: Path, reruns: dict[Path, dict[str, int]]) -> None:
+    """A report's own progress log saw every rerun attempt, even where the report's writer left it out."""
+    counts = reruns.get(progress_log_path_for(path).resolve())
+    if counts:
+        for attempt in attempts:
+            attempt.earlier_failures = max(attempt.earlier_failures, counts.get(attempt.node_id, 0))
 
 
 def _read_logs(paths: Iterable[Path], inputs: MergeInputs) -> None:
@@ -255,6 +276,7 @@ def collect(
     index = LazyManglingIndex(known)
     shard_of_test = _plan_shards(plan)
     shards = _ShardCache()
+    reruns = _logged_reruns(inputs)
     seen: dict[str, Path] = {}
     for path in report_paths:
         try:
@@ -269,6 +291,9 @@ def collect(
             continue
         where = os.fspath(path)
         shard = _report_shard(report, path)
+        if report.contradiction is not None:
+            inputs.unreadable.append(UnreadableReport(path, report.contradiction, shard))
+            continue
         fingerprint = _fingerprint(report, shard)
         if fingerprint in seen:
             raise SharderError(
@@ -280,10 +305,11 @@ def collect(
             path=path, shard=shard,
             plan_id=report.suite_properties.get(PLAN_ID_PROPERTY) or None,
             plan_sizes=_sizes(report.suite_properties.get(PLAN_SIZES_PROPERTY), where),
-            predicted_seconds=_optional_float(report.suite_properties.get(PREDICTED_SECONDS_PROPERTY)),
+            predicted_seconds=optional_number(report.suite_properties.get(PREDICTED_SECONDS_PROPERTY)),
             cases=len(report.cases),
         )
         attempts = _attempts(report, shard, shard_of_test, shards)
+        _add_logged_reruns(attempts, path, reruns)
         if sink is not None:
             sink(report, info, attempts)
         inputs.reports.append(info)
@@ -365,19 +391,31 @@ def _short(sizes: tuple[int, ...]) -> str:
 
 
 def attempts_from_logs(inputs: MergeInputs) -> list[Attempt]:
-    """Progress-log lines of tests that no readable report of the same shard holds: what died with a shard."""
+    """Progress-log lines of tests that no readable report of the same shard holds: what died with a shard.
+
+    One attempt per test and log, as for a report: its last line is the result, the lines before it (the
+    "rerun" ones) its earlier failed attempts, so the merged report counts the test once."""
     reported: dict[ShardSpec | None, set[str]] = {}
     for attempt in inputs.attempts:
         reported.setdefault(attempt.shard, set()).add(attempt.node_id)
     recovered: list[Attempt] = []
     for log in inputs.logs:
         name = log.path.name
+        of_this_log: dict[tuple[ShardSpec | None, str], int] = {}
         for test in log.tests:
             if test.node_id in reported.get(test.shard, ()):
                 continue
-            recovered.append(Attempt(
+            attempt = Attempt(
                 node_id=test.node_id, outcome=test.outcome, seconds=test.seconds, shard=test.shard, source=name,
                 message=test.message, setup_seconds=test.setup_seconds, peak_rss_mb=test.peak_rss_mb,
                 recovered=True,
-            ))
+            )
+            slot = (test.shard, test.node_id)
+            if slot in of_this_log:
+                earlier = recovered[of_this_log[slot]]
+                attempt.earlier_failures = earlier.earlier_failures + 1
+                recovered[of_this_log[slot]] = attempt
+            else:
+                of_this_log[slot] = len(recovered)
+                recovered.append(attempt)
     return recovered

@@ -23,7 +23,7 @@ from junitparser import Error, Failure, Properties, Property, Skipped, TestCase,
 from junitparser import junitparser as junitparser_module
 
 from sharder.atomic import atomic_write_bytes
-from sharder.junit import Report
+from sharder.junit import EARLIER_FAILURE_TAGS, Report
 from sharder.junit_names import (
     MERGED_PROPERTY,
     NODEID_PROPERTY,
@@ -158,6 +158,7 @@ class MergedReportWriter:
                 _set_property(adopted, self.etree, NODEID_PROPERTY, attempt.node_id)
             if SHARD_PROPERTY not in case.properties and attempt.shard is not None:
                 _set_property(adopted, self.etree, SHARD_PROPERTY, str(attempt.shard))
+            _add_earlier_attempts(adopted, self.etree, attempt, case.folded_messages)
             suite._elem.append(adopted)
             case.element = None
             totals.add(attempt.outcome, attempt.seconds)
@@ -192,6 +193,7 @@ class MergedReportWriter:
                 result = _result(attempt.outcome, xml_text(attempt.message))
                 if result is not None:
                     case.result = [result]
+                _add_earlier_attempts(case._elem, self.etree, attempt, [])
                 suite._elem.append(case._elem)
                 totals.add(attempt.outcome, attempt.seconds)
             self._add_suite(suite, totals)
@@ -230,6 +232,22 @@ class MergedReportWriter:
             f'skipped="{totals.skipped}" time={quoteattr(f"{totals.time:.3f}")}>'
         ).encode()
         atomic_write_bytes(path, b"".join([head, *self.chunks, b"</testsuites>\n"]))
+
+
+def _add_earlier_attempts(case: Any, etree: Any, attempt: Attempt, messages: list[str]) -> None:
+    """The failed attempts a report wrote as separate `<testcase>` elements (pytest-rerunfailures), or that only
+    the progress log saw, become Surefire's `<flakyFailure>` (the test then passed) or `<rerunFailure>` children
+    of the one case kept: one case per test, so the merged counters say what the verdict says."""
+    present = sum(1 for child in case if child.tag in EARLIER_FAILURE_TAGS)
+    missing = attempt.earlier_failures - present
+    if missing <= 0:
+        return
+    tag = "flakyFailure" if attempt.outcome == "passed" else "rerunFailure"
+    messages = [*messages, *[""] * missing][:missing]
+    for number, message in enumerate(messages, start=1):
+        first_line = message.splitlines()[0] if message else ""
+        text = first_line or f"attempt {number} of {attempt.earlier_failures + 1} failed; the test was run again"
+        etree.SubElement(case, tag, {"message": xml_text(text), "type": "sharder.earlier_attempt"})
 
 
 def _add_case_property(case: TestCase, name: str, value: str) -> None:

@@ -51,10 +51,13 @@ class Rebalance:
 
 
 def observations(attempts: Sequence[Attempt]) -> dict[str, store.Observation]:
-    """One observation per test, its last attempt that really ran (a skip says nothing of what a run costs)."""
+    """One observation per test, its last attempt that really ran (a skip says nothing of what a run costs).
+
+    A case the report gave no time for is no observation: counted as 0 s it would halve a good duration
+    through the moving average. A case with no name has a made-up id that no plan will ever collect."""
     observed: dict[str, store.Observation] = {}
     for attempt in attempts:
-        if attempt.outcome == "skipped":
+        if attempt.outcome == "skipped" or not attempt.timed or not attempt.named:
             continue
         observed[attempt.node_id] = store.Observation(attempt.seconds, attempt.setup_seconds, attempt.peak_rss_mb)
     return observed

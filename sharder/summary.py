@@ -173,8 +173,10 @@ def _terminal_missing(result: MergeResult) -> list[str]:
 
 
 def code(text: str) -> str:
-    """An inline code span that survives backticks and table pipes in node ids."""
-    text = text.replace("\n", " ").replace("|", "\\|")
+    """An inline code span that survives backticks in node ids. Pipes are left alone: outside a table GitHub
+    shows `\\|` in a code span as both characters; inside one, `_cell` escapes them (GFM splits table cells
+    before it parses code spans, so there a pipe needs its backslash even between backticks)."""
+    text = text.replace("\n", " ")
     fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
     pad = " " if "`" in (text[:1], text[-1:]) else ""
     return f"{fence}{pad}{text}{pad}{fence}"
@@ -248,7 +250,7 @@ def _all_tests_section(result: MergeResult, budget: int) -> _Section:
     for test in result.tests.values():
         if size > budget:  # characters never outnumber UTF-8 bytes: every row that could fit is built
             break
-        rows.append(f"| {test.outcome} | {test.shard or '-'} | {test.seconds:.2f} | {code(test.node_id)} |")
+        rows.append(f"| {test.outcome} | {test.shard or '-'} | {test.seconds:.2f} | {_cell(code(test.node_id))} |")
         size += len(rows[-1]) + 1
     if not rows:
         return _Section("### All tests (0)", [])
@@ -262,11 +264,11 @@ def render_markdown(result: MergeResult, budget: int = STEP_SUMMARY_LIMIT - MARK
     """The summary as GitHub-flavoured Markdown, at most `budget` bytes: long lists are cut, with a note."""
     mark = "✅" if result.exit_code == 0 else "❌"
     identity = result.identity
-    facts = [f"{result.report_count} reports"]
+    facts = [f"{result.report_count} report{'s' if result.report_count != 1 else ''}"]
     if identity.plan_id:
         facts.append(f"plan `{identity.plan_id}`")
     if identity.shards is not None:
-        facts.append(f"{identity.shards} shards")
+        facts.append(f"{identity.shards} shard{'s' if identity.shards != 1 else ''}")
     head = [f"## sharder: {mark} {headline(result)}", "", ", ".join(facts)]
     balance = imbalance_text(result)
     sections = [

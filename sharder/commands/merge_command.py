@@ -27,12 +27,13 @@ EPILOG = """\
 exit status:
   0  every planned test reported and none failed (flaky tests, which failed and then passed, are listed but
      pass unless --fail-on-flaky)
-  1  failures, planned tests that never reported, a shard with no readable report (missing, truncated or
-     corrupt: counted as a shard that sent nothing, its progress log used to recover what finished), or tests
-     the plan does not list
+  1  failures, planned tests that never reported, a shard with no readable report (missing, truncated,
+     corrupt, or with counters its cases contradict: failures declared but no failing case, tests declared
+     but no case; counted as a shard that sent nothing, its progress log used to recover what finished), or
+     tests the plan does not list
   2  unusable input: a path that does not exist, a directory with no reports or progress logs, a report with a
-     DOCTYPE or entities, a file that is not JUnit XML, the same report twice (by path or content), reports of
-     different plans mixed, no readable report and no progress log at all
+     DOCTYPE or entities, a file that is not JUnit XML, a test time over 10,000,000 s, the same report twice
+     (by path or content), reports of different plans mixed, no readable report and no progress log at all
 """
 
 

@@ -27,8 +27,15 @@ def run(args: argparse.Namespace) -> int:
     if args.from_junit:
         from sharder.junit_durations import record_from_junit
 
-        count = record_from_junit(args.from_junit, path)
-        print(f"sharder record: {count} test durations from {len(args.from_junit)} reports into {path}")
+        recorded = record_from_junit(args.from_junit, path)
+        reports = f"{recorded.reports} report{'s' if recorded.reports != 1 else ''}"
+        print(f"sharder record: {recorded.observations} test durations from {reports} into {path}")
+        if recorded.untimed:
+            print(f"sharder record: {recorded.untimed} test cases had no usable time and were not recorded",
+                  file=sys.stderr)
+        if recorded.unnamed:
+            print(f"sharder record: skipped {recorded.unnamed} test cases with no name, classname or file",
+                  file=sys.stderr)
         return 0
     # conftest_lib.memory: each test's peak RSS goes into the durations too (for `--parallel auto`, `sharder plan`).
     argv = runner.pytest_argv(["-p", "conftest_lib.memory", STORE_OPTION, f"{DURATIONS_OPTION}={path}", *args.pytest_args])
