@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from itertools import compress, repeat
@@ -39,6 +40,18 @@ DEFAULT_SMOOTHING = 0.5
 # seen before, so a lone outlier is still only blended. (bench/stale.py: pgmpy's history has such a run.)
 REGIME_CHANGE_FACTOR = 1.5
 REGIME_CHANGE_MIN_TESTS = 5
+# pytest writes JUnit times in whole milliseconds: a 0.3 ms test comes back as 0.000 and a 0.6 ms one as 0.001, a
+# ratio to its recorded time of 0 or 3 that says nothing about the machine. Only a test that took at least this
+# long, before or now, votes on a regime change: at 50 ms the rounding moves its ratio by 1% at most.
+REGIME_VOTE_MIN_SECONDS = 0.05
+# A time of 0.000 in a report at that resolution means "under half a millisecond", not "free": for a test recorded
+# below that it is no news (the record is kept), for one recorded above it says "about this much" (blended in).
+REPORT_RESOLUTION_SECONDS = 0.001
+# A time above this is not a test duration (115 days) but a producer's bug or a hostile file: summed over a plan or
+# a merge, values near 1e308 overflow `math.fsum`. JUnit reports (`sharder/junit.py`) and durations files alike
+# are refused when they hold one.
+MAX_TEST_SECONDS = 1e7
+_NO_LIMIT = sys.float_info.max  # for peaks, never summed: any finite number of MB reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +115,19 @@ def _pairs_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _check_seconds(node_id: str, value: object, field: str = "seconds") -> float:
+def _check_seconds(node_id: str, value: object, field: str = "seconds", limit: float = MAX_TEST_SECONDS) -> float:
+    """A time of the record, checked; `limit` keeps a planner's sums finite (peaks, not summed, pass math.inf)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _BadEntry(f"{field} of {node_id!r} is {value!r}, not a number")
-    seconds = float(value)
+    try:
+        seconds = float(value)
+    except OverflowError:  # a JSON integer too big for a float
+        seconds = math.inf
     if not math.isfinite(seconds) or seconds < 0:
         raise _BadEntry(f"{field} of {node_id!r} is {value!r}; expected a finite number >= 0")
+    if seconds > limit:
+        raise _BadEntry(f"{field} of {node_id!r} is {value!r}, more than {limit:,.0f} s (115 days); "
+                        "not a test duration, refused")
     return seconds
 
 
@@ -115,6 +135,30 @@ def _check_node_id(node_id: object) -> str:
     if not isinstance(node_id, str) or not node_id:
         raise _BadEntry(f"test id {node_id!r} is not a non-empty string")
     return node_id
+
+
+def _refuse_non_text_ids(ids: Iterable[str], source: str) -> None:
+    """Refuse an id holding a lone surrogate (JSON can spell one, `\\ud800`, UTF-8 cannot): it reads fine but
+    cannot be written to a plan or a durations file, so it would end a later command with a traceback instead.
+
+    One C-level encode of all ids together; only a failure looks for the culprit."""
+    ids = list(ids)
+    try:
+        "".join(ids).encode("utf-8")
+    except UnicodeEncodeError:
+        for node_id in ids:
+            try:
+                node_id.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise SharderError(f"{source}: test id {node_id!r} is not valid Unicode text "
+                                   f"({exc.reason}); refused") from None
+        raise  # unreachable: the joined text fails only where one id does
+
+
+def _may_hold_surrogates(raw: bytes) -> bool:
+    """Whether JSON text can decode to a lone surrogate: only a \\u escape spells one. A lone backslash is looked
+    for first: a one-byte search is memchr, 1 ms of a 15 MB file, where the two-byte one takes 14 ms."""
+    return b"\\" in raw and b"\\u" in raw
 
 
 def _timing_from_record(node_id: str, record: object) -> TestTiming:
@@ -130,14 +174,17 @@ def _timing_from_record(node_id: str, record: object) -> TestTiming:
         seconds=seconds,
         runs=runs,
         setup_seconds=None if setup is None else _check_seconds(node_id, setup, "setup_seconds"),
-        peak_rss_mb=None if peak is None else _check_seconds(node_id, peak, "peak_rss_mb"),
+        peak_rss_mb=None if peak is None else _check_seconds(node_id, peak, "peak_rss_mb", _NO_LIMIT),
     )
 
 
 def parse_durations(raw: bytes, source: str = "durations") -> Durations:
     """Parse any supported durations format; every problem is a `SharderError` naming the first bad entry."""
     data, digest = _decode(raw, source)
-    return _build(data, source, digest)
+    durations = _build(data, source, digest)
+    if _may_hold_surrogates(raw):
+        _refuse_non_text_ids(durations.tests, source)
+    return durations
 
 
 def _build(data: object, source: str, digest: str) -> Durations:
@@ -235,7 +282,7 @@ def load_planning_input(path: str | os.PathLike[str]) -> PlanningInput:
     which names the first bad entry exactly as `load_durations` does."""
     source = os.fspath(path)
     raw = read_input(path, "durations")
-    if _worth_parsing_without_the_duplicate_hook(raw):
+    if _worth_parsing_without_the_duplicate_hook(raw):  # no backslash, so no surrogate escape either
         columns = _columns_parsed_without_the_duplicate_hook(raw)
         if columns is not None:
             return PlanningInput(columns.seconds, columns.setup_seconds, hashlib.sha256(raw).hexdigest(),
@@ -243,8 +290,12 @@ def load_planning_input(path: str | os.PathLike[str]) -> PlanningInput:
     data, digest = _decode(raw, source)
     checked = _checked_columns(data)
     if checked is None:
-        return PlanningInput.of(_build(data, source, digest))
-    return PlanningInput(checked.seconds, checked.setup_seconds, digest, checked.peak_rss_mb)
+        planning = PlanningInput.of(_build(data, source, digest))
+    else:
+        planning = PlanningInput(checked.seconds, checked.setup_seconds, digest, checked.peak_rss_mb)
+    if _may_hold_surrogates(raw):
+        _refuse_non_text_ids(planning.seconds, source)
+    return planning
 
 
 def _worth_parsing_without_the_duplicate_hook(raw: bytes) -> bool:
@@ -298,9 +349,10 @@ def _every_key_kept(raw: bytes, document: dict[str, Any], record_fields: set[str
 _RECORD_FIELDS = frozenset({"seconds", "runs", "setup_seconds", "peak_rss_mb"})
 
 
-def _all_seconds(values: list[Any]) -> bool:
-    """Floats, finite, >= 0 (JSON NaN never gets here: `_reject_constant`); ints take the full parse."""
-    return not values or (set(map(type, values)) == {float} and min(values) >= 0 and max(values) < math.inf)
+def _all_seconds(values: list[Any], limit: float = MAX_TEST_SECONDS) -> bool:
+    """Floats, >= 0 and at most `limit`, so finite (JSON NaN never gets here: `_reject_constant`); ints take the
+    full parse."""
+    return not values or (set(map(type, values)) == {float} and min(values) >= 0 and max(values) <= limit)
 
 
 def _present(records: dict[str, Any], column: list[Any]) -> dict[str, Any]:
@@ -329,8 +381,8 @@ def _checked_columns(data: object) -> _Columns | None:
     setup = _present(records, list(map(dict.get, values, repeat("setup_seconds")))) if "setup_seconds" in fields else {}
     peaks = _present(records, list(map(dict.get, values, repeat("peak_rss_mb")))) if "peak_rss_mb" in fields else {}
     plain_runs = not runs or (set(map(type, runs)) == {int} and min(runs) >= 1)
-    if "" in records or not plain_runs or not all(map(_all_seconds, (seconds, list(setup.values()),
-                                                                      list(peaks.values())))):
+    if ("" in records or not plain_runs or not _all_seconds(seconds) or not _all_seconds(list(setup.values()))
+            or not _all_seconds(list(peaks.values()), _NO_LIMIT)):
         return None
     return _Columns(dict(zip(records, seconds, strict=True)), setup, peaks, fields)
 
@@ -384,7 +436,7 @@ def updated(
             peak = max(peak, seen.peak_rss_mb)
         tests[node_id] = replace(
             old,
-            seconds=_blend(old.seconds, seen.seconds, weight) or 0.0,
+            seconds=_blend(old.seconds, _read_at_resolution(old.seconds, seen.seconds), weight) or 0.0,
             runs=old.runs + 1,
             setup_seconds=_blend(old.setup_seconds, seen.setup_seconds, weight),
             peak_rss_mb=peak,
@@ -395,12 +447,28 @@ def updated(
     return Durations(tests=tests, sha256=durations.sha256)
 
 
+def _read_at_resolution(recorded: float, observed: float) -> float:
+    """What an observed 0.0 says of a test recorded at `recorded`: JUnit rounds to REPORT_RESOLUTION_SECONDS, so
+    0.000 is "under half of it". For a test recorded below that, the observation agrees with the record (blending
+    0.0 in would halve a true 0.3 ms every run, down to a store of zeros); above, it is read as that half."""
+    if observed > 0:
+        return observed
+    return min(recorded, REPORT_RESOLUTION_SECONDS / 2)
+
+
 def _regime_changed(tests: Mapping[str, TestTiming], observations: Mapping[str, Observation]) -> bool:
-    """Whether the median test of this run took REGIME_CHANGE_FACTOR times longer or shorter than recorded."""
+    """Whether the median test of this run took REGIME_CHANGE_FACTOR times longer or shorter than recorded.
+
+    Only tests that took REGIME_VOTE_MIN_SECONDS or more, before or now, vote: a millisecond-rounded time of a
+    sub-millisecond test gives a ratio of 0 or several, noise that must not replace a whole accurate store. The
+    choice is symmetric in old and new, so with no change the votes are as likely to be above 1 as below; and a
+    run with fewer than REGIME_CHANGE_MIN_TESTS voters declares nothing.
+    """
     ratios = sorted(
         seen.seconds / old.seconds
         for node_id, seen in observations.items()
-        if (old := tests.get(node_id)) is not None and old.seconds > 0 and seen.seconds > 0
+        if (old := tests.get(node_id)) is not None and old.seconds > 0
+        and max(old.seconds, seen.seconds) >= REGIME_VOTE_MIN_SECONDS
     )
     if len(ratios) < REGIME_CHANGE_MIN_TESTS:
         return False

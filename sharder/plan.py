@@ -20,6 +20,8 @@ from sharder.shardspec import ShardSpec
 
 FORMAT_NAME = "sharder-plan"
 FORMAT_VERSION = 1
+# The groupings a plan can be made with (see `sharder/planning.py`); defined here so the reader can refuse others.
+GROUPINGS = ("test", "class", "module", "auto")
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,24 @@ def _number(source: str, data: dict[str, Any], key: str, default: float | None =
     return float(value)
 
 
+def _refuse_non_text_ids(source: str, position: int, tests: list[str]) -> None:
+    """Refuse an id holding a lone surrogate (JSON can spell `\\ud800`, UTF-8 cannot): a shard could not write
+    it to its report or progress log. One C-level encode of the bin; only a failure looks for the culprit."""
+    try:
+        "".join(tests).encode("utf-8")
+    except UnicodeEncodeError:
+        bad = next(node_id for node_id in tests if not _encodes(node_id))
+        raise SharderError(f"{source}: bin {position} test id {bad!r} is not valid Unicode text") from None
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def plan_from_json(data: object, source: str = "plan") -> Plan:
     """Validate and load a plan document; every id must be in exactly one of exactly N bins."""
     if not isinstance(data, dict):
@@ -186,6 +206,7 @@ def plan_from_json(data: object, source: str = "plan") -> Plan:
         tests = raw.get("tests")
         if not isinstance(tests, list) or not all(isinstance(t, str) and t for t in tests):
             raise SharderError(f"{source}: bin {position} 'tests' must be a list of test ids")
+        _refuse_non_text_ids(source, position, tests)
         for node_id in tests:
             if node_id in seen:
                 raise SharderError(f"{source}: test {node_id!r} is in shard {seen[node_id]} and shard {position}")
@@ -199,9 +220,12 @@ def plan_from_json(data: object, source: str = "plan") -> Plan:
             )
         )
     useful = data.get("useful_shards")
+    group_by = data.get("group_by", "test")
+    if not isinstance(group_by, str) or group_by not in GROUPINGS:
+        raise SharderError(f"{source}: 'group_by' is {group_by!r}, expected one of {', '.join(GROUPINGS)}")
     plan = Plan(
         shards=shards,
-        group_by=str(data.get("group_by", "test")),
+        group_by=group_by,
         lower_bound_seconds=_number(source, data, "lower_bound_seconds"),
         useful_shards=math.inf if useful is None else _number(source, data, "useful_shards"),
         durations_sha256=str(data.get("durations_sha256", "")),

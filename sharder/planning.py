@@ -24,9 +24,9 @@ from sharder.errors import SharderError
 from sharder.grouping import AUTO_TOLERANCE, assign_grouped, fixture_costs, keys_in_order, make_groups, split_charges
 from sharder.nodeid import class_of, module_of
 from sharder.partition import assign, lower_bound, useful_shards
-from sharder.plan import Plan, ShardBin
+from sharder.plan import GROUPINGS, Plan, ShardBin
 
-GROUP_BY_CHOICES = ("test", "class", "module", "auto")
+GROUP_BY_CHOICES = GROUPINGS  # one list, so the plan reader refuses exactly the groupings the planner does not make
 
 _GROUP_KEYS: dict[str, Callable[[str], str]] = {
     "class": class_of,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -51,10 +52,23 @@ def tests_and_timings(
     the ids pytest collects with `pytest_args` (a missing durations file is then a first run, not an error)."""
     if from_durations:
         recorded = store.load_planning_input(path)
+        if not recorded.seconds:
+            raise SharderError(f"{path} holds no tests; nothing to plan (record durations first, or plan the "
+                               "collected tests without --from-durations)")
         return list(recorded.seconds), recorded
+    return collected_ids(pytest_args), store.PlanningInput.of(store.load_durations_if_present(path))
+
+
+def collected_ids(pytest_args: Sequence[str]) -> list[str]:
+    """The ids pytest collects with `pytest_args`, refusing none: pytest itself exits 5 there, and a plan of no
+    tests would make every shard and the merge report green, with nothing tested (a `-k` that matches nothing)."""
     from sharder.runner import collect_ids
 
-    return collect_ids(pytest_args), store.PlanningInput.of(store.load_durations_if_present(path))
+    ids = collect_ids(pytest_args)
+    if not ids:
+        given = f"pytest arguments: {shlex.join(pytest_args)}" if pytest_args else "no pytest arguments"
+        raise SharderError(f"pytest collected no tests ({given}); nothing to plan")
+    return ids
 
 
 def add_durations_option(parser: argparse.ArgumentParser) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from sharder.commands.common import add_durations_option, durations_path, shard_count_arg
+from sharder.commands.common import add_durations_option, collected_ids, durations_path, shard_count_arg
 
 
 def register(subparsers: Any) -> None:
@@ -107,7 +107,7 @@ def run_local(
     from sharder.shardspec import ShardSpec
 
     recorded = store.load_durations_if_present(durations)
-    ids = runner.collect_ids(pytest_args)
+    ids = collected_ids(pytest_args)  # refuses none: a plan of no tests would merge green with nothing run
     plan = make_plan(ids, recorded.seconds(), shards, durations_sha256=recorded.sha256)
     junit_dir.mkdir(parents=True, exist_ok=True)
     write_plan(plan_path, plan)

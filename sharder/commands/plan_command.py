@@ -43,7 +43,7 @@ def plan_summary(plan: Plan, heaviest: Mapping[int, HeavyTest] | None = None) ->
         "group_by": plan.group_by,
         "lower_bound": round(plan.lower_bound_seconds, 3),
         "makespan": round(plan.makespan, 3),
-        "imbalance": round(plan.imbalance, 5),
+        "imbalance": round(plan.imbalance, 5) if _bound_measurable(plan) else None,
         "useful_shards": round(plan.useful_shards, 2) if math.isfinite(plan.useful_shards) else None,
         "split_units": plan.split_units,
         "fixture_cost_seconds": round(plan.fixture_cost_seconds, 3),
@@ -71,7 +71,7 @@ def render_plan_table(plan: Plan, heaviest: Mapping[int, HeavyTest] | None = Non
     useful_text = f"{useful:.1f}" if math.isfinite(useful) else "unbounded"
     lines.append(
         f"makespan {plan.makespan:.1f} s, lower bound {plan.lower_bound_seconds:.1f} s, "
-        f"imbalance {100 * (plan.imbalance - 1):.2f}% over the bound, useful shards {useful_text}"
+        f"imbalance {_imbalance_text(plan)}, useful shards {useful_text}"
     )
     if plan.split_units:
         unit = "class" if plan.group_by == "class" else "module"
@@ -86,6 +86,21 @@ def render_plan_table(plan: Plan, heaviest: Mapping[int, HeavyTest] | None = Non
             f"{'test' if plan.group_by == 'test' else 'unit'} alone sets the wall time; more shards will not help"
         )
     return "\n".join(lines)
+
+
+# Below this lower bound (a millisecond, what pytest's reports resolve) a ratio to it is rounding noise: two
+# subnormal seconds "50% over" one say nothing about the balance.
+MEASURABLE_BOUND_SECONDS = 0.001
+
+
+def _bound_measurable(plan: Plan) -> bool:
+    return plan.lower_bound_seconds >= MEASURABLE_BOUND_SECONDS
+
+
+def _imbalance_text(plan: Plan) -> str:
+    if not _bound_measurable(plan):
+        return "n/a (the lower bound is under a millisecond)"
+    return f"{100 * (plan.imbalance - 1):.2f}% over the bound"
 
 
 def _heavy_cell(heavy: HeavyTest | None) -> str:
