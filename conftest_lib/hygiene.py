@@ -122,7 +122,13 @@ class Hygiene:
                 self._check_growth(item)
         peak = self.probe.peak_mb()
         if peak is not None:
-            item.user_properties.append((PEAK_RSS_PROPERTY, round(peak, 1)))
+            # pytest-rerunfailures tears the same item down once per attempt: the latest attempt's peak replaces
+            # the earlier one, so the JUnit case carries one value (a new list: earlier attempts' reports share
+            # the old one and keep what they said)
+            item.user_properties = [
+                *(prop for prop in item.user_properties if prop[0] != PEAK_RSS_PROPERTY),
+                (PEAK_RSS_PROPERTY, round(peak, 1)),
+            ]
 
     def _check_growth(self, item: pytest.Item) -> None:
         window, self.window = self.window, None

@@ -37,14 +37,12 @@ from pathlib import Path
 import defusedxml
 import defusedxml.ElementTree as SafeElementTree
 
+# MAX_TEST_SECONDS lives in the pure durations layer, whose reader applies the same limit to stored seconds: a
+# report and a durations file can never disagree on what is a test duration.
+from sharder.durations import MAX_TEST_SECONDS
 from sharder.errors import SharderError
 from sharder.junit_names import NODEID_PROPERTY, SHARD_PROPERTY, fallback_key, suite_labels
 from sharder.nodeid import forward_key
-
-# A time above this is not a test duration (115 days) but a producer's bug or a hostile file; summed over a
-# merge, values near 1e308 overflow `math.fsum`. The durations reader (`sharder/durations.py`) applies the same
-# limit to stored seconds; it is defined again here so that reading JUnit does not depend on that module.
-MAX_TEST_SECONDS = 1e7
 
 
 class CorruptReport(SharderError):
@@ -55,7 +53,7 @@ class CorruptReport(SharderError):
 @dataclass
 class CaseResult:
     node_id: str
-    outcome: str  # passed | failed | error | skipped
+    outcome: str  # passed | failed | error | skipped | xfailed
     seconds: float
     message: str = ""
     properties: dict[str, str] = field(default_factory=dict)
@@ -87,6 +85,9 @@ class Report:
     suite_timestamps: list[str] = field(default_factory=list)
     # Why the report's counters cannot be believed (see the module docstring), or None.
     contradiction: str | None = None
+    # Each suite's own properties, root first, in document order: `suite_properties` folds them into one view
+    # (the first suite's value wins), but a merged report holds one suite per shard, each with its own seed.
+    suite_property_sets: list[dict[str, str]] = field(default_factory=list)
 
 
 def parse_xml_root(path: str | os.PathLike[str]) -> ElementTree.Element:
@@ -116,11 +117,16 @@ def parse_xml_root(path: str | os.PathLike[str]) -> ElementTree.Element:
 
 
 _RESULT_OUTCOMES = {"failure": "failed", "error": "error"}
+# pytest writes an expected failure as `<skipped type="pytest.xfail">`: not a skip (the test ran and failed as
+# expected), so it gets its own outcome and a merge can count it as pytest's summary does. A non-strict xpass is
+# written as a plain passed case, with nothing to tell it apart; a strict xpass is a `<failure>`.
+XFAIL_TYPE = "pytest.xfail"
 EARLIER_FAILURE_TAGS = frozenset({"flakyFailure", "flakyError", "rerunFailure", "rerunError"})
 
 
 def _outcome(case: ElementTree.Element) -> tuple[str, str, int]:
-    """(outcome, message, earlier failed attempts); a failure or error wins over a skip, as in junitparser."""
+    """(outcome, message, earlier failed attempts); a failure or error wins over a skip, as in junitparser, and
+    pytest's xfail marker (`<skipped type="pytest.xfail">`) makes the outcome "xfailed"."""
     outcome, message, earlier = "passed", "", 0
     for result in case:
         tag = result.tag
@@ -129,7 +135,8 @@ def _outcome(case: ElementTree.Element) -> tuple[str, str, int]:
                 outcome, message = _RESULT_OUTCOMES[tag], (result.get("message") or result.text or "").strip()
         elif tag == "skipped":
             if outcome == "passed":
-                outcome, message = "skipped", (result.get("message") or "").strip()
+                outcome = "xfailed" if result.get("type") == XFAIL_TYPE else "skipped"
+                message = (result.get("message") or "").strip()
         elif tag in EARLIER_FAILURE_TAGS:
             earlier += 1
     return outcome, message, earlier
@@ -338,9 +345,10 @@ def report_from_root(
     for a caller that writes the cases out again."""
     where = os.fspath(path)
     suites, occurrences = _walk(root)
-    suite_properties = _properties(root) if root.tag == "testsuite" else {}
-    for suite in suites[1:]:
-        for key, value in _properties(suite.element).items():
+    property_sets = [_properties(suite.element) for suite in suites]
+    suite_properties = dict(property_sets[0]) if root.tag == "testsuite" else {}
+    for own in property_sets[1:]:
+        for key, value in own.items():
             suite_properties.setdefault(key, value)
     timestamps = [suite.element.get("timestamp") or "" for suite in suites if suite.element.tag == "testsuite"]
     for occurrence in occurrences:
@@ -386,7 +394,7 @@ def report_from_root(
         else:
             position[slot] = len(cases)
             cases.append(result)
-    return Report(where, cases, suite_properties, timestamps, _contradiction(where, suites))
+    return Report(where, cases, suite_properties, timestamps, _contradiction(where, suites), property_sets)
 
 
 def report_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:

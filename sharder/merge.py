@@ -20,6 +20,8 @@ EXIT_OK = 0
 EXIT_PROBLEMS = 1
 
 FAILING = frozenset({"failed", "error", "rerun"})
+# Final outcomes that are neither a pass nor a problem: a skip, and an expected failure (pytest's xfail).
+SKIP_LIKE = ("skipped", "xfailed")
 
 # Shard statuses
 OK = "ok"
@@ -36,7 +38,7 @@ class TestOutcome:
     """A test's final word over all its attempts (reruns, retried jobs, several reports of one shard)."""
 
     node_id: str
-    outcome: str  # passed | failed | error | skipped | flaky
+    outcome: str  # passed | failed | error | skipped | xfailed | flaky
     shard: ShardSpec | None
     seconds: float  # the longest attempt
     attempts: int
@@ -162,15 +164,17 @@ def _final(node_id: str, attempts: list[Attempt]) -> TestOutcome:
         outcome = "flaky"
     elif failing:
         outcome = "error" if all(a.outcome == "error" for a in failing) else "failed"
-    elif outcomes and all(o == "skipped" for o in outcomes):
-        outcome = "skipped"
+    elif outcomes and all(o in SKIP_LIKE for o in outcomes):
+        # an expected failure is neither a skip nor a pass: counted apart, as pytest's own summary does
+        outcome = "xfailed" if "xfailed" in outcomes else "skipped"
     else:
         outcome = "passed"
     first = attempts[0]
     shard = next((a.shard for a in attempts if a.shard is not None), None)
-    message = failing[-1].message if failing else (first.message if outcome == "skipped" else "")
+    message = failing[-1].message if failing else (first.message if outcome in SKIP_LIKE else "")
     located = next((a for a in attempts if a.file), first)
-    history = [(a.outcome, a.source) for a in attempts] if outcome not in ("passed", "skipped") or earlier else []
+    quiet = ("passed", *SKIP_LIKE)
+    history = [(a.outcome, a.source) for a in attempts] if outcome not in quiet or earlier else []
     if earlier:
         history.insert(0, (f"{earlier} earlier failed attempt(s)", first.source))
     return TestOutcome(

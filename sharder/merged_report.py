@@ -23,7 +23,7 @@ from junitparser import Error, Failure, Properties, Property, Skipped, TestCase,
 from junitparser import junitparser as junitparser_module
 
 from sharder.atomic import atomic_write_bytes
-from sharder.junit import EARLIER_FAILURE_TAGS, Report
+from sharder.junit import EARLIER_FAILURE_TAGS, XFAIL_TYPE, Report
 from sharder.junit_names import (
     MERGED_PROPERTY,
     NODEID_PROPERTY,
@@ -60,7 +60,7 @@ class _Totals:
             self.failures += 1
         elif outcome == "error":
             self.errors += 1
-        elif outcome == "skipped":
+        elif outcome in ("skipped", "xfailed"):  # pytest counts an xfail among a suite's skipped too
             self.skipped += 1
 
     def merge(self, other: _Totals) -> None:
@@ -145,7 +145,8 @@ class MergedReportWriter:
     def add_report(self, report: Report, info: ReportInfo, attempts: list[Attempt]) -> None:
         """A `merge_inputs.CaseSink`: serialise this report's cases, then let its tree go."""
         label = f"shard {info.shard}" if info.shard is not None else "unattributed"
-        suite = _suite(f"{label} ({info.path.name})", self._suite_properties(info.shard, info.plan_id, info.path.name))
+        properties = self._suite_properties(info.shard, info.plan_id, info.path.name)
+        suite = _suite(f"{label} ({info.path.name})", [*properties, *_kept_properties(report, properties)])
         totals = _Totals()
         for case, attempt in zip(report.cases, attempts, strict=True):
             element = case.element
@@ -234,6 +235,15 @@ class MergedReportWriter:
         atomic_write_bytes(path, b"".join([head, *self.chunks, b"</testsuites>\n"]))
 
 
+def _kept_properties(report: Report, written: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The input report's own suite properties (pytest-randomly's seed, the plan's sizes, a project's
+    `record_testsuite_property`): the merged suite of a shard must say how that shard ran, or a replay of it from
+    the merged file could not reseed as CI did. What this writer sets itself is not repeated."""
+    taken = {name for name, _ in written} | {MERGED_PROPERTY}
+    return [(xml_text(name), xml_text(value)) for name, value in report.suite_properties.items()
+            if name and name not in taken]
+
+
 def _add_earlier_attempts(case: Any, etree: Any, attempt: Attempt, messages: list[str]) -> None:
     """The failed attempts a report wrote as separate `<testcase>` elements (pytest-rerunfailures), or that only
     the progress log saw, become Surefire's `<flakyFailure>` (the test then passed) or `<rerunFailure>` children
@@ -266,6 +276,8 @@ def _result(outcome: str, message: str) -> Failure | Error | Skipped | None:
         result = Error(first_line, "sharder.recovered")
     elif outcome == "skipped":
         result = Skipped(first_line)
+    elif outcome == "xfailed":
+        result = Skipped(first_line, XFAIL_TYPE)
     else:
         return None
     if message:

@@ -24,8 +24,14 @@ from pathlib import Path
 
 from sharder import runner
 from sharder.errors import SharderError
-from sharder.junit import CaseResult, mangling_index, parse_xml_root, report_from_root
-from sharder.junit_names import NODEID_PROPERTY, ORDER_PROPERTY, RANDOMLY_SEED_PROPERTY, SHARD_PROPERTY
+from sharder.junit import CaseResult, Report, mangling_index, parse_xml_root, report_from_root
+from sharder.junit_names import (
+    MERGED_PROPERTY,
+    NODEID_PROPERTY,
+    ORDER_PROPERTY,
+    RANDOMLY_SEED_PROPERTY,
+    SHARD_PROPERTY,
+)
 from sharder.options import COLLECT_TO_OPTION, IDS_OPTION, PROGRESS_LOG_OPTION
 from sharder.plan import read_plan
 from sharder.progress import SUFFIX as PROGRESS_SUFFIX
@@ -120,10 +126,30 @@ def shard_from_report(
     if all(position is not None for position in positions):
         cases = [case for _, case in sorted(zip(positions, cases, strict=True), key=lambda pair: pair[0] or 0)]
     ids = tuple(dict.fromkeys(case.node_id for case in cases))
-    shard_text = report.suite_properties.get(SHARD_PROPERTY) or (str(spec) if spec else None)
+    case_shards = {case.shard for case in cases if case.shard}
+    shard_text = (str(spec) if spec is not None else next(iter(case_shards)) if len(case_shards) == 1
+                  else report.suite_properties.get(SHARD_PROPERTY))
     origin = source + (f" (shard {shard_text})" if shard_text else "")
-    return ShardRun(ids, origin, _seed(report.suite_properties.get(RANDOMLY_SEED_PROPERTY), source),
-                    _outcomes([(case.node_id, case.outcome) for case in cases]))
+    seed_text = _shard_seed(report, shard_text, source)
+    return ShardRun(ids, origin, _seed(seed_text, source), _outcomes([(case.node_id, case.outcome) for case in cases]))
+
+
+def _shard_seed(report: Report, shard_text: str | None, source: str) -> str | None:
+    """The seed of the suites that name this shard: a merged report holds one suite per shard report, each with
+    its own seed, and the first suite's seed (what `suite_properties` gives) belongs to another shard. A report
+    whose suites name no shard (a plain pytest report) keeps its seed; a merged one that names none of this shard
+    (written before merged suites kept their seeds) gives none: no seed beats another shard's."""
+    own = [props for props in report.suite_property_sets if shard_text and props.get(SHARD_PROPERTY) == shard_text]
+    if not own:
+        return None if report.suite_properties.get(MERGED_PROPERTY) else report.suite_properties.get(
+            RANDOMLY_SEED_PROPERTY)
+    seeds = list(dict.fromkeys(props[RANDOMLY_SEED_PROPERTY] for props in own if RANDOMLY_SEED_PROPERTY in props))
+    if len(seeds) > 1:
+        raise SharderError(
+            f"{source} holds shard {shard_text} from {len(own)} runs with different pytest-randomly seeds "
+            f"({', '.join(seeds)}); replay from the shard report of the run you mean"
+        )
+    return seeds[0] if seeds else None
 
 
 def shard_from_progress_log(path: str | os.PathLike[str]) -> ShardRun:

@@ -1,7 +1,8 @@
 """One shard, one JUnit file: the parallel part and the memory_intensive part of `sharder run` each write a report,
 and this folds them into `reports/shard-K-of-N.xml` (written atomically), so merge and replay see one shard.
 
-The first report's `<testsuite>` receives the other's test cases; its counters are summed; suite properties the
+The first report's `<testsuite>` receives the other's test cases and nested suites (cases at any depth, as
+`sharder.junit` reads them); its counters are summed; suite properties the
 first lacks (a worker-less pass knows the plan identity sooner) are copied over.
 """
 
@@ -18,10 +19,22 @@ from sharder.junit import CorruptReport, parse_xml_root
 _COUNTERS = ("tests", "failures", "errors", "skipped")
 
 
+# What a part's suite holds that must reach the combined report: cases and suites at any depth below it.
+_CARRIED = frozenset({"testcase", "testsuite", "testsuites"})
+
+
 def _first_suite(root: ElementTree.Element) -> ElementTree.Element | None:
     if root.tag == "testsuite":
         return root
     return root.find("testsuite")
+
+
+def _later_suites(root: ElementTree.Element, first: ElementTree.Element) -> list[ElementTree.Element]:
+    """The `<testsuite>`/`<testsuites>` siblings after a `<testsuites>` root's first suite, and cases straight
+    under that root: they would be lost if only the first suite were carried over."""
+    if root is first:
+        return []
+    return [child for child in root if child is not first and child.tag in _CARRIED]
 
 
 def _number(element: ElementTree.Element, name: str) -> float:
@@ -81,8 +94,14 @@ def combine_reports(parts: Sequence[Path], output: Path) -> int:
         if base_suite is None:
             base_root, base_suite = root, suite
             continue
-        for case in suite.findall("testcase"):
-            base_suite.append(case)
+        # every case and nested suite, not only the direct `<testcase>` children: the readers find cases at any
+        # depth (see `sharder.junit`), so a nested `<testsuite>` moves over whole, its cases and properties in it
+        for child in list(suite):
+            if child.tag in _CARRIED:
+                base_suite.append(child)
+        for extra in _later_suites(root, suite):
+            base_suite.append(extra)
+            _add_counters(base_suite, extra)
         _add_counters(base_suite, suite)
         _merge_properties(base_suite, suite)
     if base_root is None:

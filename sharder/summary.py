@@ -50,6 +50,11 @@ def headline(result: MergeResult) -> str:
     skipped = len(result.with_outcome("skipped"))
     if skipped:
         parts.append(f"{skipped} skipped")
+    # apart from the skips, as pytest's summary counts them; a non-strict xpass cannot be told from a pass in
+    # JUnit XML (pytest writes it as a bare passed case), so there is no "xpassed" count to give
+    xfailed = len(result.with_outcome("xfailed"))
+    if xfailed:
+        parts.append(f"{xfailed} xfailed")
     problems = result.problem_shards
     if problems:
         parts.append(f"{len(problems)} shard{'s' if len(problems) > 1 else ''} without a complete report")
@@ -323,6 +328,7 @@ def render_json(result: MergeResult) -> dict[str, Any]:
         "failed": len(result.with_outcome("failed")),
         "errors": len(result.with_outcome("error")),
         "skipped": len(result.with_outcome("skipped")),
+        "xfailed": len(result.with_outcome("xfailed")),
         "flaky": len(result.flaky),
         "missing": result.missing_count,
         "imbalance": None if result.imbalance is None else round(result.imbalance, 4),

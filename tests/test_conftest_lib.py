@@ -186,3 +186,48 @@ def test_asyncio_hygiene_with_pytest_asyncio(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=3, warnings=1)
     result.stdout.fnmatch_lines(["*LeakWarning: test_async.py::test_leaves_task_pending left 1 asyncio task(s) "
                                  "pending on a loop that was then closed under them (forever)*"])
+
+
+RERUN_SUITE = """
+import pathlib
+
+def test_fails_twice_then_passes():
+    count = pathlib.Path(__file__).with_name("attempts")
+    attempts = int(count.read_text()) if count.exists() else 0
+    count.write_text(str(attempts + 1))
+    assert attempts >= 2, "not yet"
+"""
+
+
+def test_a_rerun_test_carries_one_peak_rss_property_per_attempt(pytester: pytest.Pytester) -> None:
+    """pytest-rerunfailures tears the same item down once per attempt; each attempt's case must say its own
+    peak once, not repeat the earlier attempts' ones, and merge, durations and the progress log read it."""
+    import json
+    import subprocess
+    import sys
+
+    from sharder.junit import parse_xml_root, read_report
+    from sharder.junit_durations import observations_from_reports
+    from sharder.junit_names import PEAK_RSS_PROPERTY
+    from sharder.progress import read_progress_log
+
+    pytester.makepyfile(test_rerun=RERUN_SUITE)
+    report, log = pytester.path / "r.xml", pytester.path / "r.progress.jsonl"
+    result = pytester.runpytest_subprocess("-p", "conftest_lib", "-p", "no:randomly", "--reruns", "2",
+                                           f"--junitxml={report}", f"--sharder-progress-log={log}")
+    result.stdout.fnmatch_lines(["*1 passed, 2 rerun*"])
+    cases = list(parse_xml_root(report).iter("testcase"))
+    peaks = [[prop.get("value") for prop in case.iter("property") if prop.get("name") == PEAK_RSS_PROPERTY]
+             for case in cases]
+    assert len(cases) == 3 and all(len(values) == 1 for values in peaks), peaks
+    (folded,) = read_report(report).cases
+    assert folded.earlier_failures == 2 and folded.properties[PEAK_RSS_PROPERTY] == peaks[-1][0]
+    observed, _, _ = observations_from_reports([read_report(report)])
+    assert observed[folded.node_id].peak_rss_mb == float(peaks[-1][0] or "nan")
+    logged = read_progress_log(log).tests
+    assert [test.outcome for test in logged][-1] == "passed"
+    assert all(test.peak_rss_mb is not None and test.peak_rss_mb > 0 for test in logged)
+    merged = subprocess.run([sys.executable, "-m", "sharder", "merge", str(report), "--json"], cwd=pytester.path,
+                            capture_output=True, text=True, check=False)
+    assert merged.returncode == 0 and "Traceback" not in merged.stderr, merged.stderr
+    assert json.loads(merged.stdout)["flaky"] == 1

@@ -340,3 +340,62 @@ def test_a_merged_report_needs_the_shard_named(ci: CiRun, tmp_path: Path) -> Non
     assert replay_log(work)[0] == ci.order
     one_line_error(sharder(["replay", "--from", str(merged), "--shard", "1/2"], ci.root), "no test of shard 1/2")
 
+
+
+RANDOM_SUITE = (
+    "import os, random\n"
+    "import pytest\n"
+    "@pytest.mark.parametrize('i', range(6))\n"
+    "def test_draw(i, request):\n"
+    "    with open(os.environ['DRAWS'], 'a') as out:\n"
+    "        out.write(f'{request.node.nodeid} {random.random()}\\n')\n"
+)
+
+
+def test_a_merged_report_replays_the_chosen_shard_under_its_own_label_and_seed(tmp_path: Path) -> None:
+    """Each shard ran on its own seed; in the merged file shard 1's suite comes first, and its seed must not be
+    taken for shard 2's: the replay reseeds with shard 2's, so every test draws the number it drew in CI."""
+    root = tmp_path / "suite"
+    root.mkdir()
+    (root / "test_random.py").write_text(RANDOM_SUITE)
+    (root / "pytest.ini").write_text("[pytest]\n")
+    assert sharder(["plan", "--shards", "2", "-o", "plan.json"], root).returncode == 0
+    for shard, seed in (("1/2", 111), ("2/2", 222)):
+        ran = sharder(["run", "--shard", shard, "--plan", "plan.json", "--", "-q", "-p", "randomly",
+                       f"--randomly-seed={seed}"], root, DRAWS=str(tmp_path / f"ci-{shard[0]}"))
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+    merged = tmp_path / "merged.xml"
+    done = sharder(["merge", "reports", "--plan", "plan.json", "-o", str(merged)], root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    suites = read_report(merged).suite_property_sets
+    assert [(s.get("sharder_shard"), s.get(RANDOMLY_SEED_PROPERTY)) for s in suites if "sharder_shard" in s] == [
+        ("1/2", "111"), ("2/2", "222")]
+    work = tmp_path / "work"
+    result = sharder(["replay", "--from", str(merged), "--shard", "2/2", "--work-dir", str(work)], root,
+                     DRAWS=str(tmp_path / "replay-2"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "-p randomly --randomly-seed=222" in line_after(result.stdout, "sharder replay: rerun with: ")
+    assert f"the same outcome as recorded in {merged} (shard 2/2)" in result.stdout
+    assert "(shard 1/2)" not in result.stdout
+    ci_order = read_progress_log(root / "reports" / "shard-2-of-2.progress.jsonl").order
+    assert replay_log(work) == (ci_order, set())
+    assert (tmp_path / "replay-2").read_text() == (tmp_path / "ci-2").read_text()
+    own = sharder(["replay", "--from", "reports/shard-2-of-2.xml", "--work-dir", str(tmp_path / "own")], root,
+                  DRAWS=str(tmp_path / "own-2"))
+    assert (tmp_path / "own-2").read_text() == (tmp_path / "ci-2").read_text(), own.stdout + own.stderr
+
+
+def test_a_merged_report_holding_one_shard_twice_on_different_seeds_is_refused(tmp_path: Path) -> None:
+    """A retried job on a new seed: the merged file cannot say which run to replay, and a guess is no replay."""
+    root = tmp_path / "suite"
+    root.mkdir()
+    (root / "test_random.py").write_text(RANDOM_SUITE)
+    assert sharder(["plan", "--shards", "1", "-o", "plan.json"], root).returncode == 0
+    for attempt, seed in (("a", 1), ("b", 2)):
+        ran = sharder(["run", "--shard", "1/1", "--plan", "plan.json", "--junit-dir", f"reports-{attempt}", "--",
+                       "-q", "-p", "randomly", f"--randomly-seed={seed}"], root, DRAWS=str(tmp_path / "draws"))
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+    merged = tmp_path / "merged.xml"
+    sharder(["merge", "reports-a", "reports-b", "-o", str(merged)], root)
+    one_line_error(sharder(["replay", "--from", str(merged), "--shard", "1/1"], root),
+                   "shard 1/1 from 2 runs with different pytest-randomly seeds (1, 2)")

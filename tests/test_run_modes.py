@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -114,3 +115,35 @@ def test_bad_mode_values_are_one_line_and_exit_2(tmp_path: Path, run_sharder: Ru
                                                  message: str) -> None:
     done = run_sharder(["run", "--shard", "1/1", *flags], _suite(tmp_path))
     assert done.returncode == 2 and done.stderr.strip() == f"sharder run: error: {message}"
+
+
+def test_combining_the_two_passes_keeps_the_cases_of_a_nested_suite(tmp_path: Path) -> None:
+    """A producer that nests suites (a plugin grouping by class, a `<testsuites>` inside a suite) must not lose
+    those cases when the parallel and memory_intensive parts are folded into one shard report."""
+    from xml.etree import ElementTree
+
+    from sharder.junit import parse_xml_root
+    from sharder.report_combine import combine_reports
+
+    root = _suite(tmp_path / "suite")
+    parts = [tmp_path / "parallel.xml", tmp_path / "memory.xml"]
+    for part, selected in zip(parts, ("tests/test_light.py", "tests/test_heavy.py"), strict=True):
+        ran = subprocess.run([sys.executable, "-m", "pytest", "-q", selected, f"--junitxml={part}"], cwd=root,
+                             capture_output=True, text=True, check=False)
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+    for part in parts:  # move every case one level down, into a nested suite of its own
+        tree = parse_xml_root(part)
+        suite = tree.find("testsuite")
+        assert suite is not None
+        nested = ElementTree.SubElement(suite, "testsuite", {"name": f"nested {part.stem}", "tests": "0"})
+        for case in suite.findall("testcase"):
+            suite.remove(case)
+            nested.append(case)
+        part.write_bytes(ElementTree.tostring(tree, encoding="utf-8", xml_declaration=True))
+    combined = tmp_path / "shard-1-of-1.xml"
+    assert combine_reports(parts, combined) == 2
+    report = read_report(combined)
+    assert sorted(case.node_id.split("::")[-1] for case in report.cases) == [
+        "test_heavy", "test_light[0]", "test_light[1]", "test_light[2]", "test_light[3]", "test_slow"]
+    assert report.contradiction is None
+    assert parse_xml_root(combined).find("testsuite").get("tests") == "6"  # type: ignore[union-attr]
