@@ -14,6 +14,7 @@ from sharder import durations as store
 from sharder.cli import main
 from sharder.plan import plan_to_json
 from sharder.planning import make_plan
+from sharder.planning_input import load_planning_input
 
 RunSharder = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -142,7 +143,7 @@ def test_an_id_with_a_lone_surrogate_is_refused(tmp_path: Path, capsys: pytest.C
 def test_escaped_but_valid_ids_still_read(tmp_path: Path) -> None:
     path = tmp_path / "d.json"
     path.write_text('{"a.py::t[\\u00e9]": 1.0, "a.py::t[\\ud83d\\ude00]": 2.0}')
-    assert list(store.load_planning_input(path).seconds) == ["a.py::t[\u00e9]", "a.py::t[\U0001f600]"]
+    assert list(load_planning_input(path).seconds) == ["a.py::t[\u00e9]", "a.py::t[\U0001f600]"]
 
 
 def _plan_file(tmp_path: Path, edit: Callable[[dict[str, object]], None]) -> Path:

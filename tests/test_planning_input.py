@@ -11,6 +11,7 @@ from sharder import durations as store
 from sharder.errors import SharderError
 from sharder.plan import plan_to_json, render_plan
 from sharder.planning import GROUP_BY_CHOICES, make_plan
+from sharder.planning_input import PlanningInput, load_planning_input
 
 _good = st.floats(min_value=0, max_value=1e6)
 _value = st.one_of(_good, st.integers(-2, 3), st.none(), st.booleans(), st.just("1.0"), st.just(-0.5),
@@ -44,8 +45,8 @@ def _outcome(call: object) -> object:
 def test_planning_input_matches_the_full_reader(document: object, tmp_path: Path) -> None:
     path = tmp_path / "durations.json"
     path.write_text(json.dumps(document), encoding="utf-8")
-    full = _outcome(lambda: store.PlanningInput.of(store.load_durations(path)))
-    fast = _outcome(lambda: store.load_planning_input(path))
+    full = _outcome(lambda: PlanningInput.of(store.load_durations(path)))
+    fast = _outcome(lambda: load_planning_input(path))
     assert fast == full
 
 
@@ -55,7 +56,7 @@ def test_planning_input_rejects_what_the_full_reader_rejects(text: str, tmp_path
     path = tmp_path / "durations.json"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(SharderError) as fast:
-        store.load_planning_input(path)
+        load_planning_input(path)
     with pytest.raises(SharderError) as full:
         store.load_durations(path)
     assert str(fast.value) == str(full.value)

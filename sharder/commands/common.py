@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sharder import durations as store
 from sharder.errors import SharderError
+from sharder.planning_input import PlanningInput, load_planning_input
 from sharder.shardspec import parse_shard_count, shard_argument
 
 shard_arg = shard_argument
@@ -47,16 +48,16 @@ def durations_path(given: str | None) -> Path:
 
 def tests_and_timings(
     path: Path, *, from_durations: bool, pytest_args: Sequence[str]
-) -> tuple[list[str], store.PlanningInput]:
+) -> tuple[list[str], PlanningInput]:
     """The ids to plan and their recorded timings: the durations file's own ids (a what-if, no collection), or
     the ids pytest collects with `pytest_args` (a missing durations file is then a first run, not an error)."""
     if from_durations:
-        recorded = store.load_planning_input(path)
+        recorded = load_planning_input(path)
         if not recorded.seconds:
             raise SharderError(f"{path} holds no tests; nothing to plan (record durations first, or plan the "
                                "collected tests without --from-durations)")
         return list(recorded.seconds), recorded
-    return collected_ids(pytest_args), store.PlanningInput.of(store.load_durations_if_present(path))
+    return collected_ids(pytest_args), PlanningInput.of(store.load_durations_if_present(path))
 
 
 def collected_ids(pytest_args: Sequence[str]) -> list[str]:
