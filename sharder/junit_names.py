@@ -46,12 +46,25 @@ def xunit1_classes(file: str, classname: str) -> list[str] | None:
 
 def fallback_key(classname: str, name: str, file: str | None) -> str:
     """A case's key from its attributes alone: `file::Class::Nested::name` when a file is given and its classname
-    carries the module (xunit1), else `file::name` or `classname::name`, as foreign reports have always been keyed."""
+    carries the module (xunit1), else `classname::name` (or `file::name` without a classname), as foreign reports
+    have always been keyed.
+
+    A file that does not match the classname is where the method was *defined*, not the test: pytest's xunit1
+    writes `file="tests/base.py"` for `TestA.test_value` inherited from a base class there, for `TestB`'s too. Keyed
+    by that file, both were one id, the second a "rerun" of the first, and a failure came out flaky and green;
+    the classname names the test's own module and class, and plans match `classname::name` to node ids."""
     if file:
         file = file.replace("\\", "/")  # pytest on Windows writes the file with os.sep; node ids use "/"
         classes = xunit1_classes(file, classname)
-        return "::".join([file, *(classes or []), name])
+        if classes is not None or not _python_test_elsewhere(file, classname):
+            return "::".join([file, *(classes or []), name])
     return f"{classname}::{name}" if classname else name
+
+
+def _python_test_elsewhere(file: str, classname: str) -> bool:
+    """A Python file beside a dotted Python classname of another module: the method's defining file, not the
+    test's (jest-junit's `file` beside a describe title is the test's file, and keeps keying it)."""
+    return file.endswith(".py") and bool(classname) and all(part.isidentifier() for part in classname.split("."))
 
 
 def suite_labels(suites: list[tuple[str, str]]) -> list[str]:

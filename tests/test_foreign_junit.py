@@ -373,3 +373,33 @@ def test_record_with_nothing_to_record_exits_2_like_rebalance(
         code, out, err = run([*command, str(report), "--durations", str(tmp_path / "d.json")], capsys)
         assert code == 2 and len(err.strip().splitlines()) == 1 and not out, (command, out, err)
     assert not (tmp_path / "d.json").exists()
+
+
+def test_xunit1_tests_inherited_from_a_base_class_in_another_file_stay_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pytest's xunit1 `file` is where the method is defined: both classes' inherited test said `tests/base.py`,
+    became one id, and TestA's failure came out as a flaky pass (exit 0). A real pytest run writes the report."""
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "__init__.py").write_text("", encoding="utf-8")
+    (tmp_path / "tests" / "base.py").write_text(
+        "class Base:\n    expected = 1\n\n    def test_value(self):\n        assert self.expected == 1\n", encoding="utf-8")
+    (tmp_path / "tests" / "test_inherit.py").write_text(
+        "from tests.base import Base\n\n\nclass TestA(Base):\n    expected = 2\n\n\nclass TestB(Base):\n    pass\n",
+        encoding="utf-8")
+    ran = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:sharder", "-p", "no:randomly",
+                          "-p", "no:cacheprovider", "-o", "junit_family=xunit1", "--junitxml=x.xml"],
+                         cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert ran.returncode == 1, ran.stdout
+    assert 'file="tests/base.py"' in (tmp_path / "x.xml").read_text(encoding="utf-8")  # the producer's quirk
+    code, verdict = merge_json([str(tmp_path / "x.xml")], capsys)
+    assert code == 1 and verdict["reported"] == 2 and verdict["failed"] == 1 and verdict["flaky"] == 0
+    assert [f["nodeid"] for f in verdict["failures"]] == ["tests.test_inherit.TestA::test_value"]
+    # recorded apart, and a plan of the collected ids finds both times (classname::name keys are adopted)
+    assert main(["record", "--from-junit", str(tmp_path / "x.xml"), "--durations", str(tmp_path / "d.json")]) == 0
+    assert len(json.loads((tmp_path / "d.json").read_text(encoding="utf-8"))["tests"]) == 2
+    capsys.readouterr()
+    assert main(["plan", "--shards", "2", "--durations", str(tmp_path / "d.json"), "--json", "-o",
+                 str(tmp_path / "plan.json"), "--", str(tmp_path), "--rootdir", str(tmp_path), "-p", "no:randomly"]) == 0
+    plan = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))
+    assert [b["estimated_tests"] for b in plan["bins"]] == [0, 0]
