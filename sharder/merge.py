@@ -227,7 +227,12 @@ def _shard_result(
     unnamed = max(0, planned - len(reported_ids) - len(missing)) if planned is not None else 0
     failed = len({a.node_id for a in attempts if a.outcome in FAILING})
     died_in = next((log.running_when_stopped for log in logs if log.running_when_stopped), None)
-    if reports:
+    # Reports that name no shard (plain `pytest --junitxml`, another runner) are credited to no shard, but with a
+    # plan their tests are still this shard's: judged by what they hold, never "no report" for a shard whose every
+    # test reported. Tests recovered from a progress log do not count: that shard's report is missing.
+    unattributed = sorted({a.source for a in attempts if not a.recovered}
+                          & {r.path.name for r in inputs.reports if r.shard is None})
+    if reports or (unattributed and not any(a.recovered for a in attempts)):
         status = FAILED if failed else (INCOMPLETE if missing or unnamed else OK)
     elif planned == 0 and not unreadable:
         status = EMPTY
@@ -240,7 +245,8 @@ def _shard_result(
     return ShardResult(
         spec=spec, planned=planned, predicted_seconds=predicted, reported=len(reported_ids), failed=failed,
         actual_seconds=math.fsum(a.seconds for a in attempts), status=status,
-        sources=[r.path.name for r in reports] + [u.path.name for u in unreadable] + [log.path.name for log in logs],
+        sources=[r.path.name for r in reports] + unattributed + [u.path.name for u in unreadable]
+        + [log.path.name for log in logs],
         missing=missing, missing_unnamed=unnamed, died_in=died_in,
         recovered=sum(1 for a in attempts if a.recovered),
     )

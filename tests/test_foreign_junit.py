@@ -403,3 +403,27 @@ def test_xunit1_tests_inherited_from_a_base_class_in_another_file_stay_apart(
                  str(tmp_path / "plan.json"), "--", str(tmp_path), "--rootdir", str(tmp_path), "-p", "no:randomly"]) == 0
     plan = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))
     assert [b["estimated_tests"] for b in plan["bins"]] == [0, 0]
+
+
+def test_a_plan_with_plain_pytest_reports_is_green_when_all_reported_and_red_when_one_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reports without sharder's shard properties were credited to no shard: every shard said 'no report' and
+    the merge was red although every planned test had passed."""
+    (tmp_path / "test_x.py").write_text("".join(f"def test_{n}():\n    pass\n\n\n" for n in "abcd"), encoding="utf-8")
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -p no:randomly -p no:cacheprovider\n", encoding="utf-8")
+
+    def plain_run(report: str, *args: str) -> None:
+        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:sharder", f"--junitxml={report}", *args],
+                       cwd=tmp_path, capture_output=True, check=True)
+
+    plain_run("all.xml")
+    plain_run("three.xml", "--deselect", "test_x.py::test_c")
+    assert main(["plan", "--shards", "2", "-o", str(tmp_path / "plan.json"), "--", str(tmp_path),
+                 "--rootdir", str(tmp_path)]) == 0
+    capsys.readouterr()
+    code, verdict = merge_json([str(tmp_path / "all.xml"), "--plan", str(tmp_path / "plan.json")], capsys)
+    assert code == 0 and verdict["reported"] == 4 and [s["status"] for s in verdict["shards"]] == ["ok", "ok"]
+    code, verdict = merge_json([str(tmp_path / "three.xml"), "--plan", str(tmp_path / "plan.json")], capsys)
+    assert code == 1 and verdict["missing"] == 1
+    assert [m for s in verdict["shards"] for m in s["missing"]] == ["test_x.py::test_c"]
