@@ -54,20 +54,6 @@ def peaks_of(durations: Durations) -> dict[str, float]:
     return {node_id: t.peak_rss_mb for node_id, t in durations.tests.items() if t.peak_rss_mb is not None}
 
 
-def recorded_peaks(path: str | os.PathLike[str]) -> dict[str, float]:
-    """The peaks of a durations file; a file without any (pytest-split's, or never measured) is not parsed twice,
-    which keeps `sharder plan` on 200,000 tests fast."""
-    from sharder.durations import load_durations_if_present
-
-    try:
-        with open(path, "rb") as raw:
-            if b'"peak_rss_mb"' not in raw.read():
-                return {}
-    except OSError:
-        return {}
-    return peaks_of(load_durations_if_present(path))
-
-
 def heaviest(peaks: Mapping[str, float], node_ids: Iterable[str]) -> HeavyTest | None:
     """The test with the largest recorded peak among `node_ids` (ties: the smallest id, for stable output)."""
     best: HeavyTest | None = None
