@@ -98,7 +98,10 @@ def test_a_merge_while_a_shard_still_runs_names_what_has_not_reported(
     )
     try:
         deadline = time.monotonic() + 120
-        while hang_at not in (log.read_text(encoding="utf-8") if log.exists() else ""):
+        # The hanging test's own start event, not just its id: the log's header lists every planned id first, so
+        # waiting for the id let the merge race the tests still finishing before it.
+        started = f'"start","nodeid":{json.dumps(hang_at)}'
+        while started not in (log.read_text(encoding="utf-8") if log.exists() else ""):
             assert shard.poll() is None and time.monotonic() < deadline, "the shard never reached the hanging test"
             time.sleep(0.05)
         outcome = _merge(sharder_capped, run_copy)
