@@ -289,7 +289,6 @@ def _checked_for_a_report(code: int, step: PytestPass, label: str) -> int:
         return code
     where = ""
     if step.progress_log.is_file():
-        from sharder.errors import SharderError
         from sharder.progress import read_progress_log
 
         try:
