@@ -36,10 +36,10 @@ from reference import (
     pytest_split_bins,
 )
 
-from sharder.nodeid import module_of
-from sharder.partition import lower_bound, partition, useful_shards
-from sharder.planning import make_plan
-from sharder.table import format_table
+from sharder.core.nodeid import module_of
+from sharder.core.table import format_table
+from sharder.planning.partition import lower_bound, partition, useful_shards
+from sharder.planning.planner import make_plan
 
 AUTO_GOAL = 1.10  # issue 7: auto within 10% of the ungrouped bound wherever N is below the useful shard count
 

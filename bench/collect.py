@@ -31,11 +31,11 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sharder.footprint import Footprint, plan_footprint
-from sharder.plan import Plan, read_plan, write_plan
-from sharder.planning import make_plan
-from sharder.shardspec import ShardSpec
-from sharder.table import format_table
+from sharder.core.shardspec import ShardSpec
+from sharder.core.table import format_table
+from sharder.planning.plan import Plan, read_plan, write_plan
+from sharder.planning.planner import make_plan
+from sharder.pytest_plugin.footprint import Footprint, plan_footprint
 
 AREAS = 20
 

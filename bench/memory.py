@@ -23,8 +23,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sharder.junit import read_report
-from sharder.junit_names import PEAK_RSS_PROPERTY
+from sharder.core.junit_names import PEAK_RSS_PROPERTY
+from sharder.reports.junit import read_report
 
 SUITE = Path(__file__).resolve().parent.parent / "tests" / "example_suites" / "leaky"
 

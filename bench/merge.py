@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from sharder.junit_names import (
+from sharder.core.junit_names import (
     NODEID_PROPERTY,
     ORDER_PROPERTY,
     PLAN_ID_PROPERTY,
@@ -32,11 +32,11 @@ from sharder.junit_names import (
     PREDICTED_SECONDS_PROPERTY,
     SHARD_PROPERTY,
 )
-from sharder.nodeid import forward_key
-from sharder.plan import Plan, write_plan
-from sharder.planning import make_plan
-from sharder.shardspec import ShardSpec
-from sharder.table import format_table
+from sharder.core.nodeid import forward_key
+from sharder.core.shardspec import ShardSpec
+from sharder.core.table import format_table
+from sharder.planning.plan import Plan, write_plan
+from sharder.planning.planner import make_plan
 
 TRACEBACK = "\n".join(f"    frame {i}: value = compute(x, y)  # in helper_{i}" for i in range(20))
 

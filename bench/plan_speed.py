@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from sharder.table import format_table
+from sharder.core.table import format_table
 
 
 def generated_durations(count: int, seed: int = 2) -> dict[str, float]:

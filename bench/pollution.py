@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sharder.progress import read_progress_log
+from sharder.core.progress_log import read_progress_log
 
 SUITE = Path(__file__).resolve().parent.parent / "tests" / "example_suites" / "polluted"
 VICTIMS = {

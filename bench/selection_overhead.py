@@ -30,11 +30,11 @@ from pathlib import Path
 
 from collect import calibrated_size, pytest_command, selected_count, synthetic_seconds, timed, write_suite
 
-from sharder.durations import Durations, TestTiming, save_durations
-from sharder.plan import write_plan
-from sharder.planning import make_plan
-from sharder.shardspec import ShardSpec
-from sharder.table import format_table
+from sharder.core.shardspec import ShardSpec
+from sharder.core.table import format_table
+from sharder.durations.store import Durations, TestTiming, save_durations
+from sharder.planning.plan import write_plan
+from sharder.planning.planner import make_plan
 
 TESTS_PER_MODULE = 7  # collect.py's module template: 4 parametrized + 1 + a class of 2
 

@@ -3,7 +3,7 @@
 Each `<shared>/bench/history/<project>/` holds successive committed versions of a project's durations file. For
 every consecutive pair (k, k+1) and every N, the plan is made before version k+1 runs, from what CI knows then,
 and scored on what version k+1 really took (its durations, its test set):
-- `sharder`: a durations store fed through sharder's own update (`sharder.durations.updated`, what
+- `sharder`: a durations store fed through sharder's own update (`sharder.durations.store.updated`, what
   `sharder rebalance` calls) with every version up to k, pruned to each version's tests; version k+1's tests are
   planned from it, new ones estimated by the planner.
 - `least_dur`: pytest-split's `least_duration` with version k's file as committed (pytest-split users commit the
@@ -36,13 +36,13 @@ from itertools import pairwise
 
 from reference import bench_parser, geometric_mean, load_flat, makespan, pytest_split_bins
 
-from sharder import durations as store
-from sharder.estimate import SIBLING_PRIOR_TESTS, estimate_unknown
-from sharder.nodeid import module_of
-from sharder.partition import _improve as improve
-from sharder.partition import lower_bound, partition
-from sharder.planning import make_plan
-from sharder.table import format_table
+from sharder.core.nodeid import module_of
+from sharder.core.table import format_table
+from sharder.durations import store
+from sharder.planning.estimate import SIBLING_PRIOR_TESTS, estimate_unknown
+from sharder.planning.partition import _improve as improve
+from sharder.planning.partition import lower_bound, partition
+from sharder.planning.planner import make_plan
 
 JITTER = 0.01
 

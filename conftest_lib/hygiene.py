@@ -22,7 +22,7 @@ import pytest
 from conftest_lib import options
 from conftest_lib.loops import LoopWatch
 from conftest_lib.rss import RssProbe, release_free_heap
-from sharder.junit_names import PEAK_RSS_PROPERTY
+from sharder.core.junit_names import PEAK_RSS_PROPERTY
 
 PLUGIN_NAME = "conftest_lib-hygiene"
 # How many of the heaviest tests the terminal summary names.

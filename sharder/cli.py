@@ -14,7 +14,7 @@ from typing import NoReturn
 
 from sharder import __version__
 from sharder.commands import COMMANDS
-from sharder.errors import SharderError
+from sharder.core.errors import SharderError
 
 USAGE_ERROR = 2
 

@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-from sharder.errors import SharderError
+from sharder.core.errors import SharderError
 
 EXAMPLE_DIR = Path(__file__).parent / "example_suite"
 

@@ -17,8 +17,8 @@ from sharder.example import copy_example
 # Otherwise the first inner run imports hypothesis (its pytest plugin does), the snapshot's restore deletes it
 # from sys.modules, and the next run imports it again: hypothesis >= 6.150 carries a compiled module
 # (hypothesis._native) that does not survive being initialised twice, and the interpreter then aborted at exit
-# ("Fatal Python error: none_dealloc") after tests/test_end_to_end.py and tests/test_footprint_collection.py ran
-# in one process, exit 134 with every test passed.
+# ("Fatal Python error: none_dealloc") after tests/commands/test_end_to_end.py and
+# tests/pytest_plugin/test_footprint_collection.py ran in one process, exit 134 with every test passed.
 
 # conftest_lib: gc and asyncio cleanup after each test, per-test peak memory, the unit/slow/... markers.
 # tests.faults.ledger: the fault report, here so that the xdist controller, which prints it, loads it too.

@@ -7,10 +7,10 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
-from sharder import durations as store
-from sharder.errors import SharderError
-from sharder.planning_input import PlanningInput, load_planning_input
-from sharder.shardspec import parse_shard_count, shard_argument
+from sharder.core.errors import SharderError
+from sharder.core.shardspec import parse_shard_count, shard_argument
+from sharder.durations import store
+from sharder.durations.planning_input import PlanningInput, load_planning_input
 
 shard_arg = shard_argument
 
@@ -20,30 +20,6 @@ def shard_count_arg(text: str) -> int:
         return parse_shard_count(text)
     except SharderError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-# Files that make a directory pytest's rootdir when found above the invocation directory (pytest's own order).
-ROOT_MARKERS = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
-
-
-def project_root(start: Path) -> Path:
-    """The directory pytest would most likely take as its rootdir: the nearest one, from `start` up, that holds a
-    durations file, a pytest configuration file or `.git`; `start` itself when there is none.
-
-    The plugin reads `durations.json` at pytest's rootdir; the CLI must read the same file, or `sharder plan` run
-    from `tests/` plans with no durations while the shard jobs select with them (two different partitions).
-    """
-    for directory in (start, *start.parents):
-        found = store.find_durations_file(directory)
-        if found.exists() or any((directory / marker).exists() for marker in (*ROOT_MARKERS, ".git")):
-            return directory
-    return start
-
-
-def durations_path(given: str | None) -> Path:
-    """The durations file the user named, else `durations.json` at the project root (see `project_root`), else
-    pytest-split's `.test_durations` there."""
-    return Path(given) if given else store.find_durations_file(project_root(Path.cwd().resolve()))
 
 
 def tests_and_timings(
@@ -63,7 +39,7 @@ def tests_and_timings(
 def collected_ids(pytest_args: Sequence[str]) -> list[str]:
     """The ids pytest collects with `pytest_args`, refusing none: pytest itself exits 5 there, and a plan of no
     tests would make every shard and the merge report green, with nothing tested (a `-k` that matches nothing)."""
-    from sharder.runner import collect_ids
+    from sharder.running.runner import collect_ids
 
     ids = collect_ids(pytest_args)
     if not ids:

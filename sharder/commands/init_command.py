@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sharder.commands.matrix_command import matrix_count_arg
-from sharder.durationtext import duration_argument
+from sharder.core.durationtext import duration_argument
 
 PROVIDERS = ("github",)
 
@@ -33,9 +33,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sharder.atomic import atomic_write_text
-    from sharder.errors import SharderError
-    from sharder.workflow import (
+    from sharder.ci.workflow import (
         DEFAULT_OUTPUT,
         DEFAULT_OVERHEAD_SECONDS,
         WorkflowOptions,
@@ -43,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
         install_command,
         render_workflow,
     )
+    from sharder.core.atomic import atomic_write_text
+    from sharder.core.errors import SharderError
 
     if args.pytest_args:
         raise SharderError("init takes no pytest arguments; add them to the generated `sharder run` line")

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from sharder.commands.common import add_durations_option, collected_ids, durations_path, shard_count_arg
+from sharder.commands.common import add_durations_option, collected_ids, shard_count_arg
+from sharder.stores.location import durations_path
 
 
 def register(subparsers: Any) -> None:
@@ -46,7 +47,7 @@ class _Running:
 
 def _clear_outputs(junit_dir: Path, stem: str) -> None:
     """This shard's files from an earlier run must not pass for this run's (a shard that dies leaves none)."""
-    from sharder.progress import SUFFIX
+    from sharder.core.progress_log import SUFFIX
 
     for name in (f"{stem}.xml", f"{stem}{SUFFIX}"):
         path = junit_dir / name
@@ -56,7 +57,7 @@ def _clear_outputs(junit_dir: Path, stem: str) -> None:
 
 def _run_parallel(argvs: dict[int, list[str]], junit_dir: Path, shards: int, jobs: int) -> dict[int, int]:
     """J pytest processes at a time, each writing its output to its own log file; prints as each one ends."""
-    from sharder.errors import SharderError
+    from sharder.core.errors import SharderError
 
     pending = sorted(argvs)
     running: list[_Running] = []
@@ -96,15 +97,15 @@ def run_local(
     shards: int, *, durations: Path, junit_dir: Path, plan_path: Path, pytest_args: Sequence[str], jobs: int = 1,
     output: Path | None = None, markdown: Path | None = None,
 ) -> int:
-    from sharder import durations as store
-    from sharder import runner
     from sharder.commands.merge_command import merge_and_report
     from sharder.commands.plan_command import render_plan_table
-    from sharder.errors import SharderError
-    from sharder.plan import write_plan
-    from sharder.planning import make_plan
-    from sharder.progress import progress_log_path_for
-    from sharder.shardspec import ShardSpec
+    from sharder.core.errors import SharderError
+    from sharder.core.progress_log import progress_log_path_for
+    from sharder.core.shardspec import ShardSpec
+    from sharder.durations import store
+    from sharder.planning.plan import write_plan
+    from sharder.planning.planner import make_plan
+    from sharder.running import runner
 
     recorded = store.load_durations_if_present(durations)
     ids = collected_ids(pytest_args)  # refuses none: a plan of no tests would merge green with nothing run

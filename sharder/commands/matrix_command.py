@@ -13,13 +13,14 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any
 
-from sharder.commands.common import add_durations_option, durations_path, tests_and_timings
-from sharder.durationtext import duration_argument
-from sharder.errors import SharderError
-from sharder.shardspec import parse_shard_count
+from sharder.commands.common import add_durations_option, tests_and_timings
+from sharder.core.durationtext import duration_argument
+from sharder.core.errors import SharderError
+from sharder.core.shardspec import parse_shard_count
+from sharder.stores.location import durations_path
 
 if TYPE_CHECKING:
-    from sharder.matrix import ShardChoice, SuiteTimes
+    from sharder.planning.shard_count import ShardChoice, SuiteTimes
 
 EPILOG = """\
 With --target, the tests are collected (pytest --collect-only with the arguments after --) or read from the
@@ -35,7 +36,7 @@ BLOCKERS_SHOWN = 5
 
 
 def matrix_count_arg(text: str) -> int:
-    from sharder.matrix import MATRIX_JOB_LIMIT
+    from sharder.planning.shard_count import MATRIX_JOB_LIMIT
 
     try:
         count = parse_shard_count(text)
@@ -88,7 +89,7 @@ def _check_options(args: argparse.Namespace) -> None:
 
 def _suite_times(args: argparse.Namespace) -> tuple[SuiteTimes, str | None]:
     """The tests with their seconds, and a warning when the timings are mostly guesses."""
-    from sharder.matrix import SuiteTimes
+    from sharder.planning.shard_count import SuiteTimes
 
     path = durations_path(args.durations)
     ids, recorded = tests_and_timings(path, from_durations=args.from_durations, pytest_args=args.pytest_args)
@@ -103,13 +104,13 @@ def _suite_times(args: argparse.Namespace) -> tuple[SuiteTimes, str | None]:
 
 
 def _seconds(value: float) -> str:
-    from sharder.table import seconds_text
+    from sharder.core.table import seconds_text
 
     return seconds_text(value)
 
 
 def render_choice(choice: ShardChoice) -> str:
-    from sharder.table import format_table
+    from sharder.core.table import format_table
 
     useful = f"{choice.useful_shards:.1f}" if math.isfinite(choice.useful_shards) else "unbounded"
     head = (f"target {_seconds(choice.target_seconds)} with {_seconds(choice.overhead_seconds)} of overhead per "
@@ -152,14 +153,14 @@ def choice_json(choice: ShardChoice) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sharder.ci import append_github_output
+    from sharder.ci.providers import append_github_output
 
     _check_options(args)
     if args.target is None:
         shards = args.shards
         document: dict[str, Any] = {"shards": shards, "matrix": matrix_of(shards)}
     else:
-        from sharder.matrix import DEFAULT_MAX_SHARDS, check_limits, choose_shards
+        from sharder.planning.shard_count import DEFAULT_MAX_SHARDS, check_limits, choose_shards
 
         overhead = args.job_overhead or 0.0
         max_shards = args.max_shards or DEFAULT_MAX_SHARDS

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sharder.merge import MergeResult
+    from sharder.reports.verdict import MergeResult
 
 DESCRIPTION = """\
 Combine shard reports (JUnit XML from `sharder run` or any producer) into one verdict and, with -o, one report.
@@ -71,11 +71,11 @@ def merge_and_report(
     coverage: str | os.PathLike[str] | None = None,
 ) -> int:
     """Everything `sharder merge` does; `sharder local` ends with it too."""
-    from sharder.merge import judge
-    from sharder.merge_inputs import collect, resolve_identity
-    from sharder.merged_report import MergedReportWriter
-    from sharder.plan import read_plan
-    from sharder.summary import render_json, render_terminal
+    from sharder.planning.plan import read_plan
+    from sharder.reports.inputs import collect, resolve_identity
+    from sharder.reports.merged_xml import MergedReportWriter
+    from sharder.reports.summary import render_json, render_terminal
+    from sharder.reports.verdict import judge
 
     plan = read_plan(plan_path) if plan_path is not None else None
     writer = MergedReportWriter() if output is not None else None
@@ -111,7 +111,7 @@ def _combine_coverage(
     paths: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str], result: MergeResult,
 ) -> tuple[str, bool]:
     """Combine the shards' coverage data; the summary line, and False when a reporting shard sent none."""
-    from sharder.coverage_combine import combine_coverage
+    from sharder.reports.coverage import combine_coverage
 
     reporting = [shard.spec.report_stem for shard in result.shards if shard.spec is not None and shard.reported]
     combined = combine_coverage(paths, output, reporting)
@@ -126,9 +126,9 @@ def _combine_coverage(
 
 def _write_markdown(result: MergeResult, markdown: str | os.PathLike[str] | None) -> None:
     """To --markdown (whole file, atomically), else appended to GitHub's step summary when there is one."""
-    from sharder.annotations import append_step_summary, step_summary_budget
-    from sharder.atomic import atomic_write_text
-    from sharder.summary import MARKDOWN_MARGIN, STEP_SUMMARY_LIMIT, render_markdown
+    from sharder.core.atomic import atomic_write_text
+    from sharder.reports.annotations import append_step_summary, step_summary_budget
+    from sharder.reports.summary import MARKDOWN_MARGIN, STEP_SUMMARY_LIMIT, render_markdown
 
     if markdown is not None:
         atomic_write_text(markdown, render_markdown(result, budget=STEP_SUMMARY_LIMIT - MARKDOWN_MARGIN))
@@ -144,7 +144,7 @@ def _write_markdown(result: MergeResult, markdown: str | os.PathLike[str] | None
 
 
 def _annotate(result: MergeResult) -> None:
-    from sharder.annotations import error_annotations, in_github_actions
+    from sharder.reports.annotations import error_annotations, in_github_actions
 
     if in_github_actions():
         for line in error_annotations(result):

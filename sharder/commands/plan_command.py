@@ -9,13 +9,14 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sharder.commands.common import add_durations_option, durations_path, shard_count_arg, tests_and_timings
-from sharder.plan import Plan, write_plan
-from sharder.planning import GROUP_BY_CHOICES
-from sharder.table import format_table
+from sharder.commands.common import add_durations_option, shard_count_arg, tests_and_timings
+from sharder.core.table import format_table
+from sharder.planning.plan import Plan, write_plan
+from sharder.planning.planner import GROUP_BY_CHOICES
+from sharder.stores.location import durations_path
 
 if TYPE_CHECKING:
-    from sharder.memory import HeavyTest
+    from sharder.planning.memory import HeavyTest
 
 
 def register(subparsers: Any) -> None:
@@ -108,8 +109,8 @@ def _heavy_cell(heavy: HeavyTest | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sharder.memory import heaviest_by_shard
-    from sharder.planning import make_plan
+    from sharder.planning.memory import heaviest_by_shard
+    from sharder.planning.planner import make_plan
 
     path = durations_path(args.durations)
     ids, recorded = tests_and_timings(path, from_durations=args.from_durations, pytest_args=args.pytest_args)

@@ -6,7 +6,8 @@ import argparse
 import os
 from typing import Any
 
-from sharder.commands.common import add_durations_option, durations_path, shard_count_arg
+from sharder.commands.common import add_durations_option, shard_count_arg
+from sharder.stores.location import durations_path
 
 EPILOG = """\
 Tests the reports do not mention are dropped from the durations file only when the reports cover the whole plan
@@ -50,12 +51,12 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sharder import durations as store
-    from sharder.errors import SharderError
-    from sharder.merge import judge
-    from sharder.merge_inputs import collect, resolve_identity
-    from sharder.plan import read_plan
-    from sharder.rebalance import rebalance, render
+    from sharder.core.errors import SharderError
+    from sharder.durations import store
+    from sharder.planning.plan import read_plan
+    from sharder.reports.inputs import collect, resolve_identity
+    from sharder.reports.learning import rebalance, render
+    from sharder.reports.verdict import judge
 
     if args.threshold is not None and not args.check:
         raise SharderError("--threshold goes with --check")

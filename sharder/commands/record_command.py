@@ -6,7 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from sharder.commands.common import add_durations_option, durations_path
+from sharder.commands.common import add_durations_option
+from sharder.stores.location import durations_path
 
 
 def register(subparsers: Any) -> None:
@@ -20,12 +21,12 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sharder import runner
-    from sharder.options import DURATIONS_OPTION, STORE_OPTION
+    from sharder.pytest_plugin.options import DURATIONS_OPTION, STORE_OPTION
+    from sharder.running import runner
 
     path = durations_path(args.durations)
     if args.from_junit:
-        from sharder.junit_durations import record_from_junit
+        from sharder.reports.junit_durations import record_from_junit
 
         recorded = record_from_junit(args.from_junit, path)
         reports = f"{recorded.reports} report{'s' if recorded.reports != 1 else ''}"

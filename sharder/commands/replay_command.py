@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from sharder.commands.common import shard_arg
 
 if TYPE_CHECKING:
-    from sharder.pollution import Verdict
-    from sharder.replay import PytestLauncher, ShardRun
+    from sharder.running.bisect import Verdict
+    from sharder.running.replay import PytestLauncher, ShardRun
 
 
 def register(subparsers: Any) -> None:
@@ -50,8 +50,8 @@ def _say(line: str) -> None:
 
 def _load(args: argparse.Namespace, launcher: PytestLauncher) -> tuple[ShardRun, list[str] | None]:
     """The shard and, when it had to be collected to map a foreign report, the collected ids."""
-    from sharder import replay
-    from sharder.errors import SharderError
+    from sharder.core.errors import SharderError
+    from sharder.running import replay
 
     if args.plan:
         if args.shard is None:
@@ -80,7 +80,7 @@ def _seed_line(seed: int | None, from_plan: bool) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sharder import replay
+    from sharder.running import replay
 
     # Absolute: the commands printed for the user name files in it and must work from wherever they are pasted.
     work_dir = Path(args.work_dir or tempfile.mkdtemp(prefix="sharder-replay-")).resolve()
@@ -94,9 +94,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace, shard: ShardRun, launcher: PytestLauncher, collected: list[str] | None) -> int:
-    from sharder import replay
-    from sharder.options import PROGRESS_LOG_OPTION
-    from sharder.progress import SUFFIX, read_progress_log
+    from sharder.core.progress_log import SUFFIX, read_progress_log
+    from sharder.pytest_plugin.options import PROGRESS_LOG_OPTION
+    from sharder.running import replay
 
     ids: Sequence[str] = shard.ids
     if args.until:
@@ -120,7 +120,7 @@ def _replay(args: argparse.Namespace, shard: ShardRun, launcher: PytestLauncher,
 
 
 def _compare(shard: ShardRun, kept: Sequence[str], failed_here: list[str]) -> str:
-    from sharder.replay import name_some
+    from sharder.running.replay import name_some
 
     here = f"{len(failed_here)} failed here" + (f" ({name_some(failed_here, 3)})" if failed_here else "")
     if not shard.outcomes:
@@ -137,8 +137,9 @@ def _compare(shard: ShardRun, kept: Sequence[str], failed_here: list[str]) -> st
 
 
 def _bisect(args: argparse.Namespace, shard: ShardRun, launcher: PytestLauncher, collected: list[str] | None) -> int:
-    from sharder import pollution, replay
-    from sharder.errors import SharderError
+    from sharder.core.errors import SharderError
+    from sharder.running import bisect as pollution
+    from sharder.running import replay
 
     victim = replay.find_test(shard.ids, args.bisect, shard.origin)
     position = shard.ids.index(victim)
@@ -195,8 +196,8 @@ def _report(
     verdict: Verdict, victim: str, shard: ShardRun, launcher: PytestLauncher, reproduce: list[str] | None,
     left_out: list[str],
 ) -> int:
-    from sharder import pollution
-    from sharder.replay import command_line, name_some
+    from sharder.running import bisect as pollution
+    from sharder.running.replay import command_line, name_some
 
     if verdict.kind == pollution.FAILS_ALONE:
         _say(f"{victim} fails on its own, not a pollution problem (its output: {launcher.work_dir / 'alone.log'})")

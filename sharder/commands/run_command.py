@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from sharder import run_modes
 from sharder.commands.common import shard_arg
+from sharder.running import modes as run_modes
 
 
 def register(subparsers: Any) -> None:
@@ -25,10 +25,10 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sharder.plan import read_plan
+    from sharder.planning.plan import read_plan
 
     if args.shard is None:
-        from sharder.ci import shard_from_environment
+        from sharder.ci.providers import shard_from_environment
 
         detected = shard_from_environment()
         print(f"sharder run: shard {detected.spec} from {detected.source}", flush=True)

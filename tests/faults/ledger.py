@@ -31,7 +31,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     if not _ROWS or hasattr(config, "workerinput"):
         return
-    from sharder.table import format_table
+    from sharder.core.table import format_table
 
     table = format_table(("suite", "attack", "observed"), sorted(_ROWS))
     terminalreporter.write_sep("=", f"sharder fault report: {len(_ROWS)} attacks")

@@ -14,11 +14,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sharder.durations import parse_durations
-from sharder.errors import SharderError
-from sharder.junit import mangling_index, read_report
-from sharder.nodeid import forward_key
-from sharder.plan import plan_from_json
+from sharder.core.errors import SharderError
+from sharder.core.nodeid import forward_key
+from sharder.durations.store import parse_durations
+from sharder.planning.plan import plan_from_json
+from sharder.reports.junit import mangling_index, read_report
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

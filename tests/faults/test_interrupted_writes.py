@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from sharder.durations import load_durations
+from sharder.durations.store import load_durations
 
 CASES = 60_000
 KILLS = 12

@@ -67,7 +67,7 @@ def test_non_utf8_bytes_are_refused(
 
 
 def _durations(tmp_path: Path) -> dict[str, float]:
-    from sharder.durations import load_durations
+    from sharder.durations.store import load_durations
 
     return load_durations(tmp_path / "durations.json").seconds()
 

@@ -1,4 +1,4 @@
-"""A suite with deliberate test pollution, for sharder's replay and bisect tests (tests/test_replay.py).
+"""A suite with deliberate test pollution, for sharder's replay and bisect tests (tests/running/test_replay.py).
 
 It is data, not part of sharder's own test run (`norecursedirs` in pyproject.toml keeps it out): the tests copy
 it to a temporary directory and run pytest there.

@@ -1,0 +1,5 @@
+"""The vocabulary every stage shares, pure: `SharderError`, atomic writes, node ids, `K/N` shards, durations as
+typed (`10m`), text tables, the names sharder writes into JUnit reports, and the progress log's format.
+
+Imports nothing of sharder's and nothing of pytest, junitparser or CI: anything may import it.
+"""

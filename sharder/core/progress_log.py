@@ -1,0 +1,204 @@
+"""The per-test progress log: JSON lines a shard appends while it runs, and the reader the merge uses.
+
+Why it exists: a shard killed by the OOM killer, a job timeout or `kill -9` never writes its JUnit report (pytest
+writes that at the very end), so without this log everything the shard did is lost. Each line is appended and
+flushed as soon as it is known, so a SIGKILL loses at most the test that was running, and the `start` line of
+that test still says which one it was.
+
+The file sits beside the JUnit report (`reports/shard-3-of-8.xml` -> `reports/shard-3-of-8.progress.jsonl`), or
+where `--sharder-progress-log` puts it. Events, one JSON object per line:
+
+- `{"event": "session", "format": 1, "shard": "3/8" | null, "plan_id": ..., "plan_sizes": [..] | null,
+  "predicted_seconds": s | null, "collected": n, "selected": n, "order": [ids in run order],
+  "randomly_seed": int | null, "report": "shard-3-of-8.xml" | null, "pid": ...}` first;
+- `{"event": "start", "nodeid": ...}` when a test starts;
+- `{"event": "test", "nodeid": ..., "outcome": "passed|failed|error|skipped|rerun", "setup": s, "call": s,
+  "teardown": s, "seconds": s, "shard": "3/8" | null, "index": i, "message": ..., "peak_rss_mb": mb?}` when
+  it finished (after teardown);
+- `{"event": "finish", "exitstatus": n}` when the session ended normally.
+
+The replay (`sharder replay`) reads `order` and `randomly_seed` from the header: keep those fields.
+This module knows the format only; the pytest side that writes it is `sharder.pytest_plugin.shard_outputs`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sharder.core.errors import SharderError
+from sharder.core.shardspec import ShardSpec, parse_shard
+
+FORMAT_VERSION = 1
+SUFFIX = ".progress.jsonl"
+SESSION_EVENT = "session"
+START_EVENT = "start"
+TEST_EVENT = "test"
+FINISH_EVENT = "finish"
+# `rerun` is pytest-rerunfailures' outcome for an attempt that failed and will be tried again.
+OUTCOMES = ("passed", "failed", "error", "skipped", "rerun")
+
+
+def progress_log_path_for(junit_path: str | os.PathLike[str]) -> Path:
+    """`reports/shard-3-of-8.xml` -> `reports/shard-3-of-8.progress.jsonl` (any other name: name + suffix)."""
+    path = Path(junit_path)
+    stem = path.name[: -len(".xml")] if path.name.lower().endswith(".xml") else path.name
+    return path.with_name(stem + SUFFIX)
+
+
+def encode_event(event: dict[str, Any]) -> bytes:
+    """One line; `allow_nan=False` because a NaN would make the line unreadable JSON for everyone else."""
+    return (json.dumps(event, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n").encode(
+        "utf-8", "surrogatepass"
+    )
+
+
+@dataclass
+class LoggedTest:
+    """One finished test as the log recorded it."""
+
+    node_id: str
+    outcome: str
+    seconds: float
+    setup_seconds: float | None
+    shard: ShardSpec | None
+    index: int | None
+    message: str = ""
+    peak_rss_mb: float | None = None
+
+
+@dataclass
+class ProgressLog:
+    """What one pytest session wrote: its header, the tests it finished, and whether it ended normally."""
+
+    path: Path
+    shard: ShardSpec | None = None
+    plan_id: str | None = None
+    plan_sizes: tuple[int, ...] | None = None
+    predicted_seconds: float | None = None
+    order: list[str] = field(default_factory=list)
+    randomly_seed: int | None = None
+    report_name: str | None = None
+    tests: list[LoggedTest] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
+    finished: bool = False
+    exitstatus: int | None = None
+    bad_lines: int = 0
+
+    @property
+    def running_when_stopped(self) -> str | None:
+        """The test that had started but not finished when the log ends (the one a SIGKILL interrupted)."""
+        if self.finished or not self.started:
+            return None
+        done = {test.node_id for test in self.tests}
+        last = self.started[-1]
+        return None if last in done else last
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        return None
+    return float(value)
+
+
+def _shard(value: object, source: str) -> ShardSpec | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise SharderError(f"progress log {source!r}: shard {value!r} is not K/N")
+    return parse_shard(value)
+
+
+def _apply_header(log: ProgressLog, event: dict[str, Any], source: str) -> None:
+    if event.get("format", FORMAT_VERSION) != FORMAT_VERSION:
+        raise SharderError(f"progress log {source!r}: format {event.get('format')!r} is not supported")
+    log.shard = _shard(event.get("shard"), source)
+    plan_id = event.get("plan_id")
+    log.plan_id = plan_id if isinstance(plan_id, str) and plan_id else None
+    sizes = event.get("plan_sizes")
+    if isinstance(sizes, list) and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in sizes):
+        log.plan_sizes = tuple(sizes)
+    log.predicted_seconds = _number(event.get("predicted_seconds"))
+    order = event.get("order")
+    log.order = [node_id for node_id in order if isinstance(node_id, str)] if isinstance(order, list) else []
+    seed = event.get("randomly_seed")
+    log.randomly_seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+    report = event.get("report")
+    log.report_name = report if isinstance(report, str) else None
+
+
+def _logged_test(event: dict[str, Any], log: ProgressLog, source: str) -> LoggedTest | None:
+    node_id = event.get("nodeid")
+    outcome = event.get("outcome")
+    if not isinstance(node_id, str) or not node_id or outcome not in OUTCOMES:
+        return None
+    try:
+        shard = _shard(event["shard"], source) if "shard" in event else log.shard
+    except SharderError:
+        return None
+    index = event.get("index")
+    message = event.get("message")
+    return LoggedTest(
+        node_id=node_id,
+        outcome=str(outcome),
+        seconds=_number(event.get("seconds")) or 0.0,
+        setup_seconds=_number(event.get("setup")),
+        shard=shard,
+        index=index if isinstance(index, int) and not isinstance(index, bool) else None,
+        message=message if isinstance(message, str) else "",
+        peak_rss_mb=_number(event.get("peak_rss_mb")),
+    )
+
+
+def read_progress_log(path: str | os.PathLike[str]) -> ProgressLog:
+    """Read a log, tolerating what a kill leaves: a last line cut in half is counted in `bad_lines`, not fatal.
+
+    A file that is not a progress log at all (no session header) is a `SharderError`.
+    """
+    source = os.fspath(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise SharderError(f"progress log {source!r} does not exist") from None
+    except OSError as exc:
+        raise SharderError(f"cannot read progress log {source!r}: {exc.strerror}") from None
+    log = ProgressLog(Path(path))
+    seen_header = False
+    for line in raw.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line.decode("utf-8", "surrogatepass"))
+        except (UnicodeDecodeError, ValueError):
+            log.bad_lines += 1
+            continue
+        if not isinstance(event, dict):
+            log.bad_lines += 1
+            continue
+        kind = event.get("event")
+        if kind == SESSION_EVENT:
+            if seen_header:  # a second session in one file: the file was reused; the last session wins
+                log = ProgressLog(Path(path), bad_lines=log.bad_lines)
+            _apply_header(log, event, source)
+            seen_header = True
+        elif not seen_header:
+            log.bad_lines += 1
+        elif kind == START_EVENT and isinstance(event.get("nodeid"), str):
+            log.started.append(event["nodeid"])
+        elif kind == TEST_EVENT:
+            test = _logged_test(event, log, source)
+            if test is None:
+                log.bad_lines += 1
+            else:
+                log.tests.append(test)
+        elif kind == FINISH_EVENT:
+            log.finished = True
+            status = event.get("exitstatus")
+            log.exitstatus = status if isinstance(status, int) and not isinstance(status, bool) else None
+    if not seen_header:
+        raise SharderError(f"progress log {source!r} has no session header; not a sharder progress log")
+    return log

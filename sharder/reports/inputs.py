@@ -1,0 +1,421 @@
+"""What a merge was given: JUnit reports and progress logs, read into one flat list of test attempts.
+
+Usage errors stop everything (one `SharderError`, exit 2): a path that does not exist, a directory with neither
+reports nor progress logs, a hostile or non-JUnit file, the same report twice (by path or by content), reports of
+two different plans. A report that is merely not well-formed (truncated, empty, bad bytes) is what a shard that
+died while writing leaves behind: it is set aside as unreadable, its shard counts as unreported, and the shard's
+progress log fills in what finished. So is a report whose counters contradict its cases (it declares failures
+but holds no failing case, or declares tests but holds none): nothing in it can be believed, least of all a pass.
+
+Cases are attributed to shards by their `sharder_shard` property (a shard may send several files), then by the
+suite's, then by a `shard-K-of-N` file name, then by the plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sharder.core.errors import SharderError
+from sharder.core.junit_names import (
+    MERGED_PROPERTY,
+    PEAK_RSS_PROPERTY,
+    PLAN_ID_PROPERTY,
+    PLAN_SIZES_PROPERTY,
+    PREDICTED_SECONDS_PROPERTY,
+    SETUP_PROPERTY,
+    SHARD_PROPERTY,
+)
+from sharder.core.progress_log import SUFFIX as PROGRESS_SUFFIX
+from sharder.core.progress_log import ProgressLog, progress_log_path_for, read_progress_log
+from sharder.core.shardspec import ShardSpec, parse_shard
+from sharder.planning.plan import Plan
+from sharder.reports.junit import (
+    CorruptReport,
+    LazyManglingIndex,
+    Report,
+    optional_number,
+    parse_xml_root,
+    report_from_root,
+)
+
+_SHARD_IN_NAME = re.compile(r"shard-([0-9]{1,6})-of-([0-9]{1,6})", re.ASCII)
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One run of one test: a JUnit case, or a progress-log line of a shard that left no readable report."""
+
+    node_id: str
+    outcome: str  # passed | failed | error | skipped | rerun
+    seconds: float
+    shard: ShardSpec | None
+    source: str  # the file it came from (name only, for messages)
+    message: str = ""
+    file: str | None = None
+    line: int | None = None
+    setup_seconds: float | None = None
+    peak_rss_mb: float | None = None
+    recovered: bool = False  # from a progress log
+    earlier_failures: int = 0
+    timed: bool = True  # False: the report gave no usable time; `seconds` is 0.0 and is no observation
+    named: bool = True  # False: a case with no name at all, its id made up; never a durations key
+
+
+@dataclass
+class ReportInfo:
+    """One readable JUnit file and what it says about its shard and plan."""
+
+    path: Path
+    shard: ShardSpec | None
+    plan_id: str | None
+    plan_sizes: tuple[int, ...] | None
+    predicted_seconds: float | None
+    cases: int
+
+
+@dataclass
+class UnreadableReport:
+    path: Path
+    reason: str
+    shard: ShardSpec | None
+
+
+@dataclass
+class MergeInputs:
+    reports: list[ReportInfo] = field(default_factory=list)
+    unreadable: list[UnreadableReport] = field(default_factory=list)
+    logs: list[ProgressLog] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PlanIdentity:
+    """Which plan the inputs belong to, as far as they (or --plan) tell."""
+
+    plan_id: str | None = None
+    shards: int | None = None
+    sizes: tuple[int, ...] | None = None
+    plan: Plan | None = None
+
+
+# Called with each readable report while its case elements are still attached (to stream them into a merged
+# report) and the shard each case was attributed to.
+CaseSink = Callable[[Report, ReportInfo, list[Attempt]], None]
+
+
+def discover(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], list[Path]]:
+    """(JUnit files, progress logs) named by `paths`; directories are searched recursively."""
+    reports: list[Path] = []
+    logs: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and _kind(p) is not None)
+            if not found:
+                raise SharderError(f"directory {os.fspath(path)!r} holds no .xml reports and no progress logs")
+            for item in found:
+                (reports if _kind(item) == "xml" else logs).append(item)
+        elif path.is_file():
+            (logs if _kind(path) == "log" else reports).append(path)
+        elif path.exists():
+            raise SharderError(f"{os.fspath(path)!r} is neither a report file nor a directory")
+        else:
+            raise SharderError(f"report path {os.fspath(path)!r} does not exist")
+    for found_paths in (reports, logs):
+        resolved = [p.resolve() for p in found_paths]
+        if len(set(resolved)) != len(resolved):
+            twice = next(p for p in resolved if resolved.count(p) > 1)
+            raise SharderError(f"{os.fspath(twice)!r} was given twice")
+    known_logs = {p.resolve() for p in logs}
+    for report in reports:  # a report's own log comes along even when only the report was named
+        sibling = progress_log_path_for(report)
+        if sibling.is_file() and sibling.resolve() not in known_logs:
+            logs.append(sibling)
+            known_logs.add(sibling.resolve())
+    return reports, logs
+
+
+def _kind(path: Path) -> str | None:
+    name = path.name.lower()
+    if name.endswith(PROGRESS_SUFFIX):
+        return "log"
+    if name.endswith(".xml"):
+        return "xml"
+    return None
+
+
+def _shard_from_name(path: Path) -> ShardSpec | None:
+    match = _SHARD_IN_NAME.search(path.name)
+    if match is None:
+        return None
+    try:
+        return ShardSpec(int(match.group(1)), int(match.group(2)))
+    except SharderError:
+        return None
+
+
+def _parse_shard_text(text: str | None, where: str) -> ShardSpec | None:
+    if not text:
+        return None
+    try:
+        return parse_shard(text)
+    except SharderError:
+        raise SharderError(f"{where}: shard property {text!r} is not K/N") from None
+
+
+def _sizes(text: str | None, where: str) -> tuple[int, ...] | None:
+    if not text:
+        return None
+    parts = text.split(",")
+    if not all(part.isascii() and part.isdigit() for part in parts):
+        raise SharderError(f"{where}: {PLAN_SIZES_PROPERTY} {text!r} is not a list of counts")
+    return tuple(int(part) for part in parts)
+
+
+def _report_shard(report: Report, path: Path) -> ShardSpec | None:
+    """The suite's shard, else the one shard its cases all name, else the file name's."""
+    where = os.fspath(path)
+    suite = _parse_shard_text(report.suite_properties.get(SHARD_PROPERTY), where)
+    if suite is not None:
+        return suite
+    named = {case.properties.get(SHARD_PROPERTY) for case in report.cases} - {None, ""}
+    if len(named) == 1:
+        return _parse_shard_text(named.pop(), where)
+    return _shard_from_name(path) if not named else None
+
+
+def _fingerprint(report: Report, shard: ShardSpec | None) -> str:
+    """Same shard, same suite timestamps, same cases with the same outcomes and times: the same report."""
+    digest = hashlib.sha256(f"{shard}|{'|'.join(report.suite_timestamps)}\n".encode())
+    for case in report.cases:
+        digest.update(f"{case.node_id}\0{case.outcome}\0{case.seconds!r}\n".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+class _ShardCache:
+    """Parsing "3/16" once per distinct string, not once per case."""
+
+    def __init__(self) -> None:
+        self.known: dict[str, ShardSpec | None] = {}
+
+    def get(self, text: str | None, where: str) -> ShardSpec | None:
+        if not text:
+            return None
+        if text not in self.known:
+            self.known[text] = _parse_shard_text(text, where)
+        return self.known[text]
+
+
+def _attempts(report: Report, shard: ShardSpec | None, shard_of_test: dict[str, ShardSpec] | None,
+              shards: _ShardCache) -> list[Attempt]:
+    name = Path(report.path).name
+    out: list[Attempt] = []
+    for case in report.cases:
+        case_shard = shards.get(case.properties.get(SHARD_PROPERTY), report.path) or shard
+        if case_shard is None and shard_of_test is not None:
+            case_shard = shard_of_test.get(case.node_id)
+        out.append(Attempt(
+            node_id=case.node_id, outcome=case.outcome, seconds=case.seconds, shard=case_shard, source=name,
+            message=case.message, file=case.file, line=case.line,
+            setup_seconds=optional_number(case.properties.get(SETUP_PROPERTY)),
+            peak_rss_mb=optional_number(case.properties.get(PEAK_RSS_PROPERTY)),
+            earlier_failures=case.earlier_failures, timed=case.timed, named=case.named,
+        ))
+    return out
+
+
+def _logged_reruns(inputs: MergeInputs) -> dict[Path, dict[str, int]]:
+    """Per report (by the path of the progress log beside it), how many "rerun" lines each test has."""
+    reruns: dict[Path, dict[str, int]] = {}
+    for log in inputs.logs:
+        counts = reruns.setdefault(log.path.resolve(), {})
+        for test in log.tests:
+            if test.outcome == "rerun":
+                counts[test.node_id] = counts.get(test.node_id, 0) + 1
+    return reruns
+
+
+def _add_logged_reruns(attempts: list[Attempt], path: Path, reruns: dict[Path, dict[str, int]]) -> None:
+    """A report's own progress log saw every rerun attempt, even where the report's writer left it out."""
+    counts = reruns.get(progress_log_path_for(path).resolve())
+    if counts:
+        for attempt in attempts:
+            attempt.earlier_failures = max(attempt.earlier_failures, counts.get(attempt.node_id, 0))
+
+
+def _read_logs(paths: Iterable[Path], inputs: MergeInputs) -> None:
+    for path in paths:
+        try:
+            inputs.logs.append(read_progress_log(path))
+        except SharderError as exc:
+            inputs.notes.append(f"ignored: {exc}")
+
+
+def collect(
+    paths: Sequence[str | os.PathLike[str]],
+    plan: Plan | None = None,
+    *,
+    extra_known_ids: Iterable[str] = (),
+    sink: CaseSink | None = None,
+) -> MergeInputs:
+    """Read everything `paths` names. `extra_known_ids` (e.g. a durations file's) help map foreign reports."""
+    report_paths, log_paths = discover(paths)
+    inputs = MergeInputs()
+    _read_logs(log_paths, inputs)
+    known: list[str] = list(extra_known_ids)
+    if plan is not None:
+        known.extend(plan.all_tests())
+    for log in inputs.logs:
+        known.extend(log.order)
+    index = LazyManglingIndex(known)
+    shard_of_test = _plan_shards(plan)
+    shards = _ShardCache()
+    reruns = _logged_reruns(inputs)
+    seen: dict[str, Path] = {}
+    for path in report_paths:
+        try:
+            root = parse_xml_root(path)
+        except CorruptReport as exc:
+            inputs.unreadable.append(UnreadableReport(path, str(exc), _shard_from_name(path)))
+            continue
+        report = report_from_root(root, path, index, keep_elements=sink is not None)
+        del root
+        if report.suite_properties.get(MERGED_PROPERTY):
+            inputs.notes.append(f"skipped {os.fspath(path)}: it is the output of an earlier `sharder merge`")
+            continue
+        where = os.fspath(path)
+        shard = _report_shard(report, path)
+        if report.contradiction is not None:
+            inputs.unreadable.append(UnreadableReport(path, report.contradiction, shard))
+            continue
+        fingerprint = _fingerprint(report, shard)
+        if fingerprint in seen:
+            raise SharderError(
+                f"{os.fspath(seen[fingerprint])!r} and {where!r} are the same report (same shard, same "
+                f"{len(report.cases)} test cases and times); give each report once"
+            )
+        seen[fingerprint] = path
+        info = ReportInfo(
+            path=path, shard=shard,
+            plan_id=report.suite_properties.get(PLAN_ID_PROPERTY) or None,
+            plan_sizes=_sizes(report.suite_properties.get(PLAN_SIZES_PROPERTY), where),
+            predicted_seconds=optional_number(report.suite_properties.get(PREDICTED_SECONDS_PROPERTY)),
+            cases=len(report.cases),
+        )
+        attempts = _attempts(report, shard, shard_of_test, shards)
+        _add_logged_reruns(attempts, path, reruns)
+        if sink is not None:
+            sink(report, info, attempts)
+        inputs.reports.append(info)
+        inputs.attempts.extend(attempts)
+    _attribute_unreadable(inputs)
+    if not inputs.reports and not inputs.logs:
+        reasons = "; ".join(item.reason for item in inputs.unreadable[:3])
+        raise SharderError(f"no usable input: no report could be read and there are no progress logs ({reasons})")
+    return inputs
+
+
+def _plan_shards(plan: Plan | None) -> dict[str, ShardSpec] | None:
+    if plan is None:
+        return None
+    specs = [ShardSpec(shard_bin.shard, plan.shards) for shard_bin in plan.bins]
+    return {node_id: specs[shard - 1] for node_id, shard in plan.shard_of().items()}
+
+
+def _attribute_unreadable(inputs: MergeInputs) -> None:
+    """An unreadable report whose name says nothing may still be named by its progress log's header."""
+    by_report_name = {log.report_name: log for log in inputs.logs if log.report_name}
+    for item in inputs.unreadable:
+        if item.shard is None and item.path.name in by_report_name:
+            item.shard = by_report_name[item.path.name].shard
+
+
+def resolve_identity(inputs: MergeInputs, plan: Plan | None) -> PlanIdentity:
+    """The one plan every input belongs to; reports of two plans mixed are a usage error."""
+    ids: dict[str, str] = {}
+    totals: dict[int, str] = {}
+    sizes: dict[tuple[int, ...], str] = {}
+    if plan is not None:
+        ids[plan.plan_id] = "--plan"
+        totals[plan.shards] = "--plan"
+        sizes[tuple(len(b.tests) for b in plan.bins)] = "--plan"
+    sources: list[tuple[str, str | None, ShardSpec | None, tuple[int, ...] | None]] = [
+        (os.fspath(r.path), r.plan_id, r.shard, r.plan_sizes) for r in inputs.reports
+    ] + [(os.fspath(log.path), log.plan_id, log.shard, log.plan_sizes) for log in inputs.logs]
+    sources += [(os.fspath(u.path), None, u.shard, None) for u in inputs.unreadable]
+    for where, plan_id, shard, shard_sizes in sources:
+        if plan_id:
+            if ids and plan_id not in ids:
+                other_id, other = next(iter(ids.items()))
+                raise SharderError(
+                    f"reports of different plans mixed: {where} is from plan {plan_id}, {other} from plan "
+                    f"{other_id}; merge the reports of one run"
+                )
+            ids.setdefault(plan_id, where)
+        if shard is not None:
+            if totals and shard.total not in totals:
+                other_total, other = next(iter(totals.items()))
+                raise SharderError(
+                    f"reports of different plans mixed: {where} is shard {shard} but {other} belongs to a "
+                    f"{other_total}-shard plan"
+                )
+            totals.setdefault(shard.total, where)
+        if shard_sizes is not None:
+            sizes.setdefault(shard_sizes, where)
+    for attempt in inputs.attempts:
+        if attempt.shard is not None and totals and attempt.shard.total not in totals:
+            raise SharderError(
+                f"reports of different plans mixed: {attempt.source} has a test of shard {attempt.shard} but "
+                f"{next(iter(totals.values()))} belongs to a {next(iter(totals))}-shard plan"
+            )
+    if len(sizes) > 1:
+        (first, where_first), (second, where_second) = list(sizes.items())[:2]
+        raise SharderError(f"reports of different plans mixed: {where_first} and {where_second} disagree on "
+                           f"the shard sizes ({_short(first)} vs {_short(second)})")
+    total = next(iter(totals), None)
+    shard_sizes = next(iter(sizes), None)
+    if shard_sizes is not None and total is not None and len(shard_sizes) != total:
+        raise SharderError(f"{sizes[shard_sizes]}: {len(shard_sizes)} shard sizes recorded for a {total}-shard plan")
+    return PlanIdentity(next(iter(ids), None), total, shard_sizes, plan)
+
+
+def _short(sizes: tuple[int, ...]) -> str:
+    text = ",".join(map(str, sizes[:8]))
+    return text + (",..." if len(sizes) > 8 else "")
+
+
+def attempts_from_logs(inputs: MergeInputs) -> list[Attempt]:
+    """Progress-log lines of tests that no readable report of the same shard holds: what died with a shard.
+
+    One attempt per test and log, as for a report: its last line is the result, the lines before it (the
+    "rerun" ones) its earlier failed attempts, so the merged report counts the test once."""
+    reported: dict[ShardSpec | None, set[str]] = {}
+    for attempt in inputs.attempts:
+        reported.setdefault(attempt.shard, set()).add(attempt.node_id)
+    recovered: list[Attempt] = []
+    for log in inputs.logs:
+        name = log.path.name
+        of_this_log: dict[tuple[ShardSpec | None, str], int] = {}
+        for test in log.tests:
+            if test.node_id in reported.get(test.shard, ()):
+                continue
+            attempt = Attempt(
+                node_id=test.node_id, outcome=test.outcome, seconds=test.seconds, shard=test.shard, source=name,
+                message=test.message, setup_seconds=test.setup_seconds, peak_rss_mb=test.peak_rss_mb,
+                recovered=True,
+            )
+            slot = (test.shard, test.node_id)
+            if slot in of_this_log:
+                earlier = recovered[of_this_log[slot]]
+                attempt.earlier_failures = earlier.earlier_failures + 1
+                recovered[of_this_log[slot]] = attempt
+            else:
+                of_this_log[slot] = len(recovered)
+                recovered.append(attempt)
+    return recovered

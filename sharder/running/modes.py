@@ -1,0 +1,318 @@
+"""`sharder run`'s execution modes: sequential by default, `--parallel N|auto`, timeouts, `--maxfail`, `--fast`,
+`--module`, `--coverage`, `--slowest-first`; defaults from `[tool.sharder]`, command-line flags winning.
+
+Sequential is the default because parallel workers multiply memory: each xdist worker is a whole pytest process
+that imports the suite and reaches its own peak, and a suite that fits in one process can be killed by the OOM
+killer at N. With more than one worker a shard runs in two pytest passes over the same selected shard: the
+parallel part (every test not marked `memory_intensive`), then the `memory_intensive` tests alone, one at a time;
+their two JUnit reports are folded into the shard's one `reports/shard-K-of-N.xml`.
+
+Imported by the CLI at start-up: only light imports at module level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sharder.core.errors import SharderError
+
+DEFAULT_DIST = "loadscope"
+MEMORY_PLUGIN = "conftest_lib.memory"
+FILTER_PLUGIN = "sharder.pytest_plugin.run_filter"
+# Plugins the modes need, by module, for runs with PYTEST_DISABLE_PLUGIN_AUTOLOAD set.
+XDIST_PLUGIN = "xdist.plugin"
+TIMEOUT_PLUGIN = "pytest_timeout"
+COV_PLUGIN = "pytest_cov.plugin"
+HEAVY_LOG_INFIX = ".memory-intensive"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("execution modes (defaults from [tool.sharder] in pyproject.toml)")
+    group.add_argument("--parallel", metavar="N|auto",
+                       help="pytest-xdist workers: a number, or auto (CPUs, capped by memory / largest recorded peak); "
+                       "default sequential")
+    group.add_argument("--dist", metavar="MODE", help=f"xdist distribution mode (default {DEFAULT_DIST})")
+    group.add_argument("--memory-budget", metavar="SIZE",
+                       help="memory the workers may use, e.g. 6G (default: MemAvailable x memory_safety)")
+    group.add_argument("--timeout", metavar="SECONDS", help="fail a test that runs longer than this (pytest-timeout)")
+    group.add_argument("--maxfail", metavar="N", help="stop the shard after N failures and errors")
+    group.add_argument("--fast", action="store_true", default=None, help="skip tests marked slow or memory_intensive")
+    group.add_argument("--module", metavar="NAME", help="only the shard's tests under this directory, file or module")
+    group.add_argument("--coverage", action="store_true", default=None,
+                       help="write this shard's coverage data to JUNIT_DIR/shard-K-of-N.coverage (pytest-cov)")
+    group.add_argument("--slowest-first", action="store_true", default=None,
+                       help="run the shard's longest recorded tests first")
+
+
+@dataclass(frozen=True)
+class Modes:
+    parallel: int | str
+    dist: str
+    timeout: float | None
+    maxfail: int | None
+    fast: bool
+    module: str | None
+    coverage: bool
+    slowest_first: bool
+    memory_budget_mb: float | None
+    memory_safety: float
+    config_source: str | None = None
+
+
+def resolve_modes(args: argparse.Namespace, cwd: str | os.PathLike[str] = ".") -> Modes:
+    """Flags over `[tool.sharder]` over built-in defaults; every bad value is a SharderError (exit 2)."""
+    from sharder.planning.memory import parse_memory_size
+    from sharder.running.config import check_maxfail, check_timeout, load_run_config
+    from sharder.running.workers import parse_parallel
+
+    config = load_run_config(cwd)
+
+    def pick(flag: Any, configured: Any) -> Any:
+        return configured if flag is None else flag
+
+    parallel_flag = getattr(args, "parallel", None)
+    budget_flag = getattr(args, "memory_budget", None)
+    timeout_flag = getattr(args, "timeout", None)
+    maxfail_flag = getattr(args, "maxfail", None)
+    return Modes(
+        parallel=parse_parallel(parallel_flag) if parallel_flag is not None else (config.parallel or 1),
+        dist=pick(getattr(args, "dist", None), config.dist) or DEFAULT_DIST,
+        timeout=check_timeout(timeout_flag) if timeout_flag is not None else config.timeout,
+        maxfail=check_maxfail(maxfail_flag) if maxfail_flag is not None else config.maxfail,
+        fast=bool(pick(getattr(args, "fast", None), config.fast)),
+        module=pick(getattr(args, "module", None), config.module),
+        coverage=bool(pick(getattr(args, "coverage", None), config.coverage)),
+        slowest_first=bool(pick(getattr(args, "slowest_first", None), config.slowest_first)),
+        memory_budget_mb=parse_memory_size(budget_flag) if budget_flag is not None else config.memory_budget_mb,
+        memory_safety=config.memory_safety,
+        config_source=config.source,
+    )
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (a container's cpuset, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
+def _autoload_off() -> bool:
+    return bool(os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"))
+
+
+def mode_args(modes: Modes) -> list[str]:
+    """pytest arguments every pass shares (each option one `--name=value` token: see runner.shard_argv)."""
+    args = ["-p", MEMORY_PLUGIN, "-p", FILTER_PLUGIN]
+    if modes.timeout is not None:
+        if _autoload_off():
+            args += ["-p", TIMEOUT_PLUGIN]
+        args.append(f"--timeout={modes.timeout:g}")
+    if modes.fast:
+        args.append("--sharder-fast")
+    if modes.module:
+        args.append(f"--sharder-module={modes.module}")
+    if modes.slowest_first:
+        args.append("--sharder-slowest-first")
+    if modes.coverage:
+        import importlib.util
+
+        if importlib.util.find_spec("pytest_cov") is None:
+            raise SharderError("--coverage needs pytest-cov: pip install 'sharder[coverage]'")
+        if _autoload_off():
+            args += ["-p", COV_PLUGIN]
+        args += ["--cov", "--cov-report="]
+    return args
+
+
+@dataclass(frozen=True)
+class PytestPass:
+    """One pytest run of the shard: its extra arguments, where its report goes, and its maxfail budget."""
+
+    name: str
+    args: tuple[str, ...]
+    junit: Path
+    progress_log: Path
+
+
+@dataclass
+class ShardRun:
+    spec: Any  # ShardSpec (kept loose so the CLI's import stays light)
+    junit_dir: Path
+    plan_path: str | None
+    durations_path: str | None
+    pytest_args: list[str]
+    modes: Modes
+    workers: int = 1
+    scratch: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
+
+    @property
+    def stem(self) -> str:
+        return str(self.spec.report_stem) if self.spec is not None else "all"
+
+    @property
+    def report(self) -> Path:
+        return self.junit_dir / f"{self.stem}.xml"
+
+    @property
+    def coverage_file(self) -> Path:
+        return self.junit_dir / f"{self.stem}.coverage"
+
+    def passes(self) -> list[PytestPass]:
+        from sharder.core.progress_log import progress_log_path_for
+
+        shared = mode_args(self.modes)
+        main_log = progress_log_path_for(self.report)
+        if self.workers <= 1:
+            return [PytestPass("sequential", tuple(shared), self.report, main_log)]
+        xdist = ["-p", XDIST_PLUGIN] if _autoload_off() else []
+        heavy_log = main_log.with_name(self.stem + HEAVY_LOG_INFIX + main_log.name[len(self.stem):])
+        heavy_extra = ["--cov-append"] if self.modes.coverage else []
+        return [
+            PytestPass("parallel", (*shared, *xdist, f"--numprocesses={self.workers}", f"--dist={self.modes.dist}",
+                                    "--sharder-pass=rest"), self.scratch / f"{self.stem}.parallel.xml", main_log),
+            PytestPass("memory_intensive", (*shared, *xdist, "--numprocesses=0", "--sharder-pass=memory_intensive",
+                                            *heavy_extra), self.scratch / f"{self.stem}.memory-intensive.xml", heavy_log),
+        ]
+
+
+def choose_workers(run: ShardRun) -> tuple[int, str | None]:
+    """Workers for the parallel part, and the line explaining `auto` (None when a number was given)."""
+    from sharder.running.workers import AUTO, auto_workers
+
+    if run.modes.parallel != AUTO:
+        return int(run.modes.parallel), None
+    heavy, note = largest_peak(run)
+    memory: float | None
+    if run.modes.memory_budget_mb is not None:
+        memory, source, safety = run.modes.memory_budget_mb, "memory budget", 1.0
+    else:
+        from sharder.running.workers import available_memory_mb
+
+        memory, source, safety = available_memory_mb(), "MemAvailable", run.modes.memory_safety
+        if memory is None:
+            source = "/proc/meminfo has no MemAvailable on this system"
+    choice = auto_workers(cpu_count(), memory_mb=memory, memory_source=source, safety=safety,
+                          largest_peak_mb=heavy.peak_rss_mb if heavy else None,
+                          heaviest_test=heavy.node_id if heavy else None)
+    return choice.workers, f"--parallel auto: {choice.explanation}{note}"
+
+
+def largest_peak(run: ShardRun) -> tuple[Any, str]:
+    """The heaviest recorded test of the shard's parallel part (memory_intensive tests run alone, so not counted)."""
+    from sharder.durations import store
+    from sharder.planning.memory import heaviest, peaks_of
+    from sharder.planning.plan import read_plan
+    from sharder.pytest_plugin.selection import select_computed
+    from sharder.running.runner import collect_ids
+    from sharder.stores.location import durations_path
+
+    recorded = store.load_durations_if_present(durations_path(run.durations_path))
+    if run.plan_path and run.spec is not None:
+        ids: Sequence[str] = read_plan(run.plan_path).bin_for(run.spec).tests
+    else:
+        collected = collect_ids(run.pytest_args)
+        ids = collected if run.spec is None else select_computed(run.spec, collected, recorded.seconds()).ids
+    peaks = peaks_of(recorded)
+    if not any(node_id in peaks for node_id in ids):
+        return None, ""
+    alone = set(collect_ids([*run.pytest_args, "-m", "memory_intensive"]))
+    heavy = heaviest(peaks, [node_id for node_id in ids if node_id not in alone])
+    note = f" ({len(alone & set(ids))} memory_intensive tests run alone afterwards)" if alone & set(ids) else ""
+    return heavy, note
+
+
+def _pass_env(run: ShardRun) -> dict[str, str] | None:
+    if not run.modes.coverage:
+        return None
+    return {**os.environ, "COVERAGE_FILE": os.fspath(run.coverage_file.resolve())}
+
+
+def run_shard(run: ShardRun) -> int:
+    """Run the passes, fold their reports into the shard's one report, return the shard's exit code."""
+    from sharder.reports.shard_report import combine_reports, failures_in
+    from sharder.running import runner
+
+    workers, explanation = choose_workers(run)
+    run.workers = workers
+    if explanation:
+        print(f"sharder run: {explanation}", flush=True)
+    label = f"shard {run.spec}" if run.spec is not None else "all tests"
+    codes: list[int] = []
+    failures = 0
+    with tempfile.TemporaryDirectory(prefix="sharder-run-") as scratch:
+        run.scratch = Path(scratch)
+        passes = run.passes()
+        for step in passes:
+            extra = list(step.args)
+            if run.modes.maxfail is not None:
+                left = run.modes.maxfail - failures
+                if left <= 0:
+                    print(f"sharder run: {label}: --maxfail {run.modes.maxfail} reached; the {step.name} part "
+                          "does not run", flush=True)
+                    break
+                extra.append(f"--maxfail={left}")
+            extra.append(f"--sharder-progress-log={step.progress_log}")
+            argv = runner.shard_argv(run.spec, junit_dir=run.junit_dir, plan_path=run.plan_path,
+                                     durations_path=run.durations_path, pytest_args=[*extra, *run.pytest_args],
+                                     junit_file=step.junit)
+            where = f" ({step.name} part)" if len(passes) > 1 else ""
+            print(f"sharder run: {label}{where}: {' '.join(argv[1:])}", flush=True)
+            code = runner.run(argv, env=_pass_env(run))
+            code = _checked_for_a_report(code, step, f"{label}{where}")
+            if code == runner.PYTEST_NO_TESTS and len(passes) > 1:
+                print(f"sharder run: {label}: no tests in the {step.name} part", flush=True)
+                code = runner.PYTEST_OK
+            codes.append(code)
+            failures += failures_in(step.junit) if step.junit.is_file() else 0
+            if code == runner.PYTEST_INTERRUPTED:
+                break
+        if len(passes) > 1:
+            combine_reports([step.junit for step in passes], run.report)
+    return _shard_code(codes)
+
+
+def _checked_for_a_report(code: int, step: PytestPass, label: str) -> int:
+    """A pass that says 0 or 1 but left no JUnit report did not end as pytest ends: a test or plugin called
+    `os._exit()`, or the process was stopped from outside without a signal. Its exit code speaks for a session
+    that never finished, so the shard is failed (1), never green, and the line names the test it stopped in."""
+    from sharder.running import runner
+
+    if code not in (runner.PYTEST_OK, runner.PYTEST_TESTS_FAILED) or step.junit.is_file():
+        return code
+    where = ""
+    if step.progress_log.is_file():
+        from sharder.core.progress_log import read_progress_log
+
+        try:
+            stopped_in = read_progress_log(step.progress_log).running_when_stopped
+        except SharderError:
+            stopped_in = None
+        if stopped_in:
+            where = f", while {stopped_in} was running"
+    print(f"sharder run: {label}: pytest exited {code} without writing its JUnit report{where}: the session did not "
+          "finish (os._exit() in a test or plugin?); the shard counts as failed", file=sys.stderr, flush=True)
+    return runner.PYTEST_TESTS_FAILED
+
+
+def _shard_code(codes: Sequence[int]) -> int:
+    """The worst pass decides: a pass killed by a signal (128 + S) over interrupted/usage (2) over failures (1) over
+    nothing-collected (5) over OK."""
+    if not codes:
+        return 0
+    from sharder.running.runner import SIGNAL_EXIT_BASE
+
+    killed = [code for code in codes if code > SIGNAL_EXIT_BASE]
+    if killed:
+        return killed[0]
+    for wanted in (2, 1, 5):
+        if wanted in codes:
+            return wanted
+    return max(codes, key=abs)

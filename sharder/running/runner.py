@@ -1,0 +1,111 @@
+"""Launching pytest in a subprocess: for collection, for one shard, for a recording run.
+
+Argv lists only, never a shell. pytest talks back through files (an id list, a JUnit report), so nothing here
+depends on pytest's terminal output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from sharder.core.errors import SharderError
+from sharder.core.shardspec import ShardSpec
+from sharder.pytest_plugin.options import COLLECT_TO_OPTION, DURATIONS_OPTION, PLAN_OPTION, SHARD_OPTION
+
+# pytest's own exit codes (pytest.ExitCode), spelled out so this module does not import pytest.
+PYTEST_OK = 0
+PYTEST_TESTS_FAILED = 1
+PYTEST_INTERRUPTED = 2
+PYTEST_USAGE_ERROR = 4
+PYTEST_NO_TESTS = 5
+# A process killed by signal S exits 128 + S in a shell's eyes (137 for SIGKILL), and so in CI's.
+SIGNAL_EXIT_BASE = 128
+
+
+def pytest_argv(args: Sequence[str]) -> list[str]:
+    """`python -m pytest ARGS`, loading sharder's plugin explicitly when entry-point autoload is off."""
+    argv = [sys.executable, "-m", "pytest"]
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        argv += ["-p", "sharder.plugin"]
+    return argv + list(args)
+
+
+def _last_error_line(output: str) -> str:
+    for line in reversed(output.strip().splitlines()):
+        if line.strip() and not line.startswith("="):
+            return line.strip()
+    return "no output"
+
+
+def collect_ids(pytest_args: Sequence[str], *, cwd: str | os.PathLike[str] | None = None) -> list[str]:
+    """The ids pytest would run with these arguments (after -k/-m), via a `--collect-only` subprocess."""
+    with tempfile.TemporaryDirectory(prefix="sharder-collect-") as scratch:
+        out = Path(scratch) / "ids.json"
+        argv = pytest_argv(["--collect-only", "-q", "-p", "no:randomly", f"{COLLECT_TO_OPTION}={out}", *pytest_args])
+        proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
+        if proc.returncode not in (PYTEST_OK, PYTEST_NO_TESTS) or not out.exists():
+            detail = _last_error_line(proc.stdout + "\n" + proc.stderr)
+            raise SharderError(f"collecting the tests failed (pytest exit {proc.returncode}): {detail}")
+        tests = json.loads(out.read_text(encoding="utf-8"))["tests"]
+    if not isinstance(tests, list):
+        raise SharderError("collecting the tests failed: the plugin wrote no id list")
+    return [str(node_id) for node_id in tests]
+
+
+def junit_path(junit_dir: str | os.PathLike[str], spec: ShardSpec) -> Path:
+    return Path(junit_dir) / f"{spec.report_stem}.xml"
+
+
+def shard_argv(
+    spec: ShardSpec,
+    *,
+    junit_dir: str | os.PathLike[str],
+    plan_path: str | os.PathLike[str] | None = None,
+    durations_path: str | os.PathLike[str] | None = None,
+    pytest_args: Sequence[str] = (),
+    junit_file: str | os.PathLike[str] | None = None,
+) -> list[str]:
+    # Every option as one `--name=value` token: pytest picks its rootdir from the non-option arguments it sees
+    # before plugins load, and would take a separate plan or report path for a test path.
+    # `junit_file`: a part of the shard's report (`sharder run --parallel` folds two passes into one file).
+    report = junit_path(junit_dir, spec) if junit_file is None else Path(junit_file)
+    args = [f"{SHARD_OPTION}={spec}", f"--junitxml={report}", "-o", "junit_family=xunit1"]
+    if plan_path is not None:
+        args.append(f"{PLAN_OPTION}={os.fspath(plan_path)}")
+    if durations_path is not None:
+        args.append(f"{DURATIONS_OPTION}={os.fspath(durations_path)}")
+    return pytest_argv([*args, *pytest_args])
+
+
+def run(
+    argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None,
+) -> int:
+    """Run pytest with our stdio; return its exit code (usage errors become 2, sharder's input-error code).
+
+    A pytest killed by a signal (the OOM killer's SIGKILL, a segfault, an abort) returns 128 + the signal, as a
+    shell would: Python's -9 would reach the CI as exit 247, which names nothing. The one stderr line says what
+    happened and where the finished tests are (the progress log that `sharder merge` reads).
+    """
+    try:
+        code = subprocess.run(list(argv), cwd=cwd, env=env, check=False).returncode
+    except OSError as exc:
+        raise SharderError(f"cannot start pytest: {exc.strerror}") from None
+    if code < 0:
+        print(f"sharder: pytest was killed by {_signal_name(-code)}: no JUnit report; the progress log holds the "
+              "tests it finished", file=sys.stderr, flush=True)
+        return SIGNAL_EXIT_BASE - code
+    return 2 if code == PYTEST_USAGE_ERROR else code
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return f"{signal.Signals(number).name} (signal {number})"
+    except ValueError:
+        return f"signal {number}"

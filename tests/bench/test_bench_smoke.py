@@ -1,0 +1,47 @@
+"""The benchmarks still run (a few seconds, on the smallest shared files): they are measured, not tested, but a
+benchmark that crashes measures nothing. Skipped when the shared data is not beside this checkout."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.paths import REPO
+
+ROOT = REPO
+SHARED = ROOT.parent / "shared" / "bench"
+
+pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason="shared bench data is not beside this checkout")
+
+
+def _run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], capture_output=True, text=True,
+                          timeout=120, check=False, cwd=ROOT)
+
+
+def _rows(output: str, title: str) -> list[list[str]]:
+    """The data rows of the table printed under `title`."""
+    block = output.split(title, 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    return [line.split() for line in block if re.match(r"\s*\d+\s", line)]
+
+
+def test_balance_runs_on_a_small_file_and_meets_its_goals_there() -> None:
+    result = _run("balance.py", "--files", "pysdc", "--shards", "2,3,7", "--no-speed")
+    assert result.returncode == 0, result.stderr + result.stdout
+    rows = _rows(result.stdout, "pysdc (useful N")
+    assert [row[0] for row in rows] == ["2", "3", "7"]
+    for row in rows:
+        sharder, least, chunks, whole, module, auto = (float(row[i]) for i in (2, 3, 4, 5, 6, 8))
+        assert min(sharder, least, chunks, whole, module, auto) >= 1.0  # nothing beats the lower bound
+        assert sharder <= least
+    assert "Flags (sharder worse than least_duration anywhere; auto > 1.10 below useful N): none" in result.stdout
+
+
+def test_stale_replays_a_history_beside_least_duration() -> None:
+    result = _run("stale.py", "--projects", "pgmpy", "--shards", "2,3", "--luck", "1")
+    assert result.returncode in (0, 1), result.stderr  # 1: a flag (sharder not lower somewhere), still a result
+    rows = _rows(result.stdout, "pgmpy: 4 pairs")
+    assert [row[0] for row in rows] == ["2", "3"]
+    for row in rows:
+        assert all(float(row[i]) >= 1.0 for i in (1, 2, 3, 4))  # real makespan over the real bound

