@@ -5,8 +5,12 @@ Three jobs, the shape of sharder's own `.github/workflows/ci.yml`:
   every shard runs the same plan;
 - `test`: one job per shard from `fromJSON(needs.plan.outputs.matrix)`, `fail-fast: false` so one red shard does
   not cancel the others' evidence, reports and progress logs uploaded even when tests fail;
-- `report`: runs even when a shard failed or died (`if: always()`), merges every report into the step summary,
-  and uploads a refreshed durations.json to commit for the next plans.
+- `report`: runs even when a shard failed or died, but not after a cancel or a failed plan (`!cancelled() &&
+  needs.plan.result == 'success'`), merges every report into the step summary, and uploads a refreshed
+  durations.json to commit for the next plans.
+
+Every job has a `timeout-minutes`, setup-python caches pip keyed on the project's dependency files, and the
+project's install line and Python version come from its own files (`detect_setup`), printed by `sharder init`.
 
 Built as data and written with PyYAML: every `run:` is one line a user would type, and the document is checked
 by actionlint and executed step by step in sharder's own tests.
@@ -14,12 +18,21 @@ by actionlint and executed step by step in sharder's own tests.
 
 from __future__ import annotations
 
+import math
 import os
+import re
+import shlex
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib  # type: ignore[import-not-found, no-redef, unused-ignore]
 
 from sharder.core.durationtext import format_duration
 
@@ -38,10 +51,37 @@ HEADER = """\
 # Written by `sharder init github`: a sharded pytest run.
 #   plan:   chooses the shard count and writes plan.json from durations.json (commit that file);
 #   test:   one job per shard; JUnit reports and progress logs are uploaded even when tests fail;
-#   report: always runs; merges all reports into the job summary and uploads a refreshed durations.json
-#           (artifact "durations"): commit it now and then so the plan follows the suite.
-# Edit the Install step to install your project and its test dependencies.
+#   report: runs unless the run was cancelled or the plan failed; merges all reports into the job summary and
+#           uploads a refreshed durations.json (artifact "durations"): commit it now and then so the plan
+#           follows the suite.
+# The Install step and the Python version were chosen from the project's files (`sharder init` said why).
 """
+
+
+DISTRIBUTION = "pytest-sharder"
+# Extras that by convention hold a project's test dependencies, most specific first.
+TEST_EXTRAS = ("test", "tests", "testing", "dev")
+# Requirement files that hold test dependencies, most specific first; plain requirements.txt only as a fallback.
+TEST_REQUIREMENTS = ("requirements-test.txt", "requirements_test.txt", "test-requirements.txt",
+                     "requirements/test.txt", "requirements-dev.txt", "requirements_dev.txt", "dev-requirements.txt",
+                     "requirements/dev.txt")
+# CPython minors setup-python provides on ubuntu-latest; requires-python picks the newest it allows.
+KNOWN_PYTHONS = ("3.9", "3.10", "3.11", "3.12", "3.13")
+PLAN_TIMEOUT_MINUTES = 15
+REPORT_TIMEOUT_MINUTES = 15
+DEFAULT_TEST_TIMEOUT_MINUTES = 60
+
+
+@dataclass(frozen=True)
+class ProjectSetup:
+    """How the generated jobs install the project and which Python they use, each with the reason it was chosen
+    (`sharder init` prints both, so a wrong guess is seen before the first push)."""
+
+    install: str
+    install_reason: str
+    python_version: str
+    python_reason: str
+    dependency_files: tuple[str, ...] = ()  # what setup-python's pip cache is keyed on; none: no cache
 
 
 @dataclass(frozen=True)
@@ -49,38 +89,141 @@ class WorkflowOptions:
     shards: int | None = None  # a fixed count, or
     target_seconds: float | None = None  # the wall time to meet, N chosen by `sharder matrix --target`
     overhead_seconds: float = DEFAULT_OVERHEAD_SECONDS
-    install: str = "python -m pip install sharder"
+    install: str = f"python -m pip install {DISTRIBUTION}"
     python_version: str = DEFAULT_PYTHON
+    dependency_files: tuple[str, ...] = ()
+    pytest_args: tuple[str, ...] = ()  # after `--` on every line that collects: matrix, plan and run
+
+    @property
+    def test_timeout_minutes(self) -> int:
+        """A shard job's limit: three times the target (a slow runner, a cold cache) but at least a quarter hour;
+        with a fixed shard count nothing says how long a shard takes, so an hour."""
+        if self.target_seconds is None:
+            return DEFAULT_TEST_TIMEOUT_MINUTES
+        return max(15, math.ceil(3 * (self.target_seconds + self.overhead_seconds) / 60))
+
+
+def _read_pyproject(root: Path) -> dict[str, Any]:
+    path = root / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}  # not ours to judge here; pip will say what is wrong with it
+    return document if isinstance(document, dict) else {}
+
+
+def _project_table(document: dict[str, Any]) -> dict[str, Any]:
+    project = document.get("project")
+    return project if isinstance(project, dict) else {}
+
+
+def _test_extra(project: dict[str, Any]) -> str | None:
+    extras = project.get("optional-dependencies")
+    if not isinstance(extras, dict):
+        return None
+    return next((name for name in TEST_EXTRAS if name in extras), None)
+
+
+def detect_install(root: Path) -> tuple[str, str, tuple[str, ...]]:
+    """The install line, why, and the files it depends on: the project itself (with its test extra when it has
+    one) and a test requirements file, then sharder."""
+    parts = ["python -m pip install"]
+    reasons: list[str] = []
+    files: list[str] = []
+    document = _read_pyproject(root)
+    extra = _test_extra(_project_table(document))
+    if (root / "pyproject.toml").is_file():
+        files.append("pyproject.toml")
+    if extra is not None:
+        parts.append(f"-e '.[{extra}]'")
+        reasons.append(f"the project with its [{extra}] extra (pyproject.toml)")
+    elif any((root / name).is_file() for name in ("pyproject.toml", "setup.py", "setup.cfg")):
+        parts.append("-e .")
+        reasons.append("the project (no test or dev extra found)")
+    requirements = next((name for name in TEST_REQUIREMENTS if (root / name).is_file()), None)
+    if requirements is None and extra is None and (root / "requirements.txt").is_file():
+        requirements = "requirements.txt"
+    if requirements is not None:
+        parts.append(f"-r {requirements}")
+        files.append(requirements)
+        reasons.append(requirements)
+    parts.append(DISTRIBUTION)
+    reason = " + ".join(reasons) if reasons else "no project files found: sharder only"
+    return " ".join(parts), reason, tuple(files)
+
+
+def detect_python(root: Path) -> tuple[str, str]:
+    """`.python-version`'s first entry, else the newest known CPython that `requires-python` allows, else the
+    default."""
+    pinned = root / ".python-version"
+    if pinned.is_file():
+        for line in pinned.read_text(encoding="utf-8", errors="replace").splitlines():
+            entry = line.split("#", 1)[0].strip()
+            if entry and re.fullmatch(r"[\w.+-]+", entry):
+                return entry, ".python-version"
+    requires = _project_table(_read_pyproject(root)).get("requires-python")
+    if isinstance(requires, str) and requires.strip():
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+        try:
+            allowed = SpecifierSet(requires)
+        except InvalidSpecifier:
+            return DEFAULT_PYTHON, f"default (requires-python {requires!r} is not a version specifier)"
+        fitting = [version for version in KNOWN_PYTHONS if allowed.contains(f"{version}.0", prereleases=False)
+                   or allowed.contains(f"{version}.99", prereleases=False)]
+        if fitting:
+            return fitting[-1], f"the newest CPython requires-python {requires!r} allows"
+        return DEFAULT_PYTHON, f"default (requires-python {requires!r} allows none of {', '.join(KNOWN_PYTHONS)})"
+    return DEFAULT_PYTHON, "default (no .python-version, no requires-python)"
+
+
+def detect_setup(root: str | os.PathLike[str], *, install: str | None = None, python: str | None = None) -> ProjectSetup:
+    """What the generated workflow installs and runs on, from the project's own files unless given."""
+    folder = Path(root)
+    detected, install_reason, files = detect_install(folder)
+    if install is not None:
+        detected, install_reason = install, "given with --install"
+    version, python_reason = detect_python(folder)
+    if python is not None:
+        version, python_reason = python, "given with --python"
+    return ProjectSetup(detected, install_reason, version, python_reason, files)
 
 
 def install_command(project: str | os.PathLike[str]) -> str:
-    """A guess at installing the project with its test requirements, plus sharder; the header says to check it."""
-    root = Path(project)
-    parts = ["python -m pip install"]
-    if any((root / name).exists() for name in ("pyproject.toml", "setup.py", "setup.cfg")):
-        parts.append("-e .")
-    for name in ("requirements-dev.txt", "requirements-test.txt", "requirements.txt"):
-        if (root / name).exists():
-            parts.append(f"-r {name}")
-            break
-    parts.append("sharder")
-    return " ".join(parts)
+    """The detected install line (see `detect_install`)."""
+    return detect_install(Path(project))[0]
+
+
+def _with_pytest_args(command: str, options: WorkflowOptions) -> str:
+    """The suite's pytest arguments after `--`, quoted for the shell, on every line that collects."""
+    return f"{command} -- {shlex.join(options.pytest_args)}" if options.pytest_args else command
 
 
 def matrix_command(options: WorkflowOptions) -> str:
     if options.shards is not None:
-        return f"sharder matrix --shards {options.shards}"
+        return _with_pytest_args(f"sharder matrix --shards {options.shards}", options)
     target = options.target_seconds if options.target_seconds is not None else DEFAULT_TARGET_SECONDS
-    return (f"sharder matrix --target {format_duration(target)} "
-            f"--job-overhead {format_duration(options.overhead_seconds)}")
+    return _with_pytest_args(f"sharder matrix --target {format_duration(target)} "
+                             f"--job-overhead {format_duration(options.overhead_seconds)}", options)
 
 
 def _setup_steps(options: WorkflowOptions) -> list[dict[str, Any]]:
+    python: dict[str, Any] = {"python-version": options.python_version}
+    if options.dependency_files:  # setup-python's pip cache fails the job when no file matches its key
+        python["cache"] = "pip"
+        python["cache-dependency-path"] = "\n".join(options.dependency_files)
     return [
         {"uses": CHECKOUT},
-        {"uses": SETUP_PYTHON, "with": {"python-version": options.python_version}},
+        {"uses": SETUP_PYTHON, "with": python},
         {"name": "Install", "run": options.install},
     ]
+
+
+# The report job runs after failed or dead shards (their evidence is the point), but not after a cancel, and not
+# when the plan failed: there is nothing to merge then, and a failed artifact download would hide the real error.
+REPORT_CONDITION = "${{ !cancelled() && needs.plan.result == 'success' }}"
 
 
 def github_workflow(options: WorkflowOptions) -> dict[str, Any]:
@@ -88,11 +231,13 @@ def github_workflow(options: WorkflowOptions) -> dict[str, Any]:
     plan_job = {
         "name": "Plan shards",
         "runs-on": "ubuntu-latest",
+        "timeout-minutes": PLAN_TIMEOUT_MINUTES,
         "outputs": {"matrix": "${{ steps.matrix.outputs.matrix }}", "shards": "${{ steps.matrix.outputs.shards }}"},
         "steps": [
             *_setup_steps(options),
             {"name": "Choose the shard count", "id": "matrix", "run": matrix_command(options)},
-            {"name": "Plan", "run": "sharder plan --shards ${{ steps.matrix.outputs.shards }} -o plan.json"},
+            {"name": "Plan", "run": _with_pytest_args(
+                "sharder plan --shards ${{ steps.matrix.outputs.shards }} -o plan.json", options)},
             {"uses": UPLOAD_ARTIFACT, "with": {"name": PLAN_ARTIFACT, "path": "plan.json"}},
         ],
     }
@@ -100,11 +245,13 @@ def github_workflow(options: WorkflowOptions) -> dict[str, Any]:
         "name": "Tests ${{ matrix.shard }}",
         "needs": "plan",
         "runs-on": "ubuntu-latest",
+        "timeout-minutes": options.test_timeout_minutes,
         "strategy": {"fail-fast": False, "matrix": "${{ fromJSON(needs.plan.outputs.matrix) }}"},
         "steps": [
             *_setup_steps(options),
             {"uses": DOWNLOAD_ARTIFACT, "with": {"name": PLAN_ARTIFACT}},
-            {"name": "Run shard", "run": "sharder run --shard ${{ matrix.shard }} --plan plan.json --junit-dir reports"},
+            {"name": "Run shard", "run": _with_pytest_args(
+                "sharder run --shard ${{ matrix.shard }} --plan plan.json --junit-dir reports", options)},
             {"name": "Upload reports", "if": "always()", "uses": UPLOAD_ARTIFACT, "with": {
                 # The shard ("3/8") cannot name an artifact ("/" is not allowed); the job index can.
                 "name": REPORTS_ARTIFACT_PREFIX + "${{ strategy.job-index }}",
@@ -116,8 +263,9 @@ def github_workflow(options: WorkflowOptions) -> dict[str, Any]:
     report_job = {
         "name": "Report",
         "needs": ["plan", "test"],
-        "if": "always()",
+        "if": REPORT_CONDITION,
         "runs-on": "ubuntu-latest",
+        "timeout-minutes": REPORT_TIMEOUT_MINUTES,
         "steps": [
             *_setup_steps(options),
             {"uses": DOWNLOAD_ARTIFACT, "with": {"name": PLAN_ARTIFACT}},

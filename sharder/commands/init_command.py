@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,11 @@ def register(subparsers: Any) -> None:
                           help="choose the fewest shards that finish within DURATION on each run (default 10m)")
     parser.add_argument("--job-overhead", type=duration_argument, metavar="DURATION",
                         help="with --target: cost of starting each shard job (default 1m)")
+    parser.add_argument("--install", metavar="CMD",
+                        help="the install step's command (default: detected from pyproject.toml's test or dev extra "
+                             "and requirements files, plus pytest-sharder)")
+    parser.add_argument("--python", metavar="VERSION",
+                        help="the Python version (default: .python-version, else the newest requires-python allows)")
     parser.add_argument("-o", "--output", metavar="PATH", help="where to write (default .github/workflows/sharder.yml)")
     parser.add_argument("--force", action="store_true", help="replace an existing file")
     parser.set_defaults(func=run)
@@ -37,15 +44,17 @@ def run(args: argparse.Namespace) -> int:
         DEFAULT_OUTPUT,
         DEFAULT_OVERHEAD_SECONDS,
         WorkflowOptions,
+        detect_setup,
         github_workflow,
-        install_command,
         render_workflow,
     )
     from sharder.core.atomic import atomic_write_text
     from sharder.core.errors import SharderError
 
-    if args.pytest_args:
-        raise SharderError("init takes no pytest arguments; add them to the generated `sharder run` line")
+    if args.install is not None and not args.install.strip():
+        raise SharderError("--install needs a command, e.g. --install \"python -m pip install -e . pytest-sharder\"")
+    if args.python is not None and not re.fullmatch(r"[\w.+-]+", args.python):
+        raise SharderError(f"--python {args.python!r} is not a version setup-python understands (e.g. 3.12)")
     if args.job_overhead is not None and args.shards is not None:
         raise SharderError("--job-overhead goes with --target; --shards N needs no timings")
     if args.target is not None and not args.target > 0:
@@ -55,14 +64,21 @@ def run(args: argparse.Namespace) -> int:
         raise SharderError(f"{os.fspath(output)!r} is a directory; give the workflow file's path")
     if output.exists() and not args.force:
         raise SharderError(f"{os.fspath(output)!r} already exists; pass --force to replace it")
+    setup = detect_setup(Path.cwd(), install=args.install, python=args.python)
     options = WorkflowOptions(
         shards=args.shards, target_seconds=args.target,
         overhead_seconds=DEFAULT_OVERHEAD_SECONDS if args.job_overhead is None else args.job_overhead,
-        install=install_command(Path.cwd()),
+        install=setup.install, python_version=setup.python_version, dependency_files=setup.dependency_files,
+        pytest_args=tuple(args.pytest_args),
     )
     try:
         atomic_write_text(output, render_workflow(github_workflow(options)))
     except OSError as exc:
         raise SharderError(f"cannot write {os.fspath(output)!r}: {exc.strerror}") from None
-    print(f"sharder init: wrote {os.fspath(output)}; check its Install step ({options.install})", file=sys.stderr)
+    print(f"sharder init: wrote {os.fspath(output)}", file=sys.stderr)
+    print(f"  install: {setup.install}  ({setup.install_reason}; --install CMD to change)", file=sys.stderr)
+    print(f"  python:  {setup.python_version}  ({setup.python_reason}; --python VERSION to change)", file=sys.stderr)
+    if options.pytest_args:
+        print(f"  pytest arguments on the matrix, plan and run lines: {shlex.join(options.pytest_args)}",
+              file=sys.stderr)
     return 0

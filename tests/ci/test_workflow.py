@@ -18,7 +18,14 @@ from typing import Any
 import pytest
 import yaml
 
-from sharder.ci.workflow import WorkflowOptions, github_workflow, install_command, render_workflow
+from sharder.ci.workflow import (
+    REPORT_CONDITION,
+    WorkflowOptions,
+    detect_setup,
+    github_workflow,
+    install_command,
+    render_workflow,
+)
 from tests.paths import REPO
 
 RunSharder = Callable[..., subprocess.CompletedProcess[str]]
@@ -98,7 +105,9 @@ def workflow_problems(document: dict[str, Any]) -> list[str]:
          "test: each shard's artifact needs its own name")
 
     need(set(report.get("needs", [])) == {"plan", "test"}, "report: must need plan and test")
-    need(report.get("if") == "always()", "report: must run even when a shard failed")
+    need(report.get("if") == REPORT_CONDITION,
+         "report: must run when a shard failed, but not after a cancel or a failed plan")
+    need(all(isinstance(job.get("timeout-minutes"), int) for job in jobs.values()), "every job needs timeout-minutes")
     need(any(d["with"].get("merge-multiple") is True and "pattern" in d["with"]
              for d in _steps_using(report, "actions/download-artifact")), "report: must download every shard's reports")
     merges = _steps_running(report, "sharder merge")
@@ -164,18 +173,65 @@ def test_structure_check_catches_what_breaks_a_sharded_run(tmp_path: Path) -> No
     document["jobs"]["test"]["steps"][-1].pop("if")
     document["permissions"] = "write-all"
     document["jobs"]["plan"]["steps"][0]["uses"] = "actions/checkout@main"
+    document["jobs"]["plan"].pop("timeout-minutes")
     problems = workflow_problems(document)
-    for expected in ("report: must run even", "fail-fast", "reports/ (and its progress logs)", "permissions",
+    for expected in ("report: must run when a shard failed", "timeout-minutes", "fail-fast",
+                     "reports/ (and its progress logs)", "permissions",
                      "actions/checkout@main"):
         assert any(expected in problem for problem in problems), (expected, problems)
 
 
 def test_install_command_guesses_from_the_project(tmp_path: Path) -> None:
-    assert install_command(tmp_path) == "python -m pip install sharder"
+    assert install_command(tmp_path) == "python -m pip install pytest-sharder"
     (tmp_path / "pyproject.toml").touch()
     (tmp_path / "requirements.txt").touch()
     (tmp_path / "requirements-dev.txt").touch()
-    assert install_command(tmp_path) == "python -m pip install -e . -r requirements-dev.txt sharder"
+    assert install_command(tmp_path) == "python -m pip install -e . -r requirements-dev.txt pytest-sharder"
+
+
+def test_a_test_extra_is_installed_and_keys_the_pip_cache(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n[project.optional-dependencies]\ndocs = ["sphinx"]\ndev = ["ruff"]\ntest = ["pytest"]\n')
+    (tmp_path / "requirements.txt").touch()  # the extra says what tests need; a bare requirements.txt is not added
+    setup = detect_setup(tmp_path)
+    assert setup.install == "python -m pip install -e '.[test]' pytest-sharder"
+    assert "[test] extra" in setup.install_reason
+    assert setup.dependency_files == ("pyproject.toml",)
+    (tmp_path / "requirements-test.txt").touch()
+    assert detect_setup(tmp_path).dependency_files == ("pyproject.toml", "requirements-test.txt")
+    assert detect_setup(tmp_path, install="make deps").install == "make deps"
+
+
+@pytest.mark.parametrize(("files", "expected"), [
+    ({}, "3.12"),
+    ({".python-version": "# pinned\n3.11.4\n"}, "3.11.4"),
+    ({"pyproject.toml": '[project]\nname = "x"\nrequires-python = ">=3.9,<3.12"\n'}, "3.11"),
+    ({"pyproject.toml": '[project]\nname = "x"\nrequires-python = ">=3.10"\n'}, "3.13"),
+    ({"pyproject.toml": '[project]\nname = "x"\nrequires-python = "~=3.10.2"\n'}, "3.10"),
+    ({"pyproject.toml": '[project]\nname = "x"\nrequires-python = "nonsense"\n'}, "3.12"),
+    ({"pyproject.toml": '[project]\nname = "x"\nrequires-python = ">=3.10"\n', ".python-version": "3.10\n"}, "3.10"),
+])
+def test_python_version_comes_from_the_project(tmp_path: Path, files: dict[str, str], expected: str) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert detect_setup(tmp_path).python_version == expected
+    assert detect_setup(tmp_path, python="3.9").python_version == "3.9"
+
+
+def test_no_dependency_file_means_no_pip_cache(tmp_path: Path) -> None:
+    """setup-python's pip cache fails the job when no file matches its key, so none is asked for."""
+    plan = load_workflow(generated(tmp_path, shards=2))["jobs"]["plan"]
+    assert "cache" not in _steps_using(plan, "actions/setup-python")[0]["with"]
+    plan = load_workflow(generated(tmp_path, shards=2, dependency_files=("pyproject.toml",)))["jobs"]["plan"]
+    assert _steps_using(plan, "actions/setup-python")[0]["with"] == {
+        "python-version": "3.12", "cache": "pip", "cache-dependency-path": "pyproject.toml"}
+
+
+def test_pytest_arguments_reach_every_line_that_collects(tmp_path: Path) -> None:
+    jobs = load_workflow(generated(tmp_path, shards=2, pytest_args=("-m", "not slow", "tests/unit")))["jobs"]
+    lines = [_steps_running(jobs[job], command)[0]["run"]
+             for job, command in (("plan", "sharder matrix"), ("plan", "sharder plan"), ("test", "sharder run"))]
+    assert all(line.endswith(" -- -m 'not slow' tests/unit") for line in lines), lines
 
 
 # ------------------------------------------------------------------------------------------- sharder init
@@ -191,7 +247,8 @@ def test_init_writes_then_refuses_to_overwrite(run_sharder: RunSharder, tmp_path
     plan_steps = document["jobs"]["plan"]["steps"]
     assert _steps_running(document["jobs"]["plan"], "sharder matrix")[0]["run"] == \
         "sharder matrix --target 7m --job-overhead 1m"
-    assert [s["run"] for s in plan_steps if s.get("name") == "Install"] == ["python -m pip install -e . sharder"]
+    assert [s["run"] for s in plan_steps if s.get("name") == "Install"] == ["python -m pip install -e . pytest-sharder"]
+    assert "install: python -m pip install -e . pytest-sharder  (the project (no test or dev extra found)" in first.stderr
     assert path.read_text().startswith("# Written by `sharder init github`")
 
     before = path.read_bytes()
@@ -199,9 +256,10 @@ def test_init_writes_then_refuses_to_overwrite(run_sharder: RunSharder, tmp_path
     assert again.returncode == 2 and again.stderr.count("\n") == 1 and "already exists; pass --force" in again.stderr
     assert path.read_bytes() == before
 
-    forced = run_sharder(["init", "github", "--shards", "4", "--force"], cwd=tmp_path)
+    forced = run_sharder(["init", "github", "--shards", "4", "--force", "--", "-k", "not slow"], cwd=tmp_path)
     assert forced.returncode == 0, forced.stderr
-    assert "sharder matrix --shards 4" in path.read_text()
+    assert "sharder matrix --shards 4 -- -k 'not slow'" in path.read_text()
+    assert "pytest arguments on the matrix, plan and run lines: -k 'not slow'" in forced.stderr
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -211,6 +269,8 @@ def test_init_writes_then_refuses_to_overwrite(run_sharder: RunSharder, tmp_path
     (["init", "github", "--target", "soon"], "invalid duration 'soon'"),
     (["init", "github", "--target", "0"], "the target must be longer than 0s"),
     (["init", "github", "-o", "."], "is a directory"),
+    (["init", "github", "--python", "3.12; rm -rf /"], "is not a version setup-python understands"),
+    (["init", "github", "--install", " "], "--install needs a command"),
 ])
 def test_init_bad_input(run_sharder: RunSharder, tmp_path: Path, args: list[str], message: str) -> None:
     result = run_sharder(args, cwd=tmp_path)

@@ -72,6 +72,15 @@ class LocalWorkflowRun:
 
     def evaluate(self, expression: str, context: dict[str, Any]) -> Any:
         expression = expression.strip()
+        # Operators by GitHub's precedence, lowest first; our workflows need no parentheses, so none are parsed.
+        for operator in ("||", "&&"):
+            if operator in expression:
+                sides = [self.evaluate(part, context) for part in expression.split(operator)]
+                return any(sides) if operator == "||" else all(sides)
+        for operator in ("==", "!="):
+            if operator in expression:
+                left, right = (self.evaluate(part, context) for part in expression.split(operator, 1))
+                return (left == right) if operator == "==" else (left != right)
         if expression.startswith("!"):
             return not self.evaluate(expression[1:], context)
         call = _CALL.fullmatch(expression)
@@ -374,3 +383,18 @@ def test_generated_workflow_runs_locally_and_a_failing_shard_still_reports(
     red_shard = next(r.index for r in run.runs["test"] if r.failed)
     assert run.failed_steps() == [("test", red_shard, "Run shard"), ("report", 0, "Merge")]
     _check_run(run, example_dir, step_env, shards=3, failed=1)
+
+
+def test_a_failed_plan_skips_the_shards_and_the_report(
+    example_dir: Path, tmp_path: Path, step_env: dict[str, str], run_sharder: Any
+) -> None:
+    """With nothing planned there is nothing to merge: the report job stays out of the way (on GitHub its artifact
+    download would fail and hide the plan's own error), so the one red step is the plan's."""
+    made = run_sharder(["init", "github", "--shards", "2"], cwd=example_dir)
+    assert made.returncode == 0, made.stderr
+    (example_dir / "durations.json").write_text("{not json")
+    run = LocalWorkflowRun(example_dir / ".github" / "workflows" / "sharder.yml", example_dir, tmp_path / "run",
+                           step_env)
+    run.run()
+    assert run.failed_steps() == [("plan", 0, "Plan")]
+    assert run.runs["test"] == [] and run.runs["report"] == []
