@@ -17,6 +17,8 @@ from sharder.commands import COMMANDS
 from sharder.core.errors import SharderError
 
 USAGE_ERROR = 2
+# The commands that run or collect the suite: each takes `[tool.sharder] pytest_args` when nothing follows `--`.
+PYTEST_COMMANDS = frozenset({"record", "plan", "matrix", "run", "replay", "local"})
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -54,7 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(own_args)
     args.pytest_args = pytest_args
+    args.pytest_args_source = "the command line" if pytest_args else None
     try:
+        if args.command in PYTEST_COMMANDS and not pytest_args:
+            _apply_configured_pytest_args(args)
         code: int = args.func(args)
     except SharderError as exc:
         print(f"sharder {args.command}: error: {exc}", file=sys.stderr)
@@ -63,6 +68,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"sharder {args.command}: interrupted", file=sys.stderr)
         return 130
     return code
+
+
+def _apply_configured_pytest_args(args: argparse.Namespace) -> None:
+    """`[tool.sharder] pytest_args` for a command given none after `--`, said once on stderr (stdout may be a
+    matrix a shell captures)."""
+    import shlex
+
+    from sharder.stores.pyproject import resolve_pytest_args
+
+    resolved = resolve_pytest_args([])
+    if resolved.args:
+        args.pytest_args, args.pytest_args_source = resolved.args, resolved.source
+        print(f"sharder {args.command}: pytest arguments from {resolved.source} [tool.sharder]: "
+              f"{shlex.join(resolved.args)}", file=sys.stderr)
 
 
 # What a shell reports for a process that SIGPIPE ended (128 + 13), as `head` closing a pipe ends `cat`.

@@ -22,19 +22,14 @@ import math
 import os
 import re
 import shlex
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[import-not-found, no-redef, unused-ignore]
-
 from sharder.core.durationtext import format_duration
+from sharder.stores.pyproject import read_pyproject
 
 CHECKOUT = "actions/checkout@v4"
 SETUP_PYTHON = "actions/setup-python@v5"
@@ -92,7 +87,7 @@ class WorkflowOptions:
     install: str = f"python -m pip install {DISTRIBUTION}"
     python_version: str = DEFAULT_PYTHON
     dependency_files: tuple[str, ...] = ()
-    pytest_args: tuple[str, ...] = ()  # after `--` on every line that collects: matrix, plan and run
+    pytest_args: tuple[str, ...] = ()  # after `--` on every line that collects: matrix --target, plan and run
 
     @property
     def test_timeout_minutes(self) -> int:
@@ -105,13 +100,7 @@ class WorkflowOptions:
 
 def _read_pyproject(root: Path) -> dict[str, Any]:
     path = root / "pyproject.toml"
-    if not path.is_file():
-        return {}
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return {}  # not ours to judge here; pip will say what is wrong with it
-    return document if isinstance(document, dict) else {}
+    return read_pyproject(path) if path.is_file() else {}
 
 
 def _project_table(document: dict[str, Any]) -> dict[str, Any]:
@@ -202,8 +191,8 @@ def _with_pytest_args(command: str, options: WorkflowOptions) -> str:
 
 
 def matrix_command(options: WorkflowOptions) -> str:
-    if options.shards is not None:
-        return _with_pytest_args(f"sharder matrix --shards {options.shards}", options)
+    if options.shards is not None:  # a fixed N collects nothing, so it takes no pytest arguments
+        return f"sharder matrix --shards {options.shards}"
     target = options.target_seconds if options.target_seconds is not None else DEFAULT_TARGET_SECONDS
     return _with_pytest_args(f"sharder matrix --target {format_duration(target)} "
                              f"--job-overhead {format_duration(options.overhead_seconds)}", options)

@@ -80,7 +80,7 @@ def _check_options(args: argparse.Namespace) -> None:
     needs_target = [name for name, given in (
         ("--job-overhead", args.job_overhead is not None), ("--max-shards", args.max_shards is not None),
         ("--durations", args.durations is not None), ("--from-durations", args.from_durations),
-        ("pytest arguments after --", bool(args.pytest_args)),
+        ("pytest arguments after --", bool(args.pytest_args) and args.pytest_args_source == "the command line"),
     ) if given]
     if needs_target:
         raise SharderError(f"{', '.join(needs_target)} only go{'es' if len(needs_target) == 1 else ''} with "

@@ -8,21 +8,13 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sharder.core.errors import SharderError
 from sharder.planning.memory import parse_memory_size
 from sharder.running.workers import DEFAULT_SAFETY, check_safety, parse_parallel
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found, no-redef, unused-ignore]
-
-PYPROJECT = "pyproject.toml"
+from sharder.stores.pyproject import sharder_table
 
 
 @dataclass(frozen=True)
@@ -38,16 +30,6 @@ class RunConfig:
     memory_budget_mb: float | None = None
     memory_safety: float = DEFAULT_SAFETY
     source: str | None = None  # the pyproject.toml the values came from
-
-
-def find_pyproject(start: str | os.PathLike[str]) -> Path | None:
-    """The nearest pyproject.toml at or above `start`, as pytest finds its rootdir."""
-    here = Path(start).resolve()
-    for directory in (here, *here.parents):
-        candidate = directory / PYPROJECT
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def check_timeout(value: object, where: str = "--timeout") -> float:
@@ -114,19 +96,7 @@ def config_from_table(table: dict[str, Any], source: str) -> RunConfig:
 
 
 def load_run_config(start: str | os.PathLike[str] = ".") -> RunConfig:
-    path = find_pyproject(start)
-    if path is None:
+    table, path = sharder_table(start)
+    if path is None or not table:
         return RunConfig()
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SharderError(f"cannot read {path}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SharderError(f"{path}: not valid TOML: {exc}") from None
-    tool = document.get("tool", {})
-    table = tool.get("sharder") if isinstance(tool, dict) else None
-    if table is None:
-        return RunConfig()
-    if not isinstance(table, dict):
-        raise SharderError(f"{path}: [tool.sharder] must be a table")
     return config_from_table(table, os.fspath(path))

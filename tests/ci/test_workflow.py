@@ -228,7 +228,9 @@ def test_no_dependency_file_means_no_pip_cache(tmp_path: Path) -> None:
 
 
 def test_pytest_arguments_reach_every_line_that_collects(tmp_path: Path) -> None:
-    jobs = load_workflow(generated(tmp_path, shards=2, pytest_args=("-m", "not slow", "tests/unit")))["jobs"]
+    assert _steps_running(load_workflow(generated(tmp_path, shards=2, pytest_args=("-x",)))["jobs"]["plan"],
+                          "sharder matrix")[0]["run"] == "sharder matrix --shards 2"  # a fixed N collects nothing
+    jobs = load_workflow(generated(tmp_path, target_seconds=300.0, pytest_args=("-m", "not slow", "tests/unit")))["jobs"]
     lines = [_steps_running(jobs[job], command)[0]["run"]
              for job, command in (("plan", "sharder matrix"), ("plan", "sharder plan"), ("test", "sharder run"))]
     assert all(line.endswith(" -- -m 'not slow' tests/unit") for line in lines), lines
@@ -258,7 +260,7 @@ def test_init_writes_then_refuses_to_overwrite(run_sharder: RunSharder, tmp_path
 
     forced = run_sharder(["init", "github", "--shards", "4", "--force", "--", "-k", "not slow"], cwd=tmp_path)
     assert forced.returncode == 0, forced.stderr
-    assert "sharder matrix --shards 4 -- -k 'not slow'" in path.read_text()
+    assert "sharder plan --shards ${{ steps.matrix.outputs.shards }} -o plan.json -- -k 'not slow'" in path.read_text()
     assert "pytest arguments on the matrix, plan and run lines: -k 'not slow'" in forced.stderr
 
 
