@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from sharder.core.errors import SharderError
+from sharder.core.log_text import one_line
 from sharder.reports.summary import STEP_SUMMARY_LIMIT, first_lines, status_text
 from sharder.reports.verdict import MergeResult
 
@@ -48,9 +49,11 @@ def error_annotations(result: MergeResult, limit: int = ANNOTATION_LIMIT) -> lis
         path = test.node_id.split("::", 1)[0]
         # pytest's JUnit `line` is 0-based; GitHub's is 1-based.
         line = test.line + 1 if test.line is not None else None
-        message = "\n".join(first_lines(test.message)) or test.outcome
+        # Each line, and the id in the title, shown on one line first: the command's own escapes keep the runner
+        # from splitting it, `one_line` keeps other controls (NEL, U+2028, ESC) out of every log reader's way.
+        message = "\n".join(one_line(part) for part in first_lines(test.message)) or test.outcome
         where = f" (shard {test.shard})" if test.shard is not None else ""
-        commands.append(error_command(message, title=f"{test.node_id} {test.outcome}{where}",
+        commands.append(error_command(message, title=f"{one_line(test.node_id)} {test.outcome}{where}",
                                       file=path if path.endswith(".py") else test.file, line=line))
     for shard in result.problem_shards:
         count = len(shard.missing) + shard.missing_unnamed

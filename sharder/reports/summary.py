@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sharder.core.log_text import log_safe
 from sharder.core.table import format_table
 from sharder.reports.verdict import MergeResult, ShardResult, TestOutcome
 
@@ -65,19 +67,20 @@ def verdict_word(result: MergeResult) -> str:
     return "OK" if result.exit_code == 0 else "FAILED"
 
 
-def status_text(shard: ShardResult) -> str:
+def status_text(shard: ShardResult, show: Callable[[str], str] = log_safe) -> str:
+    """The shard's status; `show` renders the test it died in (log-safe for a terminal, a code span in Markdown)."""
     text = shard.status
     if shard.died_in:
-        text += f" while running {shard.died_in}"
+        text += f" while running {show(shard.died_in)}"
     if shard.recovered:
         text += f"; {shard.recovered} recovered from its progress log"
     return text
 
 
-def shard_rows(result: MergeResult) -> list[tuple[object, ...]]:
+def shard_rows(result: MergeResult, show: Callable[[str], str] = log_safe) -> list[tuple[object, ...]]:
     return [
         (shard.label, "?" if shard.planned is None else shard.planned, shard.reported, shard.failed,
-         _seconds(shard.predicted_seconds), _seconds(shard.actual_seconds), status_text(shard))
+         _seconds(shard.predicted_seconds), _seconds(shard.actual_seconds), status_text(shard, show))
         for shard in result.shards
     ]
 
@@ -95,6 +98,7 @@ def imbalance_text(result: MergeResult) -> str | None:
 
 
 def _history(test: TestOutcome) -> str:
+    """Raw: each form escapes it as a whole (the sources are report file names, which anyone may choose)."""
     return ", ".join(f"{outcome} in {source}" for outcome, source in test.history)
 
 
@@ -112,10 +116,12 @@ def _capped(lines: list[str], items: int, shown: int, what: str) -> list[str]:
 
 
 def render_terminal(result: MergeResult) -> str:
+    """Every value that came from a report (ids, messages, names, reasons) goes through `log_safe`: one line each,
+    no workflow command, so the summary can be printed into a CI log whatever the suite put in it."""
     identity = result.identity
     intro = f"sharder merge: {result.report_count} report{'s' if result.report_count != 1 else ''}"
     if identity.plan_id:
-        intro += f", plan {identity.plan_id}"
+        intro += f", plan {log_safe(identity.plan_id)}"
     if identity.shards is not None:
         intro += f", {identity.shards} shard{'s' if identity.shards != 1 else ''}"
     out = [intro, "", format_table(SHARD_HEADER, shard_rows(result))] if result.shards else [intro]
@@ -125,31 +131,32 @@ def render_terminal(result: MergeResult) -> str:
     slowest = result.slowest(SLOWEST)
     if slowest:
         out += ["", f"{len(slowest)} slowest tests:"]
-        out += [f"  {test.seconds:8.2f} s  {_shard_of(test):>12}  {test.node_id}" for test in slowest]
+        out += [f"  {test.seconds:8.2f} s  {_shard_of(test):>12}  {log_safe(test.node_id)}" for test in slowest]
     failures = result.failures
     if failures:
         out += ["", f"FAILED ({len(failures)}):"]
         for test in failures[:TERMINAL_LIST_LIMIT]:
             tag = "ERROR" if test.outcome == "error" else "FAILED"
             recovered = ", from the progress log" if test.recovered else ""
-            out.append(f"  {tag} {test.node_id}  [{_shard_of(test)}{recovered}]")
-            out += [f"      {line}" for line in first_lines(test.message)]
+            out.append(f"  {tag} {log_safe(test.node_id)}  [{_shard_of(test)}{recovered}]")
+            out += [f"      {log_safe(line)}" for line in first_lines(test.message)]
         _capped(out, len(failures), TERMINAL_LIST_LIMIT, "failures")
     flaky = result.flaky
     if flaky:
         out += ["", f"FLAKY ({len(flaky)}): failed, then passed on another attempt"]
-        out += [f"  {test.node_id}  [{_shard_of(test)}]: {_history(test)}" for test in flaky[:TERMINAL_LIST_LIMIT]]
+        out += [f"  {log_safe(test.node_id)}  [{_shard_of(test)}]: {log_safe(_history(test))}"
+                for test in flaky[:TERMINAL_LIST_LIMIT]]
         _capped(out, len(flaky), TERMINAL_LIST_LIMIT, "flaky tests")
     out += _terminal_missing(result)
     if result.unplanned:
         out += ["", f"NOT IN THE PLAN ({len(result.unplanned)}): these ran but the plan does not list them"]
-        out += [f"  {node_id}" for node_id in result.unplanned[:TERMINAL_LIST_LIMIT]]
+        out += [f"  {log_safe(node_id)}" for node_id in result.unplanned[:TERMINAL_LIST_LIMIT]]
         _capped(out, len(result.unplanned), TERMINAL_LIST_LIMIT, "tests")
     if result.unreadable:
         out += ["", f"UNREADABLE REPORTS ({len(result.unreadable)}): counted as shards that sent no report"]
-        out += [f"  {reason}" for reason in result.unreadable]
+        out += [f"  {log_safe(reason)}" for reason in result.unreadable]
     if result.notes:
-        out += [""] + [f"note: {note}" for note in result.notes]
+        out += [""] + [f"note: {log_safe(note)}" for note in result.notes]
     out += ["", f"sharder merge: {verdict_word(result)}: {headline(result)}"]
     return "\n".join(out)
 
@@ -165,7 +172,7 @@ def _terminal_missing(result: MergeResult) -> list[str]:
         out.append(f"  shard {shard.label}: {status_text(shard)}; {count} planned tests never reported")
         for node_id in shard.missing[:TERMINAL_LIST_LIMIT]:
             mark = "   <- running when the shard died" if node_id == shard.died_in else ""
-            out.append(f"    NEVER REPORTED {node_id}{mark}")
+            out.append(f"    NEVER REPORTED {log_safe(node_id)}{mark}")
         _capped(out, len(shard.missing), TERMINAL_LIST_LIMIT, "tests of this shard")
         if shard.missing_unnamed:
             out.append(f"    {shard.missing_unnamed} more not named: pass --plan to list them")
