@@ -7,13 +7,13 @@ per shard: tests, planned seconds vs actual seconds, status; the slowest tests; 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sharder.core.log_text import log_safe
 from sharder.core.table import format_table
+from sharder.reports import markdown as md
 from sharder.reports.verdict import MergeResult, ShardResult, TestOutcome
 
 MESSAGE_LINES = 5
@@ -184,24 +184,21 @@ def _terminal_missing(result: MergeResult) -> list[str]:
 # ---------------------------------------------------------------------------------------------- Markdown
 
 
-def code(text: str) -> str:
-    """An inline code span that survives backticks in node ids. Pipes are left alone: outside a table GitHub
-    shows `\\|` in a code span as both characters; inside one, `_cell` escapes them (GFM splits table cells
-    before it parses code spans, so there a pipe needs its backslash even between backticks)."""
-    text = text.replace("\n", " ")
-    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
-    pad = " " if "`" in (text[:1], text[-1:]) else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
+# Every value from a report goes through `markdown` (md): ids as code spans (`md.code`, `md.cell_code` in a table),
+# messages in fences longer than their backtick runs (`md.fenced`), other text escaped (`md.text`); sharder's own
+# words and numbers in cells through `md.cell`. So no HTML and no Markdown structure comes from a test.
 
 
-def _cell(value: object) -> str:
-    return str(value).replace("\n", " ").replace("|", "\\|")
-
-
-def _md_table(header: tuple[str, ...], rows: list[tuple[object, ...]]) -> list[str]:
+def _md_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    """Rows of cells already rendered for a table (`md.cell`, `md.cell_code`, `md.text`)."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines
+
+
+def _md_shard_rows(result: MergeResult) -> list[tuple[str, ...]]:
+    rows = shard_rows(result, show=md.cell_code)
+    return [(*(md.cell(value) for value in row[:-1]), str(row[-1])) for row in rows]
 
 
 @dataclass
@@ -233,18 +230,17 @@ class _Section:
 def _failure_item(test: TestOutcome) -> str:
     lines = first_lines(test.message)
     kind = "error" if test.outcome == "error" else "failed"
-    head = f"- {code(test.node_id)} ({_shard_of(test)}, {kind}{', from the progress log' if test.recovered else ''})"
+    head = f"- {md.code(test.node_id)} ({_shard_of(test)}, {kind}{', from the progress log' if test.recovered else ''})"
     if not lines:
         return head
-    fence = "````" if any("```" in line for line in lines) else "```"
-    return "\n".join([head, f"  {fence}", *[f"  {line}" for line in lines], f"  {fence}"])
+    return "\n".join([head, *md.fenced(lines, indent="  ")])
 
 
 def _missing_items(result: MergeResult) -> list[str]:
     items: list[str] = []
     for node_id, shard in result.missing:
         died = " (running when the shard died)" if node_id == shard.died_in else ""
-        items.append(f"- {code(node_id)} (shard {shard.label}, {shard.status}){died}")
+        items.append(f"- {md.code(node_id)} (shard {shard.label}, {shard.status}){died}")
     for shard in result.shards:
         if shard.missing_unnamed:
             items.append(f"- {shard.missing_unnamed} tests of shard {shard.label} ({shard.status}): "
@@ -262,7 +258,7 @@ def _all_tests_section(result: MergeResult, budget: int) -> _Section:
     for test in result.tests.values():
         if size > budget:  # characters never outnumber UTF-8 bytes: every row that could fit is built
             break
-        rows.append(f"| {test.outcome} | {test.shard or '-'} | {test.seconds:.2f} | {_cell(code(test.node_id))} |")
+        rows.append(f"| {md.cell(test.outcome)} | {test.shard or '-'} | {test.seconds:.2f} | {md.cell_code(test.node_id)} |")
         size += len(rows[-1]) + 1
     if not rows:
         return _Section("### All tests (0)", [])
@@ -278,25 +274,25 @@ def render_markdown(result: MergeResult, budget: int = STEP_SUMMARY_LIMIT - MARK
     identity = result.identity
     facts = [f"{result.report_count} report{'s' if result.report_count != 1 else ''}"]
     if identity.plan_id:
-        facts.append(f"plan `{identity.plan_id}`")
+        facts.append(f"plan {md.code(identity.plan_id)}")
     if identity.shards is not None:
         facts.append(f"{identity.shards} shard{'s' if identity.shards != 1 else ''}")
     head = [f"## sharder: {mark} {headline(result)}", "", ", ".join(facts)]
     balance = imbalance_text(result)
     sections = [
-        _Section("### Shards", _md_table(SHARD_HEADER, shard_rows(result))[2:],
+        _Section("### Shards", _md_table(SHARD_HEADER, _md_shard_rows(result))[2:],
                  intro=_md_table(SHARD_HEADER, [])[:2], outro=["", balance.capitalize()] if balance else []),
         _Section(f"### Failures ({len(result.failures)})", [_failure_item(t) for t in result.failures]),
         _Section(f"### Never reported ({result.missing_count})", _missing_items(result)),
         _Section(f"### Flaky ({len(result.flaky)})",
-                 [f"- {code(t.node_id)} ({_shard_of(t)}): {_history(t)}" for t in result.flaky]),
-        _Section(f"### Not in the plan ({len(result.unplanned)})", [f"- {code(n)}" for n in result.unplanned]),
-        _Section("### Unreadable reports", [f"- {_cell(reason)}" for reason in result.unreadable]),
+                 [f"- {md.code(t.node_id)} ({_shard_of(t)}): {md.text(_history(t))}" for t in result.flaky]),
+        _Section(f"### Not in the plan ({len(result.unplanned)})", [f"- {md.code(n)}" for n in result.unplanned]),
+        _Section("### Unreadable reports", [f"- {md.text(reason)}" for reason in result.unreadable]),
         _Section(f"### {SLOWEST} slowest tests", _md_table(("seconds", "shard", "test"), [
-            (f"{t.seconds:.2f}", t.shard or "-", code(t.node_id)) for t in result.slowest(SLOWEST)])[2:],
+            (f"{t.seconds:.2f}", md.cell(t.shard or "-"), md.cell_code(t.node_id)) for t in result.slowest(SLOWEST)])[2:],
             intro=_md_table(("seconds", "shard", "test"), [])[:2]),
         _all_tests_section(result, budget),
-        _Section("### Notes", [f"- {_cell(note)}" for note in result.notes]),
+        _Section("### Notes", [f"- {md.text(note)}" for note in result.notes]),
     ]
     _fit(sections, budget - len("\n".join(head).encode("utf-8")) - 2)
     lines = head + [line for section in sections for line in section.render()]
