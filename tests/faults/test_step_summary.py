@@ -1,14 +1,21 @@
-"""Hostile text in the Markdown step summary, through the real CLI.
+"""Hostile text in the Markdown step summary, and a step summary that cannot be written whole, through the real CLI.
 
 A failure message holding a line of four backticks closes the fence a summary put it in, and what follows is read
 as Markdown and HTML: `</li></ul><details>` reshapes the page, an unclosed `<!--` hides everything after it
 (later steps' summaries too). Node ids and report names reach the page as well. The summary is parsed here with a
 real CommonMark parser (markdown-it-py, GFM tables on): no HTML may come from test text, every fence must close
 where sharder closes it, and every id must read back as written.
+
+A step summary is appended to a file other steps share; a full disk or `ulimit -f` that stops the append part-way
+would leave half a summary (an open fence or `<details>` swallowing what comes after). The append is whole or not
+at all, and the failure is one line and exit 2 after the verdict.
 """
 
 from __future__ import annotations
 
+import resource
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
@@ -17,7 +24,7 @@ import pytest
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from tests.faults.conftest import Outcome
+from tests.faults.conftest import CPU_CEILING_SECONDS, MEMORY_CEILING_BYTES, Outcome
 
 pytestmark = pytest.mark.integration
 
@@ -141,3 +148,59 @@ def test_ids_read_back_as_written_in_lists_and_tables(summary: str, ledger: Call
     assert any(REPORT_NAME in text for text in texts if "passed in" in text), texts
     ledger("merge --markdown: ids with CR, LF, tab, backticks at the edge, pipes, a backslash before a pipe",
            "every id reads back as written (one line) in lists and table cells; the report names as text")
+
+
+# ---------------------------------------------------------------------------------------------- append limits
+
+
+def _run_with_file_limit(args: list[str], cwd: Path, env: dict[str, str], limit: int) -> Outcome:
+    def limit_child() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CEILING_BYTES, MEMORY_CEILING_BYTES))
+        resource.setrlimit(resource.RLIMIT_CPU, (CPU_CEILING_SECONDS, CPU_CEILING_SECONDS))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    proc = subprocess.run([sys.executable, "-m", "sharder", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, errors="replace", timeout=600, check=False, preexec_fn=limit_child)
+    return Outcome(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.mark.parametrize("room", [1, 300, 3000])
+def test_a_step_summary_cut_short_by_a_file_size_limit_is_not_left_half_written(
+    tmp_path: Path, sharder_env: dict[str, str], ledger: Callable[[str, str], None], room: int
+) -> None:
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "r.xml").write_text(_report(), encoding="utf-8")
+    earlier = "## an earlier step's summary\n\nsome text\n"
+    step_summary = tmp_path / "step_summary.md"
+    step_summary.write_text(earlier, encoding="utf-8")
+    env = {**sharder_env, "GITHUB_STEP_SUMMARY": str(step_summary), "PYTHONDONTWRITEBYTECODE": "1"}
+    outcome = _run_with_file_limit(["merge", "reports"], tmp_path, env, len(earlier.encode()) + room)
+    assert outcome.code == 2, outcome.stdout[-2000:] + outcome.stderr[-2000:]
+    assert "Traceback" not in outcome.stderr
+    last = outcome.stderr.rstrip().splitlines()[-1]
+    assert last.startswith("sharder merge: error: cannot write $GITHUB_STEP_SUMMARY"), last
+    assert len(outcome.stderr.strip().splitlines()) == 1
+    assert "sharder merge: FAILED" in outcome.stdout  # the verdict was still given
+    assert step_summary.read_text(encoding="utf-8") == earlier  # whole or nothing: here nothing
+    ledger(f"merge appending its step summary under ulimit -f with {room} bytes of room",
+           f"exit 2 after the verdict, the file as it was: ...: {last.split(chr(39) + ': ', 1)[-1][:120]}")
+
+
+def test_the_step_summary_is_appended_whole_when_it_fits(
+    tmp_path: Path, sharder_env: dict[str, str]
+) -> None:
+    """The guard's other side: with room for it, the whole summary follows the earlier step's text, once."""
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "r.xml").write_text(_report(), encoding="utf-8")
+    earlier = "## an earlier step's summary\n"
+    step_summary = tmp_path / "step_summary.md"
+    step_summary.write_text(earlier, encoding="utf-8")
+    env = {**sharder_env, "GITHUB_STEP_SUMMARY": str(step_summary), "PYTHONDONTWRITEBYTECODE": "1"}
+    outcome = _run_with_file_limit(["merge", "reports"], tmp_path, env, 10 * 1024 * 1024)
+    assert outcome.code == 1, outcome.stderr[-2000:]
+    alone = _run_with_file_limit(["merge", "reports", "--markdown", "alone.md"], tmp_path, sharder_env,
+                                 10 * 1024 * 1024)
+    assert alone.code == 1, alone.stderr[-2000:]
+    assert step_summary.read_text(encoding="utf-8") == earlier + (tmp_path / "alone.md").read_text(encoding="utf-8")
