@@ -15,6 +15,7 @@ from typing import NoReturn
 from sharder import __version__
 from sharder.commands import COMMANDS
 from sharder.core.errors import SharderError
+from sharder.core.log_text import log_safe
 
 USAGE_ERROR = 2
 # The commands that run or collect the suite: each takes `[tool.sharder] pytest_args` when nothing follows `--`.
@@ -62,7 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _apply_configured_pytest_args(args)
         code: int = args.func(args)
     except SharderError as exc:
-        print(f"sharder {args.command}: error: {exc}", file=sys.stderr)
+        # The message may quote a node id, a report's name or its text: one line, no workflow command in it.
+        print(f"sharder {args.command}: error: {log_safe(str(exc))}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
         print(f"sharder {args.command}: interrupted", file=sys.stderr)

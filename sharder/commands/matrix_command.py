@@ -123,7 +123,10 @@ def render_choice(choice: ShardChoice) -> str:
     ]
     lines = [head, format_table(("shards", "slowest shard", "wall time", "machine time", ""), rows)]
     if choice.blockers:
-        named = ", ".join(f"{node_id} ({_seconds(seconds)})" for node_id, seconds in choice.blockers[:BLOCKERS_SHOWN])
+        from sharder.core.log_text import log_safe
+
+        named = ", ".join(f"{log_safe(node_id)} ({_seconds(seconds)})"
+                          for node_id, seconds in choice.blockers[:BLOCKERS_SHOWN])
         more = len(choice.blockers) - BLOCKERS_SHOWN
         lines.append(f"tests longer than the target minus the overhead, longest first: {named}"
                      f"{f' and {more} more' if more > 0 else ''}; split them or raise the target")
@@ -154,6 +157,7 @@ def choice_json(choice: ShardChoice) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from sharder.ci.providers import append_github_output
+    from sharder.core.log_text import json_line
 
     _check_options(args)
     if args.target is None:
@@ -176,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
     written = append_github_output({"matrix": matrix_text, "shards": str(shards)})
     if written:
         print(f"sharder matrix: {shards} shards written to $GITHUB_OUTPUT as `matrix` and `shards`", file=sys.stderr)
-    print(json.dumps(document, ensure_ascii=False) if args.json else matrix_text, flush=True)
+    # --json names the blocking tests: the suite's ids, printed with no workflow command in them
+    print(json_line(document) if args.json else matrix_text, flush=True)
     return 0
 

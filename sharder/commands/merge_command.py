@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -71,7 +70,9 @@ def merge_and_report(
     coverage: str | os.PathLike[str] | None = None,
 ) -> int:
     """Everything `sharder merge` does; `sharder local` ends with it too."""
+    from sharder.core.log_text import json_line, log_safe, shielded
     from sharder.planning.plan import read_plan
+    from sharder.reports.annotations import error_annotations, in_github_actions
     from sharder.reports.inputs import collect, resolve_identity
     from sharder.reports.merged_xml import MergedReportWriter
     from sharder.reports.summary import render_json, render_terminal
@@ -88,19 +89,24 @@ def merge_and_report(
         writer.write(output)
     text = render_terminal(result)
     if output is not None:
-        text += f"\nmerged report written to {os.fspath(output)}"
+        text += f"\nmerged report written to {log_safe(os.fspath(output))}"
     exit_code = result.exit_code
     if coverage is not None:
         coverage_text, coverage_ok = _combine_coverage(paths, coverage, result)
         text += "\n" + coverage_text
         if not coverage_ok:
             exit_code = max(exit_code, 1)
-    _annotate(result)
+    # Under GitHub Actions the text, which quotes the suite's ids and messages, goes out between stop-commands
+    # markers, and sharder's own annotations before it on the same stream (the runner reads stdout and stderr
+    # apart, and a stop holds for both): with --json, stdout is the JSON document alone.
+    github = in_github_actions()
+    stream = sys.stderr if as_json else sys.stdout
+    if github:
+        for line in error_annotations(result):
+            print(line, file=stream, flush=True)
+    print(shielded(text, github=github), file=stream, flush=True)
     if as_json:
-        print(text, file=sys.stderr, flush=True)
-        print(json.dumps(render_json(result), ensure_ascii=False), flush=True)
-    else:
-        print(text, flush=True)
+        print(json_line(render_json(result)), flush=True)
     # Last: a step summary that cannot be written (a garbage $GITHUB_STEP_SUMMARY) is an error (exit 2), but
     # the verdict above has been printed first, so the job log still says what happened to every test.
     _write_markdown(result, markdown)
@@ -141,14 +147,6 @@ def _write_markdown(result: MergeResult, markdown: str | os.PathLike[str] | None
             print("sharder merge: $GITHUB_STEP_SUMMARY is nearly full (1 MiB); summary not added", file=sys.stderr)
             return
         append_step_summary(path, render_markdown(result, budget=budget))
-
-
-def _annotate(result: MergeResult) -> None:
-    from sharder.reports.annotations import error_annotations, in_github_actions
-
-    if in_github_actions():
-        for line in error_annotations(result):
-            print(line, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sharder.commands.common import add_durations_option, shard_count_arg, tests_and_timings
+from sharder.core.log_text import json_line, log_safe
 from sharder.core.table import format_table
 from sharder.planning.plan import Plan, write_plan
 from sharder.planning.planner import GROUP_BY_CHOICES
@@ -105,7 +105,8 @@ def _imbalance_text(plan: Plan) -> str:
 
 
 def _heavy_cell(heavy: HeavyTest | None) -> str:
-    return f"{heavy.peak_rss_mb:.0f} MB {heavy.node_id}" if heavy is not None else "-"
+    # The id is the suite's: on one line and with no workflow command in it, as every id sharder prints.
+    return f"{heavy.peak_rss_mb:.0f} MB {log_safe(heavy.node_id)}" if heavy is not None else "-"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     table = render_plan_table(plan, heavy) + f"\nplan written to {args.output} ({plan.total_tests} tests)"
     if args.json:
         print(table, file=sys.stderr)
-        print(json.dumps(plan_summary(plan, heavy)))
+        print(json_line(plan_summary(plan, heavy), ensure_ascii=True))
     else:
         print(table)
     return 0

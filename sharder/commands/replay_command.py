@@ -45,7 +45,10 @@ def register(subparsers: Any) -> None:
 
 
 def _say(line: str) -> None:
-    print(line, flush=True)
+    """Every line names tests of the suite: each goes out on one line with no workflow command in it."""
+    from sharder.core.log_text import log_safe
+
+    print(log_safe(line), flush=True)
 
 
 def _load(args: argparse.Namespace, launcher: PytestLauncher) -> tuple[ShardRun, list[str] | None]:

@@ -1,8 +1,8 @@
 """Reports: JUnit XML read safely from any runner (`junit`), a merge's inputs as test attempts (`inputs`), the
-verdict (`verdict`), the merged JUnit report (`merged_xml`), terminal, Markdown and JSON summaries (`summary`),
-GitHub annotations and the step summary (`annotations`), one shard's passes folded into one report
-(`shard_report`), coverage data combined (`coverage`), and what a run's reports teach the durations store
-(`learning`, `junit_durations`).
+verdict (`verdict`), the merged JUnit report (`merged_xml`), terminal, Markdown and JSON summaries (`summary`;
+`markdown` keeps test text inert in Markdown), GitHub annotations and the step summary (`annotations`), one shard's
+passes folded into one report (`shard_report`), coverage data combined (`coverage`), and what a run's reports teach
+the durations store (`learning`, `junit_durations`).
 
 Knows report formats; plans only through `sharder.planning`'s public functions.
 """

@@ -7,11 +7,14 @@ appended, as GitHub expects several steps to add to it, within its 1 MiB limit c
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
 from sharder.core.errors import SharderError
+from sharder.core.log_text import one_line
 from sharder.reports.summary import STEP_SUMMARY_LIMIT, first_lines, status_text
 from sharder.reports.verdict import MergeResult
 
@@ -48,9 +51,11 @@ def error_annotations(result: MergeResult, limit: int = ANNOTATION_LIMIT) -> lis
         path = test.node_id.split("::", 1)[0]
         # pytest's JUnit `line` is 0-based; GitHub's is 1-based.
         line = test.line + 1 if test.line is not None else None
-        message = "\n".join(first_lines(test.message)) or test.outcome
+        # Each line, and the id in the title, shown on one line first: the command's own escapes keep the runner
+        # from splitting it, `one_line` keeps other controls (NEL, U+2028, ESC) out of every log reader's way.
+        message = "\n".join(one_line(part) for part in first_lines(test.message)) or test.outcome
         where = f" (shard {test.shard})" if test.shard is not None else ""
-        commands.append(error_command(message, title=f"{test.node_id} {test.outcome}{where}",
+        commands.append(error_command(message, title=f"{one_line(test.node_id)} {test.outcome}{where}",
                                       file=path if path.endswith(".py") else test.file, line=line))
     for shard in result.problem_shards:
         count = len(shard.missing) + shard.missing_unnamed
@@ -77,8 +82,40 @@ def step_summary_budget(path: Path) -> int:
 
 
 def append_step_summary(path: Path, markdown: str) -> None:
+    """Append the whole summary or nothing: a full disk or a file-size limit (`ulimit -f`) that stops the write
+    part-way would leave half a summary, an unclosed fence or `<details>` swallowing what later steps add.
+
+    The bytes go out in as many `os.write` calls as the kernel needs (a write may stop short at a limit); if any
+    fails, the file is cut back to the size it had. Python ignores SIGXFSZ, so a size limit is an EFBIG error here
+    rather than the death of the process."""
+    data = markdown.encode("utf-8")
+    where = os.fspath(path)
     try:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(markdown)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     except OSError as exc:
-        raise SharderError(f"cannot write $GITHUB_STEP_SUMMARY {os.fspath(path)!r}: {exc.strerror}") from None
+        raise SharderError(f"cannot write $GITHUB_STEP_SUMMARY {where!r}: {exc.strerror}") from None
+    try:
+        before = os.fstat(fd)
+        written = 0
+        try:
+            while written < len(data):
+                count = os.write(fd, data[written:])
+                if count <= 0:
+                    raise OSError(errno.EIO, "the write stopped short")
+                written += count
+        except OSError as exc:
+            undone = _cut_back(fd, before)
+            raise SharderError(f"cannot write $GITHUB_STEP_SUMMARY {where!r}: {exc.strerror}; {undone}") from None
+    finally:
+        os.close(fd)
+
+
+def _cut_back(fd: int, before: os.stat_result) -> str:
+    """Truncate a regular file back to `before`'s size; what became of the partial write, for the error line."""
+    if not stat.S_ISREG(before.st_mode):
+        return "it is not a regular file, so nothing was cut back"  # a pipe, or a device such as /dev/full
+    try:
+        os.ftruncate(fd, before.st_size)
+    except OSError as exc:
+        return f"and cutting it back to its {before.st_size} bytes failed too: {exc.strerror}"
+    return f"the file was left as it was ({before.st_size} bytes), without a partial summary"

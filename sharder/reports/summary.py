@@ -7,11 +7,13 @@ per shard: tests, planned seconds vs actual seconds, status; the slowest tests; 
 from __future__ import annotations
 
 import math
-import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sharder.core.log_text import log_safe
 from sharder.core.table import format_table
+from sharder.reports import markdown as md
 from sharder.reports.verdict import MergeResult, ShardResult, TestOutcome
 
 MESSAGE_LINES = 5
@@ -65,19 +67,20 @@ def verdict_word(result: MergeResult) -> str:
     return "OK" if result.exit_code == 0 else "FAILED"
 
 
-def status_text(shard: ShardResult) -> str:
+def status_text(shard: ShardResult, show: Callable[[str], str] = log_safe) -> str:
+    """The shard's status; `show` renders the test it died in (log-safe for a terminal, a code span in Markdown)."""
     text = shard.status
     if shard.died_in:
-        text += f" while running {shard.died_in}"
+        text += f" while running {show(shard.died_in)}"
     if shard.recovered:
         text += f"; {shard.recovered} recovered from its progress log"
     return text
 
 
-def shard_rows(result: MergeResult) -> list[tuple[object, ...]]:
+def shard_rows(result: MergeResult, show: Callable[[str], str] = log_safe) -> list[tuple[object, ...]]:
     return [
         (shard.label, "?" if shard.planned is None else shard.planned, shard.reported, shard.failed,
-         _seconds(shard.predicted_seconds), _seconds(shard.actual_seconds), status_text(shard))
+         _seconds(shard.predicted_seconds), _seconds(shard.actual_seconds), status_text(shard, show))
         for shard in result.shards
     ]
 
@@ -95,6 +98,7 @@ def imbalance_text(result: MergeResult) -> str | None:
 
 
 def _history(test: TestOutcome) -> str:
+    """Raw: each form escapes it as a whole (the sources are report file names, which anyone may choose)."""
     return ", ".join(f"{outcome} in {source}" for outcome, source in test.history)
 
 
@@ -112,10 +116,12 @@ def _capped(lines: list[str], items: int, shown: int, what: str) -> list[str]:
 
 
 def render_terminal(result: MergeResult) -> str:
+    """Every value that came from a report (ids, messages, names, reasons) goes through `log_safe`: one line each,
+    no workflow command, so the summary can be printed into a CI log whatever the suite put in it."""
     identity = result.identity
     intro = f"sharder merge: {result.report_count} report{'s' if result.report_count != 1 else ''}"
     if identity.plan_id:
-        intro += f", plan {identity.plan_id}"
+        intro += f", plan {log_safe(identity.plan_id)}"
     if identity.shards is not None:
         intro += f", {identity.shards} shard{'s' if identity.shards != 1 else ''}"
     out = [intro, "", format_table(SHARD_HEADER, shard_rows(result))] if result.shards else [intro]
@@ -125,31 +131,32 @@ def render_terminal(result: MergeResult) -> str:
     slowest = result.slowest(SLOWEST)
     if slowest:
         out += ["", f"{len(slowest)} slowest tests:"]
-        out += [f"  {test.seconds:8.2f} s  {_shard_of(test):>12}  {test.node_id}" for test in slowest]
+        out += [f"  {test.seconds:8.2f} s  {_shard_of(test):>12}  {log_safe(test.node_id)}" for test in slowest]
     failures = result.failures
     if failures:
         out += ["", f"FAILED ({len(failures)}):"]
         for test in failures[:TERMINAL_LIST_LIMIT]:
             tag = "ERROR" if test.outcome == "error" else "FAILED"
             recovered = ", from the progress log" if test.recovered else ""
-            out.append(f"  {tag} {test.node_id}  [{_shard_of(test)}{recovered}]")
-            out += [f"      {line}" for line in first_lines(test.message)]
+            out.append(f"  {tag} {log_safe(test.node_id)}  [{_shard_of(test)}{recovered}]")
+            out += [f"      {log_safe(line)}" for line in first_lines(test.message)]
         _capped(out, len(failures), TERMINAL_LIST_LIMIT, "failures")
     flaky = result.flaky
     if flaky:
         out += ["", f"FLAKY ({len(flaky)}): failed, then passed on another attempt"]
-        out += [f"  {test.node_id}  [{_shard_of(test)}]: {_history(test)}" for test in flaky[:TERMINAL_LIST_LIMIT]]
+        out += [f"  {log_safe(test.node_id)}  [{_shard_of(test)}]: {log_safe(_history(test))}"
+                for test in flaky[:TERMINAL_LIST_LIMIT]]
         _capped(out, len(flaky), TERMINAL_LIST_LIMIT, "flaky tests")
     out += _terminal_missing(result)
     if result.unplanned:
         out += ["", f"NOT IN THE PLAN ({len(result.unplanned)}): these ran but the plan does not list them"]
-        out += [f"  {node_id}" for node_id in result.unplanned[:TERMINAL_LIST_LIMIT]]
+        out += [f"  {log_safe(node_id)}" for node_id in result.unplanned[:TERMINAL_LIST_LIMIT]]
         _capped(out, len(result.unplanned), TERMINAL_LIST_LIMIT, "tests")
     if result.unreadable:
         out += ["", f"UNREADABLE REPORTS ({len(result.unreadable)}): counted as shards that sent no report"]
-        out += [f"  {reason}" for reason in result.unreadable]
+        out += [f"  {log_safe(reason)}" for reason in result.unreadable]
     if result.notes:
-        out += [""] + [f"note: {note}" for note in result.notes]
+        out += [""] + [f"note: {log_safe(note)}" for note in result.notes]
     out += ["", f"sharder merge: {verdict_word(result)}: {headline(result)}"]
     return "\n".join(out)
 
@@ -165,7 +172,7 @@ def _terminal_missing(result: MergeResult) -> list[str]:
         out.append(f"  shard {shard.label}: {status_text(shard)}; {count} planned tests never reported")
         for node_id in shard.missing[:TERMINAL_LIST_LIMIT]:
             mark = "   <- running when the shard died" if node_id == shard.died_in else ""
-            out.append(f"    NEVER REPORTED {node_id}{mark}")
+            out.append(f"    NEVER REPORTED {log_safe(node_id)}{mark}")
         _capped(out, len(shard.missing), TERMINAL_LIST_LIMIT, "tests of this shard")
         if shard.missing_unnamed:
             out.append(f"    {shard.missing_unnamed} more not named: pass --plan to list them")
@@ -177,24 +184,21 @@ def _terminal_missing(result: MergeResult) -> list[str]:
 # ---------------------------------------------------------------------------------------------- Markdown
 
 
-def code(text: str) -> str:
-    """An inline code span that survives backticks in node ids. Pipes are left alone: outside a table GitHub
-    shows `\\|` in a code span as both characters; inside one, `_cell` escapes them (GFM splits table cells
-    before it parses code spans, so there a pipe needs its backslash even between backticks)."""
-    text = text.replace("\n", " ")
-    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
-    pad = " " if "`" in (text[:1], text[-1:]) else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
+# Every value from a report goes through `markdown` (md): ids as code spans (`md.code`, `md.cell_code` in a table),
+# messages in fences longer than their backtick runs (`md.fenced`), other text escaped (`md.text`); sharder's own
+# words and numbers in cells through `md.cell`. So no HTML and no Markdown structure comes from a test.
 
 
-def _cell(value: object) -> str:
-    return str(value).replace("\n", " ").replace("|", "\\|")
-
-
-def _md_table(header: tuple[str, ...], rows: list[tuple[object, ...]]) -> list[str]:
+def _md_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    """Rows of cells already rendered for a table (`md.cell`, `md.cell_code`, `md.text`)."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines
+
+
+def _md_shard_rows(result: MergeResult) -> list[tuple[str, ...]]:
+    rows = shard_rows(result, show=md.cell_code)
+    return [(*(md.cell(value) for value in row[:-1]), str(row[-1])) for row in rows]
 
 
 @dataclass
@@ -226,18 +230,17 @@ class _Section:
 def _failure_item(test: TestOutcome) -> str:
     lines = first_lines(test.message)
     kind = "error" if test.outcome == "error" else "failed"
-    head = f"- {code(test.node_id)} ({_shard_of(test)}, {kind}{', from the progress log' if test.recovered else ''})"
+    head = f"- {md.code(test.node_id)} ({_shard_of(test)}, {kind}{', from the progress log' if test.recovered else ''})"
     if not lines:
         return head
-    fence = "````" if any("```" in line for line in lines) else "```"
-    return "\n".join([head, f"  {fence}", *[f"  {line}" for line in lines], f"  {fence}"])
+    return "\n".join([head, *md.fenced(lines, indent="  ")])
 
 
 def _missing_items(result: MergeResult) -> list[str]:
     items: list[str] = []
     for node_id, shard in result.missing:
         died = " (running when the shard died)" if node_id == shard.died_in else ""
-        items.append(f"- {code(node_id)} (shard {shard.label}, {shard.status}){died}")
+        items.append(f"- {md.code(node_id)} (shard {shard.label}, {shard.status}){died}")
     for shard in result.shards:
         if shard.missing_unnamed:
             items.append(f"- {shard.missing_unnamed} tests of shard {shard.label} ({shard.status}): "
@@ -255,7 +258,7 @@ def _all_tests_section(result: MergeResult, budget: int) -> _Section:
     for test in result.tests.values():
         if size > budget:  # characters never outnumber UTF-8 bytes: every row that could fit is built
             break
-        rows.append(f"| {test.outcome} | {test.shard or '-'} | {test.seconds:.2f} | {_cell(code(test.node_id))} |")
+        rows.append(f"| {md.cell(test.outcome)} | {test.shard or '-'} | {test.seconds:.2f} | {md.cell_code(test.node_id)} |")
         size += len(rows[-1]) + 1
     if not rows:
         return _Section("### All tests (0)", [])
@@ -271,25 +274,25 @@ def render_markdown(result: MergeResult, budget: int = STEP_SUMMARY_LIMIT - MARK
     identity = result.identity
     facts = [f"{result.report_count} report{'s' if result.report_count != 1 else ''}"]
     if identity.plan_id:
-        facts.append(f"plan `{identity.plan_id}`")
+        facts.append(f"plan {md.code(identity.plan_id)}")
     if identity.shards is not None:
         facts.append(f"{identity.shards} shard{'s' if identity.shards != 1 else ''}")
     head = [f"## sharder: {mark} {headline(result)}", "", ", ".join(facts)]
     balance = imbalance_text(result)
     sections = [
-        _Section("### Shards", _md_table(SHARD_HEADER, shard_rows(result))[2:],
+        _Section("### Shards", _md_table(SHARD_HEADER, _md_shard_rows(result))[2:],
                  intro=_md_table(SHARD_HEADER, [])[:2], outro=["", balance.capitalize()] if balance else []),
         _Section(f"### Failures ({len(result.failures)})", [_failure_item(t) for t in result.failures]),
         _Section(f"### Never reported ({result.missing_count})", _missing_items(result)),
         _Section(f"### Flaky ({len(result.flaky)})",
-                 [f"- {code(t.node_id)} ({_shard_of(t)}): {_history(t)}" for t in result.flaky]),
-        _Section(f"### Not in the plan ({len(result.unplanned)})", [f"- {code(n)}" for n in result.unplanned]),
-        _Section("### Unreadable reports", [f"- {_cell(reason)}" for reason in result.unreadable]),
+                 [f"- {md.code(t.node_id)} ({_shard_of(t)}): {md.text(_history(t))}" for t in result.flaky]),
+        _Section(f"### Not in the plan ({len(result.unplanned)})", [f"- {md.code(n)}" for n in result.unplanned]),
+        _Section("### Unreadable reports", [f"- {md.text(reason)}" for reason in result.unreadable]),
         _Section(f"### {SLOWEST} slowest tests", _md_table(("seconds", "shard", "test"), [
-            (f"{t.seconds:.2f}", t.shard or "-", code(t.node_id)) for t in result.slowest(SLOWEST)])[2:],
+            (f"{t.seconds:.2f}", md.cell(t.shard or "-"), md.cell_code(t.node_id)) for t in result.slowest(SLOWEST)])[2:],
             intro=_md_table(("seconds", "shard", "test"), [])[:2]),
         _all_tests_section(result, budget),
-        _Section("### Notes", [f"- {_cell(note)}" for note in result.notes]),
+        _Section("### Notes", [f"- {md.text(note)}" for note in result.notes]),
     ]
     _fit(sections, budget - len("\n".join(head).encode("utf-8")) - 2)
     lines = head + [line for section in sections for line in section.render()]

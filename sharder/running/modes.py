@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sharder.core.errors import SharderError
+from sharder.core.log_text import log_safe
 
 DEFAULT_DIST = "loadscope"
 MEMORY_PLUGIN = "conftest_lib.memory"
@@ -296,7 +297,7 @@ def _checked_for_a_report(code: int, step: PytestPass, label: str) -> int:
         except SharderError:
             stopped_in = None
         if stopped_in:
-            where = f", while {stopped_in} was running"
+            where = f", while {log_safe(stopped_in)} was running"
     print(f"sharder run: {label}: pytest exited {code} without writing its JUnit report{where}: the session did not "
           "finish (os._exit() in a test or plugin?); the shard counts as failed", file=sys.stderr, flush=True)
     return runner.PYTEST_TESTS_FAILED

@@ -60,3 +60,34 @@ def test_table_cells_hold_the_whole_id(summary: str) -> None:
 
 def test_one_report_is_not_reports(summary: str) -> None:
     assert summary.splitlines()[2] == "1 report"
+
+
+HOSTILE_LINES = ["````", "</li></ul><details><summary>x</summary>", "<!-- hides the rest", "| a | b |"]
+
+
+@pytest.mark.parametrize("budget", [3_000, 20_000, 200_000])
+def test_the_budget_holds_with_escaped_hostile_text(tmp_path: Path, budget: int) -> None:
+    """Escaping makes hostile text longer (fences grow with the backtick runs, punctuation gains backslashes); the
+    budget counts the rendered bytes, so it still holds, and a list cut to fit still cuts whole items."""
+    from markdown_it import MarkdownIt
+
+    from sharder.reports.inputs import collect, resolve_identity
+    from sharder.reports.summary import render_markdown
+    from sharder.reports.verdict import judge
+
+    message = "&#10;".join(line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                           for line in ["``````" * 20, *HOSTILE_LINES])
+    cases = "".join(f'<testcase classname="t" name="test_{i}[&lt;!--`{"`" * (i % 7)}]" time="{i % 13}">'
+                    f'<failure message="{message}"/></testcase>' for i in range(600))
+    report = tmp_path / "r.xml"
+    report.write_text(f'<testsuite name="s" tests="600" failures="600">{cases}</testsuite>', encoding="utf-8")
+    inputs = collect([report])
+    result = judge(inputs, resolve_identity(inputs, None))
+    markdown = render_markdown(result, budget=budget)
+    assert len(markdown.encode("utf-8")) <= budget
+    tokens = MarkdownIt("commonmark").enable("table").parse(markdown)
+    html = {t.content.strip() for t in tokens if t.type == "html_block"}
+    assert html <= {"<details><summary>every test, its outcome and shard</summary>", "</details>"}
+    fences = [t for t in tokens if t.type == "fence"]
+    assert fences and all(t.content.splitlines()[1:] == HOSTILE_LINES for t in fences)
+    assert "more not shown here" in markdown
