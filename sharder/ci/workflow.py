@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from sharder.ci.yaml_text import render_yaml
 from sharder.core.durationtext import format_duration
 from sharder.stores.pyproject import read_pyproject
 
@@ -277,23 +276,5 @@ def github_workflow(options: WorkflowOptions) -> dict[str, Any]:
     }
 
 
-class _WorkflowDumper(yaml.SafeDumper):
-    """Lists indented under their key as GitHub's examples write them, and an empty trigger (`pull_request:`)
-    written as nothing rather than `null`."""
-
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        super().increase_indent(flow, False)
-
-
-def _represent_none(dumper: yaml.SafeDumper, _: None) -> yaml.ScalarNode:
-    return dumper.represent_scalar("tag:yaml.org,2002:null", "")
-
-
-_WorkflowDumper.add_representer(type(None), _represent_none)
-
-
 def render_workflow(workflow: dict[str, Any]) -> str:
-    # width: a `run:` line folded by the dumper would still be valid YAML, but not the line a user typed.
-    body = yaml.dump(workflow, Dumper=_WorkflowDumper, sort_keys=False, default_flow_style=False, width=10_000,
-                     allow_unicode=True)
-    return HEADER + body
+    return HEADER + render_yaml(workflow)

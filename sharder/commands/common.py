@@ -6,11 +6,15 @@ import argparse
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sharder.core.errors import SharderError
 from sharder.core.shardspec import parse_shard_count, shard_argument
 from sharder.durations import store
 from sharder.durations.planning_input import PlanningInput, load_planning_input
+
+if TYPE_CHECKING:
+    from sharder.stores.timings_source import TimingsSource
 
 shard_arg = shard_argument
 
@@ -54,3 +58,21 @@ def add_durations_option(parser: argparse.ArgumentParser) -> None:
         help="durations file (default: durations.json, else pytest-split's .test_durations, in the nearest directory "
              "up from here that holds one, a pytest configuration file or .git: where the plugin reads it)",
     )
+
+
+def add_store_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store", metavar="DIR",
+        help="a durations store kept outside the repository (a CI cache folder such as .sharder): its "
+             "durations.json when the cache restored one, else the committed durations file, else none; "
+             "the choice is printed",
+    )
+
+
+def timings_source(args: argparse.Namespace) -> TimingsSource:
+    """Where this command's timings come from (`--durations` wins, then `--store`, then the committed file)."""
+    from sharder.stores.location import durations_path
+    from sharder.stores.timings_source import choose_timings
+
+    store_dir = Path(args.store) if getattr(args, "store", None) else None
+    return choose_timings(store_dir, durations_path(args.durations), given=args.durations is not None)

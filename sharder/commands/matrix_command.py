@@ -13,7 +13,7 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any
 
-from sharder.commands.common import add_durations_option, tests_and_timings
+from sharder.commands.common import add_durations_option, add_store_option, tests_and_timings, timings_source
 from sharder.core.durationtext import duration_argument
 from sharder.core.errors import SharderError
 from sharder.core.shardspec import parse_shard_count
@@ -63,6 +63,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--max-shards", type=matrix_count_arg, metavar="M",
                         help="with --target: never more than M shards (default 20, GitHub's free concurrency)")
     add_durations_option(parser)
+    add_store_option(parser)
     parser.add_argument("--from-durations", action="store_true",
                         help="with --target: the tests of the durations file, without collecting")
     parser.add_argument("--json", action="store_true",
@@ -79,7 +80,8 @@ def _check_options(args: argparse.Namespace) -> None:
         return
     needs_target = [name for name, given in (
         ("--job-overhead", args.job_overhead is not None), ("--max-shards", args.max_shards is not None),
-        ("--durations", args.durations is not None), ("--from-durations", args.from_durations),
+        ("--durations", args.durations is not None), ("--store", args.store is not None),
+        ("--from-durations", args.from_durations),
         ("pytest arguments after --", bool(args.pytest_args) and args.pytest_args_source == "the command line"),
     ) if given]
     if needs_target:
@@ -91,9 +93,11 @@ def _suite_times(args: argparse.Namespace) -> tuple[SuiteTimes, str | None]:
     """The tests with their seconds, and a warning when the timings are mostly guesses."""
     from sharder.planning.shard_count import SuiteTimes
 
-    path = durations_path(args.durations)
+    source = timings_source(args)
+    path = source.path or durations_path(args.durations)
     ids, recorded = tests_and_timings(path, from_durations=args.from_durations, pytest_args=args.pytest_args)
     unknown = sum(1 for node_id in ids if node_id not in recorded.seconds)
+    print(f"sharder matrix: {source.describe()}", file=sys.stderr)
     warning = None
     if ids and not recorded.seconds:
         warning = (f"no recorded durations ({path} not found or empty): every test counts as 1 s, so the target "

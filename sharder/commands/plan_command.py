@@ -8,12 +8,19 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sharder.commands.common import add_durations_option, shard_count_arg, tests_and_timings
+from sharder.commands.common import (
+    add_durations_option,
+    add_store_option,
+    shard_count_arg,
+    tests_and_timings,
+    timings_source,
+)
 from sharder.core.log_text import json_line, log_safe
 from sharder.core.table import format_table
-from sharder.planning.plan import Plan, write_plan
+from sharder.planning.plan import TIMINGS_KEY, Plan, write_plan
 from sharder.planning.planner import GROUP_BY_CHOICES
 from sharder.stores.location import durations_path
+from sharder.stores.timings_source import timings_record
 
 if TYPE_CHECKING:
     from sharder.planning.memory import HeavyTest
@@ -27,6 +34,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--shards", type=shard_count_arg, required=True, metavar="N", help="number of shards")
     add_durations_option(parser)
+    add_store_option(parser)
     parser.add_argument("-o", "--output", default="plan.json", metavar="PATH", help="where to write the plan")
     parser.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     parser.add_argument("--from-durations", action="store_true",
@@ -113,10 +121,16 @@ def run(args: argparse.Namespace) -> int:
     from sharder.planning.memory import heaviest_by_shard
     from sharder.planning.planner import make_plan
 
-    path = durations_path(args.durations)
+    source = timings_source(args)
+    path = source.path or durations_path(args.durations)
     ids, recorded = tests_and_timings(path, from_durations=args.from_durations, pytest_args=args.pytest_args)
     plan = make_plan(ids, recorded.seconds, args.shards, group_by=args.group_by,
                      durations_sha256=recorded.sha256, setup_seconds=recorded.setup_seconds)
+    covered = sum(1 for node_id in ids if node_id in recorded.seconds)
+    plan.extra[TIMINGS_KEY] = timings_record(source, covered=covered, planned=len(ids))
+    # Said on every plan: months of silent test-count splits are how users lose their balance.
+    print(f"sharder plan: {source.describe()}; {covered} of {len(ids)} planned tests have a recorded time",
+          file=sys.stderr)
     write_plan(args.output, plan)
     # The peaks come with the timings: reading and searching a 28 MB file again for them cost 0.02 s.
     heavy = heaviest_by_shard(plan, recorded.peak_rss_mb)

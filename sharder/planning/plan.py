@@ -84,6 +84,11 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+# plan.json's record of where its timings came from (`sharder plan --store`): source, path, run, branch, age,
+# and how many of the planned tests had a recorded time.
+TIMINGS_KEY = "timings"
+
+
 def plan_to_json(plan: Plan) -> dict[str, Any]:
     return {
         "format": FORMAT_NAME,
@@ -233,10 +238,17 @@ def plan_from_json(data: object, source: str = "plan") -> Plan:
         split_units=int(_number(source, data, "split_units", 0)),
         fixture_cost_seconds=_number(source, data, "fixture_cost_seconds", 0.0),
     )
+    timings = data.get(TIMINGS_KEY)
+    if isinstance(timings, dict):  # where the plan's timings came from: shown by merge, never trusted as numbers
+        plan.extra[TIMINGS_KEY] = {str(key): value for key, value in timings.items() if _plain(value)}
     recorded_id = data.get("plan_id")
     if recorded_id is not None and recorded_id != plan.plan_id:
         raise SharderError(f"{source}: the plan was edited after it was made (plan_id {recorded_id} does not match)")
     return plan
+
+
+def _plain(value: object) -> bool:
+    return value is None or (isinstance(value, str | int | float) and not isinstance(value, bool))
 
 
 def read_plan(path: str | os.PathLike[str]) -> Plan:

@@ -115,6 +115,16 @@ def _capped(lines: list[str], items: int, shown: int, what: str) -> list[str]:
     return lines
 
 
+def timings_line(result: MergeResult) -> str | None:
+    """Where the plan's timings came from (`sharder plan` records it in plan.json): the one provenance line."""
+    from sharder.planning.plan import TIMINGS_KEY
+    from sharder.stores.timings_source import describe_record
+
+    plan = result.identity.plan
+    record = plan.extra.get(TIMINGS_KEY) if plan is not None else None
+    return f"planned with {describe_record(record)}" if isinstance(record, dict) else None
+
+
 def render_terminal(result: MergeResult) -> str:
     """Every value that came from a report (ids, messages, names, reasons) goes through `log_safe`: one line each,
     no workflow command, so the summary can be printed into a CI log whatever the suite put in it."""
@@ -125,6 +135,9 @@ def render_terminal(result: MergeResult) -> str:
     if identity.shards is not None:
         intro += f", {identity.shards} shard{'s' if identity.shards != 1 else ''}"
     out = [intro, "", format_table(SHARD_HEADER, shard_rows(result))] if result.shards else [intro]
+    timings = timings_line(result)
+    if timings:
+        out += ["", log_safe(timings)]
     balance = imbalance_text(result)
     if balance:
         out += ["", balance]
@@ -278,6 +291,9 @@ def render_markdown(result: MergeResult, budget: int = STEP_SUMMARY_LIMIT - MARK
     if identity.shards is not None:
         facts.append(f"{identity.shards} shard{'s' if identity.shards != 1 else ''}")
     head = [f"## sharder: {mark} {headline(result)}", "", ", ".join(facts)]
+    timings = timings_line(result)
+    if timings:
+        head += ["", md.text(timings[:1].upper() + timings[1:])]
     balance = imbalance_text(result)
     sections = [
         _Section("### Shards", _md_table(SHARD_HEADER, _md_shard_rows(result))[2:],

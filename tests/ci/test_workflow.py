@@ -261,17 +261,18 @@ def test_init_writes_then_refuses_to_overwrite(run_sharder: RunSharder, tmp_path
     forced = run_sharder(["init", "github", "--shards", "4", "--force", "--", "-k", "not slow"], cwd=tmp_path)
     assert forced.returncode == 0, forced.stderr
     assert "sharder plan --shards ${{ steps.matrix.outputs.shards }} -o plan.json -- -k 'not slow'" in path.read_text()
-    assert "pytest arguments on the matrix, plan and run lines: -k 'not slow'" in forced.stderr
+    assert "pytest arguments on the lines that collect: -k 'not slow'" in forced.stderr
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["init", "gitlab"], "invalid choice: 'gitlab'"),
+    (["init", "jenkins"], "invalid choice: 'jenkins'"),
+    (["init", "gitlab", "--target", "5m"], "GitLab's parallel: is a number in the file"),
     (["init", "github", "--shards", "2", "--target", "5m"], "not allowed with argument"),
     (["init", "github", "--shards", "2", "--job-overhead", "1m"], "--job-overhead goes with --target"),
     (["init", "github", "--target", "soon"], "invalid duration 'soon'"),
     (["init", "github", "--target", "0"], "the target must be longer than 0s"),
     (["init", "github", "-o", "."], "is a directory"),
-    (["init", "github", "--python", "3.12; rm -rf /"], "is not a version setup-python understands"),
+    (["init", "github", "--python", "3.12; rm -rf /"], "is not a Python version"),
     (["init", "github", "--install", " "], "--install needs a command"),
 ])
 def test_init_bad_input(run_sharder: RunSharder, tmp_path: Path, args: list[str], message: str) -> None:
