@@ -7,9 +7,10 @@ import json
 import math
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from sharder.commands.common import add_durations_option, shard_count_arg, tests_and_timings
+from sharder.commands.common import add_durations_option, shard_count_arg, tests_timings_and_scope
 from sharder.core.table import format_table
 from sharder.planning.plan import Plan, write_plan
 from sharder.planning.planner import GROUP_BY_CHOICES
@@ -113,9 +114,12 @@ def run(args: argparse.Namespace) -> int:
     from sharder.planning.planner import make_plan
 
     path = durations_path(args.durations)
-    ids, recorded = tests_and_timings(path, from_durations=args.from_durations, pytest_args=args.pytest_args)
+    ids, recorded, narrowed = tests_timings_and_scope(path, from_durations=args.from_durations,
+                                                      pytest_args=args.pytest_args)
     plan = make_plan(ids, recorded.seconds, args.shards, group_by=args.group_by,
                      durations_sha256=recorded.sha256, setup_seconds=recorded.setup_seconds)
+    # Whether the plan covers the whole suite: only then may a rebalance of its reports prune the store.
+    plan = replace(plan, selected_by=tuple(narrowed))
     write_plan(args.output, plan)
     # The peaks come with the timings: reading and searching a 28 MB file again for them cost 0.02 s.
     heavy = heaviest_by_shard(plan, recorded.peak_rss_mb)
