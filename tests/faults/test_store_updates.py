@@ -81,6 +81,11 @@ def _said(outcome: Outcome, root: Path, fragment: str) -> str:
     return f"exit {outcome.code}: {text[:150]}"
 
 
+def _stored_times(root: Path) -> str:
+    seconds = load_durations(root / "durations.json").seconds().values()
+    return f"stored times {min(seconds):.3f}-{max(seconds):.3f} s"
+
+
 def _run_plan(sharder_capped: Sharder, root: Path, *pytest_args: str, **env: str) -> None:
     planned = sharder_capped(["plan", "--shards", "2", "-o", "plan.json", "--", *pytest_args], cwd=root)
     assert planned.code == 0, planned.stdout + planned.stderr
@@ -99,7 +104,8 @@ def test_a_run_where_every_test_errors_leaves_the_store_alone(
     before = (root / "durations.json").read_bytes()
     _run_plan(sharder_capped, root, DB_DOWN="all")
     outcome = sharder_capped(["rebalance", "reports", "--plan", "plan.json"], cwd=root)
-    ledger("rebalance of a run where every test errored in setup (database down)", outcome.observed)
+    ledger("rebalance of a run where every test errored in setup (database down)",
+           f"{_stored_times(root)}; {outcome.observed}")
     assert_clean_refusal(outcome)
     assert "10 cases not used: 10 errored" in outcome.stderr
     assert (root / "durations.json").read_bytes() == before
@@ -126,11 +132,11 @@ def test_record_of_a_failed_run_and_of_its_report_leave_the_store_alone(
     root = recorded_suite
     before = (root / "durations.json").read_bytes()
     ran = sharder_capped(["record", "--", "--junitxml=down.xml"], cwd=root, DB_DOWN="all")
-    ledger("record of a run where every test errored in setup", _said(ran, root, "recorded"))
+    ledger("record of a run where every test errored in setup", f"{_stored_times(root)}; {_said(ran, root, 'recorded')}")
     assert ran.code == 1 and "10 tests not used: 10 errored" in ran.stdout
     assert (root / "durations.json").read_bytes() == before
     outcome = sharder_capped(["record", "--from-junit", "down.xml"], cwd=root)
-    ledger("record --from-junit of that run's report", outcome.observed)
+    ledger("record --from-junit of that run's report", f"{_stored_times(root)}; {outcome.observed}")
     assert_clean_refusal(outcome)
     assert "10 cases not used: 10 errored" in outcome.stderr
     assert (root / "durations.json").read_bytes() == before
@@ -190,8 +196,10 @@ def test_reruns_xfails_and_timeouts(tmp_path: Path, sharder_capped: Sharder, led
         assert outcome.code == 0, outcome.stdout + outcome.stderr
         said = "2 cases not used: 1 timed out, 1 xfailed"
     tests = load_durations(root / "durations.json").tests
+    flaky = tests.get("tests/test_kinds.py::test_flaky")
     ledger(f"{via}: a rerun that passed, an xfail, a timeout",
-           f"exit {outcome.code}: recorded {sorted(t.rsplit('::', 1)[1] for t in tests)}; {said}")
+           f"exit {outcome.code}: recorded {sorted(t.rsplit('::', 1)[1] for t in tests)}, test_flaky "
+           f"{flaky.seconds if flaky else 0:.2f} s (its failed first attempt took 1 s)")
     assert said in outcome.stdout
     assert sorted(tests) == ["tests/test_kinds.py::test_flaky", "tests/test_kinds.py::test_ok"]
     assert tests["tests/test_kinds.py::test_flaky"].seconds < 1.0  # the passing attempt's time only
@@ -209,12 +217,12 @@ def test_a_plan_of_a_selection_fully_run_and_rebalanced_prunes_nothing(
 ) -> None:
     root = recorded_suite
     _run_plan(sharder_capped, root, *selection)
-    plan = json.loads((root / "plan.json").read_text(encoding="utf-8"))
-    assert plan["selected_by"] and sum(len(b["tests"]) for b in plan["bins"]) < len(ALL)
     outcome = sharder_capped(["rebalance", "reports", "--plan", "plan.json"], cwd=root)
     tests = load_durations(root / "durations.json").tests
     ledger(f"plan made with {' '.join(selection)}, every shard run, rebalanced",
            f"{len(tests)} of 10 timings kept; " + _said(outcome, root, "pruned"))
+    plan = json.loads((root / "plan.json").read_text(encoding="utf-8"))
+    assert plan.get("selected_by") and sum(len(b["tests"]) for b in plan["bins"]) < len(ALL)
     assert outcome.code == 0, outcome.stdout + outcome.stderr
     assert sorted(tests) == sorted(ALL)
     assert "nothing pruned; the plan was made from a selection" in outcome.stdout

@@ -11,9 +11,7 @@ from pathlib import Path
 import pytest
 
 from sharder.core.errors import SharderError
-from sharder.durations import store
 from sharder.stores.lock import lock_path, lock_timeout, store_lock
-from sharder.stores.update import update_durations
 
 WAITER = """
 import sys
@@ -73,26 +71,3 @@ def test_a_lock_file_that_cannot_be_created_is_a_clear_error(tmp_path: Path) -> 
     (tmp_path / "a-file").write_text("", encoding="utf-8")
     with pytest.raises(SharderError, match="cannot create the lock file"), store_lock(tmp_path / "a-file" / "x.json"):
         pass
-
-
-def test_update_rereads_under_the_lock_and_writes_only_a_change(tmp_path: Path) -> None:
-    path = tmp_path / "durations.json"
-    store.save_durations(path, store.Durations({"a": store.TestTiming(1.0)}))
-
-    def add(name: str):  # type: ignore[no-untyped-def]
-        def change(recorded: store.Durations) -> tuple[store.Durations | None, int]:
-            return store.updated(recorded, {name: store.Observation(2.0)}), len(recorded.tests)
-        return change
-
-    assert update_durations(path, add("b")) == 1
-    assert update_durations(path, add("c")) == 2  # saw b: the store as it is on disk, not as it was
-    assert sorted(store.load_durations(path).tests) == ["a", "b", "c"]
-    written = path.read_bytes()
-    assert update_durations(path, lambda recorded: (None, "kept")) == "kept" and path.read_bytes() == written
-
-    def refuse(recorded: store.Durations) -> tuple[store.Durations | None, None]:
-        raise SharderError("bad report")
-
-    with pytest.raises(SharderError, match="bad report"):
-        update_durations(path, refuse)
-    assert path.read_bytes() == written and not lock_path(path).exists()
