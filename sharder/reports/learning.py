@@ -94,9 +94,15 @@ def may_prune(result: MergeResult) -> tuple[bool, str]:
     if plan.selected_by is None:
         return False, "the plan does not say whether it was made from the whole suite (an older sharder made it)"
     if plan.selected_by:
-        return False, (f"the plan was made from a selection ({', '.join(plan.selected_by)}): tests outside it keep "
-                       "their timings")
+        return False, (f"the plan was made from a selection ({', '.join(map(_one_line, plan.selected_by))}): tests "
+                       "outside it keep their timings")
     return True, note
+
+
+def _one_line(text: str) -> str:
+    """plan.json's text as it is, but with any control character escaped: a line break in a file passed between
+    CI jobs would otherwise start a line of sharder's output that a CI runner reads as a command."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def rebalance(

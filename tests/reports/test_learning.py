@@ -113,3 +113,9 @@ def test_reports_without_their_plan_never_prune(tmp_path: Path) -> None:
     _, reports = _run(tmp_path)
     outcome = rebalance(_store(), _result([reports], None))
     assert outcome.pruned == 0 and "no --plan given" in outcome.prune_note
+
+
+def test_a_selection_read_from_plan_json_is_printed_on_one_line(tmp_path: Path) -> None:
+    plan, reports = _run(tmp_path, selected_by=("-k a\n::error::injected",))
+    outcome = rebalance(_store(), _result([reports], plan))
+    assert "\n" not in outcome.prune_note and "(-k a\\n::error::injected)" in outcome.prune_note
