@@ -26,30 +26,47 @@ def shard_count_arg(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+# What a plan of the durations file's own ids was "narrowed by": no collection was made at all.
+FROM_DURATIONS = "--from-durations"
+
+
 def tests_and_timings(
     path: Path, *, from_durations: bool, pytest_args: Sequence[str]
 ) -> tuple[list[str], PlanningInput]:
     """The ids to plan and their recorded timings: the durations file's own ids (a what-if, no collection), or
     the ids pytest collects with `pytest_args` (a missing durations file is then a first run, not an error)."""
+    ids, recorded, _ = tests_timings_and_scope(path, from_durations=from_durations, pytest_args=pytest_args)
+    return ids, recorded
+
+
+def tests_timings_and_scope(
+    path: Path, *, from_durations: bool, pytest_args: Sequence[str]
+) -> tuple[list[str], PlanningInput, list[str]]:
+    """`tests_and_timings`, and what narrowed the collection ([] for the whole suite)."""
     if from_durations:
         recorded = load_planning_input(path)
         if not recorded.seconds:
             raise SharderError(f"{path} holds no tests; nothing to plan (record durations first, or plan the "
                                "collected tests without --from-durations)")
-        return list(recorded.seconds), recorded
-    return collected_ids(pytest_args), PlanningInput.of(store.load_durations_if_present(path))
+        return list(recorded.seconds), recorded, [FROM_DURATIONS]
+    ids, narrowed = collected_ids_and_scope(pytest_args)
+    return ids, PlanningInput.of(store.load_durations_if_present(path)), narrowed
 
 
 def collected_ids(pytest_args: Sequence[str]) -> list[str]:
     """The ids pytest collects with `pytest_args`, refusing none: pytest itself exits 5 there, and a plan of no
     tests would make every shard and the merge report green, with nothing tested (a `-k` that matches nothing)."""
-    from sharder.running.runner import collect_ids
+    return collected_ids_and_scope(pytest_args)[0]
 
-    ids = collect_ids(pytest_args)
+
+def collected_ids_and_scope(pytest_args: Sequence[str]) -> tuple[list[str], list[str]]:
+    from sharder.running.runner import collect
+
+    ids, narrowed = collect(pytest_args)
     if not ids:
         given = f"pytest arguments: {shlex.join(pytest_args)}" if pytest_args else "no pytest arguments"
         raise SharderError(f"pytest collected no tests ({given}); nothing to plan")
-    return ids
+    return ids, narrowed
 
 
 def add_durations_option(parser: argparse.ArgumentParser) -> None:

@@ -8,11 +8,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
-from sharder.commands.common import add_durations_option, collected_ids, shard_count_arg
+from sharder.commands.common import add_durations_option, collected_ids_and_scope, shard_count_arg
 from sharder.stores.location import durations_path
 
 
@@ -108,8 +108,9 @@ def run_local(
     from sharder.running import runner
 
     recorded = store.load_durations_if_present(durations)
-    ids = collected_ids(pytest_args)  # refuses none: a plan of no tests would merge green with nothing run
-    plan = make_plan(ids, recorded.seconds(), shards, durations_sha256=recorded.sha256)
+    ids, narrowed = collected_ids_and_scope(pytest_args)  # refuses none: a plan of no tests would merge green
+    plan = replace(make_plan(ids, recorded.seconds(), shards, durations_sha256=recorded.sha256),
+                   selected_by=tuple(narrowed))  # so a rebalance of its reports knows whether it may prune
     junit_dir.mkdir(parents=True, exist_ok=True)
     write_plan(plan_path, plan)
     print(render_plan_table(plan), flush=True)

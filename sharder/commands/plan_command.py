@@ -6,13 +6,14 @@ import argparse
 import math
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sharder.commands.common import (
     add_durations_option,
     add_store_option,
     shard_count_arg,
-    tests_and_timings,
+    tests_timings_and_scope,
     timings_source,
 )
 from sharder.core.log_text import json_line, log_safe
@@ -123,9 +124,12 @@ def run(args: argparse.Namespace) -> int:
 
     source = timings_source(args)
     path = source.path or durations_path(args.durations)
-    ids, recorded = tests_and_timings(path, from_durations=args.from_durations, pytest_args=args.pytest_args)
+    ids, recorded, narrowed = tests_timings_and_scope(path, from_durations=args.from_durations,
+                                                      pytest_args=args.pytest_args)
     plan = make_plan(ids, recorded.seconds, args.shards, group_by=args.group_by,
                      durations_sha256=recorded.sha256, setup_seconds=recorded.setup_seconds)
+    # Whether the plan covers the whole suite: only then may a rebalance of its reports prune the store.
+    plan = replace(plan, selected_by=tuple(narrowed))
     covered = sum(1 for node_id in ids if node_id in recorded.seconds)
     plan.extra[TIMINGS_KEY] = timings_record(source, covered=covered, planned=len(ids))
     # Said on every plan: months of silent test-count splits are how users lose their balance.

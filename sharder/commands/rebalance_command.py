@@ -10,8 +10,12 @@ from sharder.commands.common import add_durations_option, shard_count_arg
 from sharder.stores.location import durations_path
 
 EPILOG = """\
-Tests the reports do not mention are dropped from the durations file only when the reports cover the whole plan
-(every shard reported, no planned test missing); a partial run never prunes.
+Only tests that passed teach the durations file their time; failed, errored, xfailed, skipped and timed-out ones
+are counted and left out. Tests the reports do not mention are dropped from the durations file only when the
+reports cover the whole plan given with --plan (every shard reported, no planned test missing) and that plan was
+made from the whole suite (no -k, -m, paths or --pyargs); a partial run or a selection never prunes. The file
+remembers the reports it absorbed: giving the same reports again changes nothing. The update holds a lock on
+the file ($SHARDER_LOCK_TIMEOUT seconds at most, default 60), so two rebalances at once both count.
 
 exit status:
   0  durations updated (or, with --check, the plan in use is within the threshold)
@@ -55,23 +59,32 @@ def run(args: argparse.Namespace) -> int:
     from sharder.durations import store
     from sharder.planning.plan import read_plan
     from sharder.reports.inputs import collect, resolve_identity
-    from sharder.reports.learning import rebalance, render
+    from sharder.reports.learning import Rebalance, nothing_learned, rebalance, render
     from sharder.reports.verdict import judge
+    from sharder.stores.update import update_durations
 
     if args.threshold is not None and not args.check:
         raise SharderError("--threshold goes with --check")
     threshold = 0.10 if args.threshold is None else args.threshold
     path = durations_path(args.durations)
-    recorded = store.load_durations_if_present(path)
     plan = read_plan(args.plan) if args.plan else None
-    inputs = collect(args.paths, plan, extra_known_ids=recorded.tests)
-    result = judge(inputs, resolve_identity(inputs, plan))
-    outcome = rebalance(recorded, result, shards=args.shards)
-    if not outcome.observed:
-        raise SharderError("the reports hold no test that ran (only skips, or nothing); durations left as they are")
-    if not args.check:
-        store.save_durations(path, outcome.durations)
-    for line in render(outcome, path=os.fspath(path), written=not args.check,
+
+    def change(recorded: store.Durations) -> tuple[store.Durations | None, Rebalance]:
+        # Under the lock, on the store as it is now: another rebalance may have written it since this one began.
+        inputs = collect(args.paths, plan, extra_known_ids=recorded.tests)
+        outcome = rebalance(recorded, judge(inputs, resolve_identity(inputs, plan)), shards=args.shards)
+        if outcome.nothing_new:
+            return None, outcome
+        if not outcome.observed:
+            raise SharderError(nothing_learned(outcome))
+        return (None if args.check else outcome.durations), outcome
+
+    if args.check:  # writes nothing, so takes no lock: every write is atomic, a reader sees one whole file
+        _, outcome = change(store.load_durations_if_present(path))
+    else:
+        outcome = update_durations(path, change)
+    written = not args.check and not outcome.nothing_new
+    for line in render(outcome, path=os.fspath(path), written=written,
                        threshold=threshold if args.check else None):
         print(line)
     if args.check and outcome.forecast is not None and outcome.forecast.drift > threshold:

@@ -13,7 +13,10 @@ from sharder.stores.location import durations_path
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "record", help="record per-test durations into durations.json",
-        description="Run the whole suite with duration recording on, or read JUnit XML from any runner.",
+        description="Run the whole suite with duration recording on, or read JUnit XML from any runner. Only "
+        "tests that passed are recorded. A run of the whole suite also drops the tests it no longer collects; a run "
+        "narrowed by -k, -m, paths, --pyargs... (after --) drops nothing, and JUnit reports never do. The file "
+        "remembers the reports it absorbed, and is updated under a lock ($SHARDER_LOCK_TIMEOUT, default 60 s).",
     )
     add_durations_option(parser)
     parser.add_argument("--from-junit", nargs="+", metavar="FILE", help="read these JUnit reports instead of running")
@@ -21,6 +24,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sharder.durations.store import remembers_history
+    from sharder.durations.trust import UNNAMED, UNTIMED, NotUsed
     from sharder.pytest_plugin.options import DURATIONS_OPTION, STORE_OPTION
     from sharder.running import runner
 
@@ -30,13 +35,27 @@ def run(args: argparse.Namespace) -> int:
 
         recorded = record_from_junit(args.from_junit, path)
         reports = f"{recorded.reports} report{'s' if recorded.reports != 1 else ''}"
+        if recorded.absorbed_before == recorded.reports:
+            these = "this report" if recorded.reports == 1 else f"these {reports}"
+            print(f"sharder record: {path} absorbed {these} before; nothing changed")
+            return 0
         print(f"sharder record: {recorded.observations} test durations from {reports} into {path}")
+        if recorded.absorbed_before:
+            print(f"sharder record: {recorded.absorbed_before} of the {reports} were absorbed before; their cases "
+                  "were not counted again")
         if recorded.untimed:
             print(f"sharder record: {recorded.untimed} test cases had no usable time and were not recorded",
                   file=sys.stderr)
         if recorded.unnamed:
             print(f"sharder record: skipped {recorded.unnamed} test cases with no name, classname or file",
                   file=sys.stderr)
+        others = NotUsed({reason: count for reason, count in recorded.not_used.items()
+                          if reason not in (UNTIMED, UNNAMED)})
+        if others:
+            print(f"sharder record: {others.describe('case')} (only a passed test's time is recorded)")
+        if not remembers_history(path):
+            print(f"sharder record: note: {path} is in pytest-split's format, which cannot remember the reports it "
+                  "absorbed: recording these reports again would count them again")
         return 0
     # conftest_lib.memory: each test's peak RSS goes into the durations too (for `--parallel auto`, `sharder plan`).
     argv = runner.pytest_argv(["-p", "conftest_lib.memory", STORE_OPTION, f"{DURATIONS_OPTION}={path}", *args.pytest_args])

@@ -17,6 +17,8 @@ MERGED_PROPERTY = "sharder_merged"
 RECOVERED_PROPERTY = "sharder_recovered_from"
 # On the suite: the seed pytest-randomly used, so `sharder replay` reseeds every test as CI did.
 RANDOMLY_SEED_PROPERTY = "sharder_randomly_seed"
+# On the suite: the identity of the run (one attempt of one CI run) that wrote the report.
+RUN_ID_PROPERTY = "sharder_run_id"
 
 
 # ---------------------------------------------------------------------------------------------- case keys

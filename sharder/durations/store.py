@@ -24,6 +24,7 @@ from typing import Any
 from sharder.core.atomic import atomic_write_text
 from sharder.core.errors import SharderError
 from sharder.core.inputfile import read_input
+from sharder.durations.history import LastUpdate, history_json, parse_history
 
 FORMAT_NAME = "sharder-durations"
 FORMAT_VERSION = 1
@@ -73,10 +74,13 @@ class Observation:
 
 @dataclass
 class Durations:
-    """Recorded timings by node id, plus a fingerprint of the file they came from."""
+    """Recorded timings by node id, a fingerprint of the file they came from, and what the store remembers of
+    the runs that updated it (`sharder.durations.history`)."""
 
     tests: dict[str, TestTiming]
     sha256: str = ""
+    absorbed: tuple[str, ...] = ()
+    last_update: LastUpdate | None = None
 
     def seconds(self) -> dict[str, float]:
         return {node_id: timing.seconds for node_id, timing in self.tests.items()}
@@ -187,9 +191,13 @@ def parse_durations(raw: bytes, source: str = "durations") -> Durations:
 
 def build_durations(data: object, source: str, digest: str) -> Durations:
     try:
-        return Durations(tests=_tests_from_document(data, source), sha256=digest)
+        tests = _tests_from_document(data, source)
     except _BadEntry as exc:
         raise SharderError(f"{source}: {exc}") from None
+    if isinstance(data, dict) and "format" in data:  # checked after the tests, as the planning reader does
+        absorbed, last_update = parse_history(data, source)
+        return Durations(tests, digest, absorbed, last_update)
+    return Durations(tests=tests, sha256=digest)
 
 
 def decode_document(raw: bytes, source: str) -> tuple[object, str]:
@@ -284,6 +292,8 @@ def updated(
 ) -> Durations:
     """Blend `observations` into `durations`; with `keep_only`, drop ids not in it (tests no longer collected).
 
+    `observations` must hold trustworthy runs only (`sharder.durations.trust`): every one of them also votes on
+    whether the run was on other hardware, and a run of fast errors would win that vote.
     Peak memory is blended too, but upwards it moves at once: under-estimating memory is what kills a job.
     """
     if not 0 < smoothing <= 1:
@@ -308,7 +318,7 @@ def updated(
     if keep_only is not None:
         wanted = set(keep_only)
         tests = {node_id: timing for node_id, timing in tests.items() if node_id in wanted}
-    return Durations(tests=tests, sha256=durations.sha256)
+    return replace(durations, tests=tests)
 
 
 def _read_at_resolution(recorded: float, observed: float) -> float:
@@ -357,12 +367,19 @@ def render_durations(durations: Durations, *, flat: bool = False) -> str:
     document = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
+        **history_json(durations.absorbed, durations.last_update),
         "tests": {node_id: _record_json(timing) for node_id, timing in ordered},
     }
     return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
 
 
 def save_durations(path: str | os.PathLike[str], durations: Durations) -> None:
-    """Write atomically; a file named `.test_durations` keeps pytest-split's flat format so it still reads it."""
-    flat = Path(path).name == PYTEST_SPLIT_FILENAME
+    """Write atomically; a file named `.test_durations` keeps pytest-split's flat format so it still reads it
+    (and so cannot remember absorbed reports: see `remembers_history`)."""
+    flat = not remembers_history(path)
     atomic_write_text(path, render_durations(durations, flat=flat))
+
+
+def remembers_history(path: str | os.PathLike[str]) -> bool:
+    """Whether the file at `path` is written in sharder's format, which holds `absorbed` and `last_update`."""
+    return Path(path).name != PYTEST_SPLIT_FILENAME

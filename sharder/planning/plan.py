@@ -42,6 +42,10 @@ class Plan:
     bins: tuple[ShardBin, ...]
     split_units: int = 0
     fixture_cost_seconds: float = 0.0  # fixture setup repeated because groups were split over shards
+    # What narrowed the collection the plan was made from (`-k fast`, `paths tests/unit`, `--pyargs`...): () the
+    # whole suite as configured, None not recorded (a plan of an older sharder). A run of a plan made from a
+    # selection says nothing of the tests outside it, so a rebalance of its reports prunes only after ().
+    selected_by: tuple[str, ...] | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -102,6 +106,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "split_units": plan.split_units,
         "fixture_cost_seconds": round(plan.fixture_cost_seconds, 6),
         "durations_sha256": plan.durations_sha256,
+        **({} if plan.selected_by is None else {"selected_by": list(plan.selected_by)}),
         **plan.extra,
         "bins": [
             {
@@ -228,6 +233,9 @@ def plan_from_json(data: object, source: str = "plan") -> Plan:
     group_by = data.get("group_by", "test")
     if not isinstance(group_by, str) or group_by not in GROUPINGS:
         raise SharderError(f"{source}: 'group_by' is {group_by!r}, expected one of {', '.join(GROUPINGS)}")
+    selected = data.get("selected_by")
+    if selected is not None and not (isinstance(selected, list) and all(isinstance(s, str) and s for s in selected)):
+        raise SharderError(f"{source}: 'selected_by' is {selected!r:.80}, expected a list of what narrowed the collection")
     plan = Plan(
         shards=shards,
         group_by=group_by,
@@ -237,6 +245,7 @@ def plan_from_json(data: object, source: str = "plan") -> Plan:
         bins=tuple(bins),
         split_units=int(_number(source, data, "split_units", 0)),
         fixture_cost_seconds=_number(source, data, "fixture_cost_seconds", 0.0),
+        selected_by=None if selected is None else tuple(selected),
     )
     timings = data.get(TIMINGS_KEY)
     if isinstance(timings, dict):  # where the plan's timings came from: shown by merge, never trusted as numbers

@@ -11,7 +11,7 @@ import argparse
 import importlib.util
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -27,8 +27,11 @@ from sharder.core.junit_names import (
 )
 from sharder.core.shardspec import ShardSpec, shard_argument
 from sharder.durations import store
+from sharder.durations.history import LastUpdate
+from sharder.durations.trust import NotUsed, unused_reason
 from sharder.planning.plan import read_plan
 from sharder.planning.planner import GROUP_BY_CHOICES
+from sharder.pytest_plugin.collection_scope import narrowed_by
 from sharder.pytest_plugin.footprint_filter import install_footprint, installed_footprint
 from sharder.pytest_plugin.options import (
     COLLECT_TO_OPTION,
@@ -44,6 +47,7 @@ from sharder.pytest_plugin.options import (
 )
 from sharder.pytest_plugin.selection import Selection, order_by_id_list, select_computed, select_from_plan
 from sharder.pytest_plugin.shard_outputs import ShardIdentity, ShardOutputs, _log_xml, progress_log_path
+from sharder.stores.update import update_durations
 
 
 @dataclass
@@ -55,6 +59,8 @@ class _State:
     # ids that -k, -m, --deselect or another plugin took out before our selection: collected, so a plan that names
     # them still matches the checkout; the shard runs what is left of its bin.
     deselected_by_others: set[str] = field(default_factory=set)
+    # What narrowed the collection before our own selection (`collection_scope`): [] for the whole suite.
+    narrowed_by: list[str] = field(default_factory=list)
 
 
 _STATE_KEY = pytest.StashKey[_State]()
@@ -169,9 +175,11 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     state = config.stash[_STATE_KEY]
     ids = [item.nodeid for item in items]
     state.collected_ids = ids
+    state.narrowed_by = narrowed_by(config, deselected=len(state.deselected_by_others),
+                                    collection_errors=session.testsfailed)
     collect_to = config.getoption("sharder_collect_to")
     if collect_to:
-        atomic_write_text(collect_to, json.dumps({"tests": ids}, ensure_ascii=False))
+        atomic_write_text(collect_to, json.dumps({"tests": ids, "selected_by": state.narrowed_by}, ensure_ascii=False))
         if not config.getoption("sharder_ids_file"):  # with an id list, a replay's first run also collects
             return
     try:
@@ -251,24 +259,66 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
         state.deselected_by_others.update(item.nodeid for item in items)
 
 
+@dataclass
+class _Attempt:
+    """One attempt at one test so far: its phases' time, and the first outcome that was not a pass."""
+
+    seconds: float = 0.0
+    setup: float = 0.0
+    peak: float | None = None
+    outcome: str = "passed"
+    message: str = ""
+
+
+def _phase_outcome(report: pytest.TestReport) -> str | None:
+    """What this phase makes of the test, in the JUnit reader's words (so `record` and `--from-junit` agree)."""
+    if str(report.outcome) == "rerun":  # pytest-rerunfailures: this attempt failed and another follows
+        return "rerun"
+    if report.failed:
+        return "failed" if report.when == "call" else "error"
+    if report.skipped:
+        return "xfailed" if hasattr(report, "wasxfail") else "skipped"
+    return None  # a pass, a non-strict xpass included: it ran to the end
+
+
 class DurationRecorder:
     """Sums setup + call + teardown per test; setup is kept apart for the fixture-cost estimate.
 
+    Only a test whose last attempt passed is an observation (`sharder.durations.trust`); each attempt starts
+    afresh at its setup, so a rerun that finally passed costs its last attempt, not the sum of all of them.
     Registered only with --sharder-store-durations, and only where reports arrive whole (not in xdist workers:
     their reports reach the controller, which records them once).
     """
 
     def __init__(self) -> None:
-        self.observations: dict[str, dict[str, float]] = {}
+        self.attempts: dict[str, _Attempt] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        seen = self.observations.setdefault(report.nodeid, {"seconds": 0.0, "setup": 0.0})
-        seen["seconds"] += report.duration
+        if report.when == "setup" or report.nodeid not in self.attempts:
+            self.attempts[report.nodeid] = _Attempt()
+        seen = self.attempts[report.nodeid]
+        seen.seconds += report.duration
         if report.when == "setup":
-            seen["setup"] += report.duration
+            seen.setup += report.duration
+        outcome = _phase_outcome(report)
+        if outcome is not None and seen.outcome == "passed":
+            seen.outcome = outcome
+            crash = getattr(report.longrepr, "reprcrash", None)
+            seen.message = str(getattr(crash, "message", "") or "")
         for name, value in report.user_properties:  # set by conftest_lib's memory probe at teardown
             if name == PEAK_RSS_PROPERTY and isinstance(value, int | float):
-                seen["peak"] = max(float(value), seen.get("peak", 0.0))
+                seen.peak = max(float(value), seen.peak or 0.0)
+
+    def observations(self) -> tuple[dict[str, store.Observation], NotUsed]:
+        observed: dict[str, store.Observation] = {}
+        not_used = NotUsed()
+        for node_id, seen in self.attempts.items():
+            reason = unused_reason(seen.outcome, message=seen.message)
+            if reason is None:
+                observed[node_id] = store.Observation(seen.seconds, seen.setup, seen.peak)
+            else:
+                not_used[reason] += 1
+        return observed, not_used
 
 
 _RECORDER_NAME = "sharder-duration-recorder"
@@ -286,19 +336,37 @@ def _store_durations(session: pytest.Session) -> None:
     if not isinstance(recorder, DurationRecorder):
         return
     path = _durations_path(config)
-    observations = {
-        node_id: store.Observation(seconds=seen["seconds"], setup_seconds=seen["setup"], peak_rss_mb=seen.get("peak"))
-        for node_id, seen in recorder.observations.items()
-    }
-    # Prune only after a run of the whole suite: a shard or a -k run says nothing about the other tests.
-    complete = state.selection is None and not state.deselected_any and not session.shouldstop and not session.shouldfail
-    keep_only = state.collected_ids if complete and state.collected_ids else None
+    observations, not_used = recorder.observations()
+    # Prune only after a collection of the whole suite: a shard, a -k run or a path says nothing about the others.
+    scope = list(state.narrowed_by)
+    if state.selection is not None:
+        scope.insert(0, f"--shard {state.selection.spec}")
+    elif config.getoption("sharder_ids_file"):
+        scope.insert(0, IDS_OPTION)
+    elif state.deselected_any and not scope:
+        scope.append("tests deselected")
+    stopped = bool(session.shouldstop or session.shouldfail)
+    keep_only = state.collected_ids if not scope and not stopped and state.collected_ids else None
+
+    def change(recorded: store.Durations) -> tuple[store.Durations | None, int]:
+        durations = store.updated(recorded, observations, keep_only=keep_only)
+        pruned = sum(1 for node_id in recorded.tests if node_id not in durations.tests)
+        if not observations and not pruned:
+            return None, 0  # nothing learned: the file stays as it is
+        return replace(durations, last_update=LastUpdate("record", len(observations), pruned, tuple(scope))), pruned
+
     try:
-        recorded = store.load_durations_if_present(path)
-        store.save_durations(path, store.updated(recorded, observations, keep_only=keep_only))
+        pruned = update_durations(path, change)
     except SharderError as exc:
         raise pytest.UsageError(f"sharder: {exc}") from None
     _write_line(config, f"sharder: recorded {len(observations)} test durations in {os.fspath(path)}")
+    if not_used:
+        _write_line(config, f"sharder: {not_used.describe()} (only a passed test's time is recorded)")
+    if pruned:
+        _write_line(config, f"sharder: pruned {pruned} test{'s' if pruned != 1 else ''} no longer collected")
+    elif keep_only is None:
+        why = f"the run was narrowed by {', '.join(scope)}" if scope else "the run stopped early"
+        _write_line(config, f"sharder: nothing pruned ({why})")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -27,6 +27,7 @@ from sharder.core.junit_names import (
     PLAN_ID_PROPERTY,
     PLAN_SIZES_PROPERTY,
     PREDICTED_SECONDS_PROPERTY,
+    RUN_ID_PROPERTY,
     SETUP_PROPERTY,
     SHARD_PROPERTY,
 )
@@ -64,6 +65,7 @@ class Attempt:
     earlier_failures: int = 0
     timed: bool = True  # False: the report gave no usable time; `seconds` is 0.0 and is no observation
     named: bool = True  # False: a case with no name at all, its id made up; never a durations key
+    origin: str = ""  # the identity of the report or log it came from (`report_identity`), for the store's memory
 
 
 @dataclass
@@ -198,6 +200,33 @@ def _fingerprint(report: Report, shard: ShardSpec | None) -> str:
     return digest.hexdigest()
 
 
+def report_identity(report: Report, shard: ShardSpec | None = None) -> str:
+    """What a durations store remembers of a report it absorbed: the run identity the report carries, per shard
+    (one run's shards may be rebalanced apart; None: the report's own, `_report_shard`), else the SHA-256 of the
+    file's bytes. Not `_fingerprint`: its ids depend on the store's ids a foreign report was mapped onto, which
+    the first absorption changes."""
+    run_id = report.suite_properties.get(RUN_ID_PROPERTY)
+    if run_id:
+        return f"run:{run_id}:{shard or _report_shard(report, Path(report.path)) or '-'}"
+    digest = hashlib.sha256()
+    try:
+        with open(report.path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    except OSError:  # removed since it was parsed (a merge racing a cleanup): what was read still has an identity
+        return f"cases:{_fingerprint(report, shard)}"
+    return f"sha256:{digest.hexdigest()}"
+
+
+def log_identity(log: ProgressLog) -> str:
+    """A progress log's identity, from what was read of it (its ids are exact, never mapped): its header and
+    every finished test's result and times."""
+    digest = hashlib.sha256(f"{log.shard}|{log.plan_id}|{log.exitstatus}|{len(log.order)}\n".encode())
+    for test in log.tests:
+        digest.update(f"{test.node_id}\0{test.outcome}\0{test.seconds!r}\n".encode("utf-8", "surrogatepass"))
+    return f"log:{digest.hexdigest()}"
+
+
 class _ShardCache:
     """Parsing "3/16" once per distinct string, not once per case."""
 
@@ -213,7 +242,7 @@ class _ShardCache:
 
 
 def _attempts(report: Report, shard: ShardSpec | None, shard_of_test: dict[str, ShardSpec] | None,
-              shards: _ShardCache) -> list[Attempt]:
+              shards: _ShardCache, origin: str = "") -> list[Attempt]:
     name = Path(report.path).name
     out: list[Attempt] = []
     for case in report.cases:
@@ -225,7 +254,7 @@ def _attempts(report: Report, shard: ShardSpec | None, shard_of_test: dict[str, 
             message=case.message, file=case.file, line=case.line,
             setup_seconds=optional_number(case.properties.get(SETUP_PROPERTY)),
             peak_rss_mb=optional_number(case.properties.get(PEAK_RSS_PROPERTY)),
-            earlier_failures=case.earlier_failures, timed=case.timed, named=case.named,
+            earlier_failures=case.earlier_failures, timed=case.timed, named=case.named, origin=origin,
         ))
     return out
 
@@ -308,7 +337,7 @@ def collect(
             predicted_seconds=optional_number(report.suite_properties.get(PREDICTED_SECONDS_PROPERTY)),
             cases=len(report.cases),
         )
-        attempts = _attempts(report, shard, shard_of_test, shards)
+        attempts = _attempts(report, shard, shard_of_test, shards, report_identity(report, shard))
         _add_logged_reruns(attempts, path, reruns)
         if sink is not None:
             sink(report, info, attempts)
@@ -401,14 +430,16 @@ def attempts_from_logs(inputs: MergeInputs) -> list[Attempt]:
     recovered: list[Attempt] = []
     for log in inputs.logs:
         name = log.path.name
+        origin = ""  # hashed once this log stands in for a lost report, not for every log a merge reads
         of_this_log: dict[tuple[ShardSpec | None, str], int] = {}
         for test in log.tests:
             if test.node_id in reported.get(test.shard, ()):
                 continue
+            origin = origin or log_identity(log)
             attempt = Attempt(
                 node_id=test.node_id, outcome=test.outcome, seconds=test.seconds, shard=test.shard, source=name,
                 message=test.message, setup_seconds=test.setup_seconds, peak_rss_mb=test.peak_rss_mb,
-                recovered=True,
+                recovered=True, origin=origin,
             )
             slot = (test.shard, test.node_id)
             if slot in of_this_log:

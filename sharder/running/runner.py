@@ -46,6 +46,12 @@ def _last_error_line(output: str) -> str:
 
 def collect_ids(pytest_args: Sequence[str], *, cwd: str | os.PathLike[str] | None = None) -> list[str]:
     """The ids pytest would run with these arguments (after -k/-m), via a `--collect-only` subprocess."""
+    return collect(pytest_args, cwd=cwd)[0]
+
+
+def collect(pytest_args: Sequence[str], *, cwd: str | os.PathLike[str] | None = None) -> tuple[list[str], list[str]]:
+    """`collect_ids`, and what narrowed the collection ([] for the whole suite; see the plugin's
+    `collection_scope`), which a plan records so that a rebalance of its reports knows whether it may prune."""
     with tempfile.TemporaryDirectory(prefix="sharder-collect-") as scratch:
         out = Path(scratch) / "ids.json"
         argv = pytest_argv(["--collect-only", "-q", "-p", "no:randomly", f"{COLLECT_TO_OPTION}={out}", *pytest_args])
@@ -53,10 +59,11 @@ def collect_ids(pytest_args: Sequence[str], *, cwd: str | os.PathLike[str] | Non
         if proc.returncode not in (PYTEST_OK, PYTEST_NO_TESTS) or not out.exists():
             detail = _last_error_line(proc.stdout + "\n" + proc.stderr)
             raise SharderError(f"collecting the tests failed (pytest exit {proc.returncode}): {detail}")
-        tests = json.loads(out.read_text(encoding="utf-8"))["tests"]
-    if not isinstance(tests, list):
+        written = json.loads(out.read_text(encoding="utf-8"))
+    tests, narrowed = written["tests"], written.get("selected_by", [])
+    if not isinstance(tests, list) or not isinstance(narrowed, list):
         raise SharderError("collecting the tests failed: the plugin wrote no id list")
-    return [str(node_id) for node_id in tests]
+    return [str(node_id) for node_id in tests], [str(reason) for reason in narrowed]
 
 
 def junit_path(junit_dir: str | os.PathLike[str], spec: ShardSpec) -> Path:

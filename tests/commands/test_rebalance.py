@@ -39,16 +39,28 @@ def test_rebalance_after_a_full_run_updates_and_prunes(
     monkeypatch.chdir(run_dir)
     _add_stale_entry(run_dir / "durations.json")
     before = load_durations(run_dir / "durations.json").tests
-    code, out = rebalance(["reports", "--durations", "durations.json"], capsys)
+    code, out = rebalance(["reports", "--plan", "plan.json", "--durations", "durations.json"], capsys)
     assert code == 0, out
     after = load_durations(run_dir / "durations.json").tests
     planned = {t for tests in plan_bins(run_dir) for t in tests}
-    assert set(after) == planned  # the stale entry is gone: the reports cover the whole plan
+    assert set(after) == planned  # the stale entry is gone: the reports cover a plan of the whole suite
     for node_id in planned:
         assert after[node_id].runs == before[node_id].runs + 1
         assert after[node_id].seconds != before[node_id].seconds  # the run took 5% of the recorded time
     assert "1 pruned; the reports cover the whole plan" in out
     assert "predicted slowest shard for 3 shards over 35 tests:" in out
+
+
+def test_rebalance_without_the_plan_does_not_prune(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The reports say they cover their plan, but only plan.json says whether the plan was of the whole suite."""
+    monkeypatch.chdir(run_dir)
+    _add_stale_entry(run_dir / "durations.json")
+    code, out = rebalance(["reports", "--durations", "durations.json"], capsys)
+    assert code == 0, out
+    assert STALE in load_durations(run_dir / "durations.json").tests
+    assert "nothing pruned; no --plan given" in out
 
 
 def test_rebalance_after_a_partial_run_does_not_prune(

@@ -24,11 +24,21 @@ _record = st.one_of(
                                         "peak_rss_mb": _value, "other": _value}),
     _value,
 )
+# The store's history fields (`sharder.durations.history`), well-formed and not.
+_history = st.fixed_dictionaries({}, optional={
+    "absorbed": st.one_of(st.lists(st.text(max_size=6), max_size=3), _value),
+    "last_update": st.one_of(
+        st.fixed_dictionaries({"command": st.sampled_from(["rebalance", ""])}, optional={
+            "observed": st.integers(-1, 3), "pruned": _value,
+            "selected_by": st.one_of(st.none(), st.lists(st.text(max_size=4), max_size=2))}),
+        _value),
+})
 _documents = st.one_of(
     st.dictionaries(_node_id, st.one_of(_good, _good, _value), max_size=6),
-    st.builds(lambda tests, version: {"format": "sharder-durations", "version": version, "tests": tests},
+    st.builds(lambda tests, version, history: {"format": "sharder-durations", "version": version, **history,
+                                               "tests": tests},
               st.dictionaries(_node_id, st.one_of(_record, _record, _record), max_size=6),
-              st.sampled_from([1, 1, 1, 2])),
+              st.sampled_from([1, 1, 1, 2]), _history),
     st.lists(st.tuples(_node_id, _good).map(list), max_size=4),
 )
 

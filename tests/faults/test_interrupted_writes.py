@@ -63,6 +63,8 @@ def test_a_killed_writer_leaves_the_old_or_the_new_file(
             assert survivor == {"tests.test_m0::test_0": 99.0}
             outcomes["old"] += 1
         leftovers = [p.name for p in tmp_path.iterdir() if p.name not in ("report.xml", "durations.json")]
-        assert all(name.startswith(".durations.json.") for name in leftovers)  # only orphaned temp files
+        # only orphaned temp files, and the lock's sidecar a writer killed while holding it leaves (the kernel
+        # released the lock with the process; the next writer takes the file over and removes it)
+        assert all(name.startswith(".durations.json.") or name == "durations.json.lock" for name in leftovers)
     ledger(f"{command[0]} killed by SIGKILL {KILLS} times at spread points",
            f"always complete: {outcomes['old']} old, {outcomes['new']} new, 0 torn")
