@@ -38,7 +38,8 @@ def ci_run_from_environment(environ: Mapping[str, str] | None = None) -> CiRun:
     if env.get("GITHUB_ACTIONS") == "true":
         return CiRun("github", _get(env, "GITHUB_RUN_ID"), _get(env, "GITHUB_RUN_ATTEMPT"),
                      _get(env, "GITHUB_HEAD_REF") or _get(env, "GITHUB_REF_NAME"), None, _get(env, "GITHUB_SHA"))
-    if env.get("GITLAB_CI") == "true":
+    # GitLab sets GITLAB_CI=true; runners that emulate it (gitlab-ci-local) set only the pipeline's own variables.
+    if env.get("GITLAB_CI") == "true" or (_get(env, "CI_PIPELINE_ID") and _get(env, "CI_COMMIT_SHA")):
         return CiRun("gitlab", _get(env, "CI_PIPELINE_ID"), None,
                      _get(env, "CI_COMMIT_REF_NAME") or _get(env, "CI_COMMIT_BRANCH"), _get(env, "CI_DEFAULT_BRANCH"),
                      _get(env, "CI_COMMIT_SHA"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from typing import Any
 
 from sharder.commands.common import add_durations_option, shard_count_arg
@@ -44,6 +45,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("paths", nargs="+", metavar="REPORT_OR_DIR", help="JUnit XML files, progress logs, directories")
     add_durations_option(parser)
+    parser.add_argument("--store", metavar="DIR",
+                        help="keep the store in DIR (a CI cache folder such as .sharder): update DIR/durations.json, "
+                             "starting from the committed durations file the first time, and record which CI run "
+                             "wrote it in DIR/provenance.json")
     parser.add_argument("--plan", metavar="PATH", help="the plan.json the shards ran")
     parser.add_argument("--shards", type=shard_count_arg, metavar="N",
                         help="shard count for the forecast (default: the plan's)")
@@ -67,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
         raise SharderError("--threshold goes with --check")
     threshold = 0.10 if args.threshold is None else args.threshold
     path = durations_path(args.durations)
+    store_dir = Path(args.store) if args.store else None
+    if store_dir is not None:
+        path = _cache_store(store_dir, seed=path, write=not args.check)
     plan = read_plan(args.plan) if args.plan else None
 
     def change(recorded: store.Durations) -> tuple[store.Durations | None, Rebalance]:
@@ -84,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         outcome = update_durations(path, change)
     written = not args.check and not outcome.nothing_new
+    if written and store_dir is not None:
+        _record_provenance(store_dir)
     for line in render(outcome, path=os.fspath(path), written=written,
                        threshold=threshold if args.check else None):
         print(line)
@@ -92,3 +102,34 @@ def run(args: argparse.Namespace) -> int:
               f"plan (threshold {threshold * 100:.0f}%): run `sharder rebalance` and commit {os.fspath(path)}")
         return 1
     return 0
+
+
+def _cache_store(store_dir: Path, *, seed: Path, write: bool) -> Path:
+    """DIR/durations.json, seeded from the committed file the first time (a cache restored nothing), so the first
+    CI update blends into the timings the project already had instead of starting over."""
+    from sharder.core.atomic import atomic_write_bytes
+    from sharder.core.errors import SharderError
+    from sharder.core.inputfile import read_input
+    from sharder.durations import store
+
+    target = store_dir / store.DEFAULT_FILENAME
+    if target.exists():
+        return target
+    if not write:
+        return seed
+    try:
+        store_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SharderError(f"cannot create the store folder {os.fspath(store_dir)!r}: {exc.strerror}") from None
+    if seed.is_file():  # sharder's format or pytest-split's: the reader takes both, the update writes ours
+        atomic_write_bytes(target, read_input(seed, "durations"))
+        print(f"sharder rebalance: {os.fspath(target)} starts from {os.fspath(seed)} (no cached store yet)")
+    return target
+
+
+def _record_provenance(store_dir: Path) -> None:
+    from sharder.ci.run_info import ci_run_from_environment
+    from sharder.stores.timings_source import Provenance, now_iso, write_provenance
+
+    run = ci_run_from_environment()
+    write_provenance(store_dir, Provenance(run.provider, run.run_id, run.attempt, run.branch, run.commit, now_iso()))
