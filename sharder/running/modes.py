@@ -7,15 +7,22 @@ killer at N. With more than one worker a shard runs in two pytest passes over th
 parallel part (every test not marked `memory_intensive`), then the `memory_intensive` tests alone, one at a time;
 their two JUnit reports are folded into the shard's one `reports/shard-K-of-N.xml`.
 
+Every output counts only for the run that wrote it: before anything else a run removes its shard's own outputs of an
+earlier run (the report, both passes' progress logs, the coverage file; nothing else in the directory), gives every
+pass one run identity (`--sharder-run-id`, stamped on the log and the report) and the user's pytest arguments (for
+replay), and, when it stops with an error, leaves a progress log saying so for the merge to name.
+
 Imported by the CLI at start-up: only light imports at module level.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,6 +149,88 @@ class PytestPass:
     progress_log: Path
 
 
+def new_run_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class OwnOutputs:
+    """The files one shard's run writes into its JUnit directory: all of them the run's own, none another's."""
+
+    junit_dir: Path
+    stem: str
+
+    @property
+    def report(self) -> Path:
+        return self.junit_dir / f"{self.stem}.xml"
+
+    @property
+    def main_log(self) -> Path:
+        from sharder.core.progress_log import progress_log_path_for
+
+        return progress_log_path_for(self.report)
+
+    @property
+    def heavy_log(self) -> Path:
+        """The memory_intensive pass's log (`--parallel`): `shard-K-of-N.memory-intensive.progress.jsonl`."""
+        main = self.main_log
+        return main.with_name(self.stem + HEAVY_LOG_INFIX + main.name[len(self.stem):])
+
+    @property
+    def coverage_file(self) -> Path:
+        return self.junit_dir / f"{self.stem}.coverage"
+
+    def clear(self) -> None:
+        """Remove what an earlier run of this shard left, before this run starts: a run that dies, or refuses,
+        writes none of these, and last run's report must not pass for this one's. The heavy pass's log goes even
+        when this run is sequential (an earlier `--parallel` run left it)."""
+        for path in (self.report, self.main_log, self.heavy_log, self.coverage_file):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+            except IsADirectoryError:
+                raise SharderError(f"{os.fspath(path)!r} is a directory; this shard's run writes a file there") from None
+            except OSError as exc:
+                raise SharderError(f"cannot remove {os.fspath(path)!r}, left by an earlier run of this shard: "
+                                   f"{exc.strerror}") from None
+
+    def record_refusal(self, message: str, *, shard: Any, run_id: str, pytest_args: Sequence[str],
+                       plan_path: str | None, log: Path | None = None) -> None:
+        """Leave the error in the shard's progress log, so the merge names it for the shard's tests (instead of
+        listing them as never reported, with no reason). A log pytest already wrote gets the error appended; a
+        directory that cannot be written keeps nothing, and the error still reaches stderr."""
+        from sharder.core.atomic import atomic_write_bytes
+        from sharder.core.progress_log import ERROR_EVENT, encode_event, error_log_bytes
+
+        target = log or self.main_log
+        try:
+            if target.is_file():
+                with open(target, "ab") as handle:
+                    handle.write(encode_event({"event": ERROR_EVENT, "message": message}))
+                return
+            header: dict[str, Any] = {"shard": str(shard) if shard is not None else None, "run_id": run_id,
+                                      "pytest_args": list(pytest_args), "report": self.report.name,
+                                      "pid": os.getpid(), **_plan_identity(plan_path, shard)}
+            atomic_write_bytes(target, error_log_bytes(header, message))
+        except OSError:
+            pass
+
+
+def _plan_identity(plan_path: str | None, shard: Any) -> dict[str, Any]:
+    """The plan's id and sizes for a refusal's header, when its file reads (the merge then knows what was planned)."""
+    if not plan_path or shard is None:
+        return {}
+    from sharder.planning.plan import read_plan
+
+    try:
+        plan = read_plan(plan_path)
+        plan.bin_for(shard)
+    except (SharderError, OSError):
+        return {}
+    return {"plan_id": plan.plan_id, "plan_sizes": [len(shard_bin.tests) for shard_bin in plan.bins]}
+
+
 @dataclass
 class ShardRun:
     spec: Any  # ShardSpec (kept loose so the CLI's import stays light)
@@ -152,28 +241,37 @@ class ShardRun:
     modes: Modes
     workers: int = 1
     scratch: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
+    run_id: str = field(default_factory=new_run_id)
 
     @property
     def stem(self) -> str:
         return str(self.spec.report_stem) if self.spec is not None else "all"
 
     @property
+    def outputs(self) -> OwnOutputs:
+        return OwnOutputs(self.junit_dir, self.stem)
+
+    @property
     def report(self) -> Path:
-        return self.junit_dir / f"{self.stem}.xml"
+        return self.outputs.report
 
     @property
     def coverage_file(self) -> Path:
-        return self.junit_dir / f"{self.stem}.coverage"
+        return self.outputs.coverage_file
+
+    def run_args(self) -> list[str]:
+        """What every pass is told about the run: its identity and the user's own pytest arguments (JSON, one token)."""
+        from sharder.pytest_plugin.options import PYTEST_ARGS_OPTION, RUN_ID_OPTION
+
+        return [f"{RUN_ID_OPTION}={self.run_id}", f"{PYTEST_ARGS_OPTION}={json.dumps(list(self.pytest_args))}"]
 
     def passes(self) -> list[PytestPass]:
-        from sharder.core.progress_log import progress_log_path_for
-
-        shared = mode_args(self.modes)
-        main_log = progress_log_path_for(self.report)
+        shared = [*mode_args(self.modes), *self.run_args()]
+        main_log = self.outputs.main_log
         if self.workers <= 1:
             return [PytestPass("sequential", tuple(shared), self.report, main_log)]
         xdist = ["-p", XDIST_PLUGIN] if _autoload_off() else []
-        heavy_log = main_log.with_name(self.stem + HEAVY_LOG_INFIX + main_log.name[len(self.stem):])
+        heavy_log = self.outputs.heavy_log
         heavy_extra = ["--cov-append"] if self.modes.coverage else []
         return [
             PytestPass("parallel", (*shared, *xdist, f"--numprocesses={self.workers}", f"--dist={self.modes.dist}",
@@ -266,8 +364,10 @@ def run_shard(run: ShardRun) -> int:
             where = f" ({step.name} part)" if len(passes) > 1 else ""
             print(f"sharder run: {label}{where}: {' '.join(argv[1:])}", flush=True)
             code = runner.run(argv, env=_pass_env(run))
+            if not step.progress_log.is_file():
+                _record_no_session(run, step, code)
             code = _checked_for_a_report(code, step, f"{label}{where}")
-            if code == runner.PYTEST_NO_TESTS and len(passes) > 1:
+            if code == runner.PYTEST_NO_TESTS and len(passes) > 1 and not _all_deselected(step.progress_log):
                 print(f"sharder run: {label}: no tests in the {step.name} part", flush=True)
                 code = runner.PYTEST_OK
             codes.append(code)
@@ -277,6 +377,28 @@ def run_shard(run: ShardRun) -> int:
         if len(passes) > 1:
             combine_reports([step.junit for step in passes], run.report)
     return _shard_code(codes)
+
+
+def _record_no_session(run: ShardRun, step: PytestPass, code: int) -> None:
+    """pytest ended before its session wrote a progress log (bad arguments, a conftest that does not import, a
+    kill during start-up): the shard's log says so, for the merge to name, as a refusal of sharder's own would."""
+    from sharder.running.runner import SIGNAL_EXIT_BASE
+
+    how = f"was killed by signal {code - SIGNAL_EXIT_BASE}" if code > SIGNAL_EXIT_BASE else f"exited {code}"
+    run.outputs.record_refusal(
+        f"sharder run: pytest {how} before its session began, so no test ran (pytest's own message is in this "
+        "job's log: bad arguments, a plugin or conftest.py that failed to load?)",
+        shard=run.spec, run_id=run.run_id, pytest_args=run.pytest_args, plan_path=run.plan_path, log=step.progress_log)
+
+
+def _all_deselected(progress_log: Path) -> bool:
+    """The pass's log says the user's -k/-m deselected every test of the shard: its exit 5 stands (nothing ran)."""
+    from sharder.core.progress_log import read_progress_log
+
+    try:
+        return read_progress_log(progress_log).all_deselected is not None
+    except SharderError:
+        return False
 
 
 def _checked_for_a_report(code: int, step: PytestPass, label: str) -> int:
