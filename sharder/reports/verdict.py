@@ -156,11 +156,13 @@ class MergeResult:
         shards = [shard for shard in self.shards if shard.spec is not None]
         deselected = [shard for shard in shards if shard.status == DESELECTED]
         errors = [shard for shard in shards if shard.status == ERROR]
-        if deselected and len(deselected) + len(errors) == len(shards):
+        # shards with no tests of their own (more shards than tests) say nothing about why none ran
+        empty = [shard for shard in shards if shard.status in (OK, EMPTY)]
+        if deselected and len(deselected) + len(errors) + len(empty) == len(shards):
             recorded = {shard.pytest_args for shard in deselected if shard.pytest_args}
             args = f" ({shlex.join(recorded.pop())})" if len(recorded) == 1 else ""
             return f"no test ran: the shards' pytest arguments{args} deselected every test"
-        if errors and len(errors) == len(shards):
+        if errors and len(errors) + len(empty) == len(shards):
             return "no test ran: every shard stopped with an error"
         if self.planned_total == 0:
             return "no test ran: no tests were collected"

@@ -261,6 +261,21 @@ def test_shards_whose_pytest_arguments_deselect_every_test_are_never_green(
     assert [shard["status"] for shard in verdict["shards"]] == ["deselected", "deselected"]
 
 
+def test_with_more_shards_than_tests_the_empty_shard_passes_and_the_typo_is_still_named(
+    suite: Path, sharder_env: dict[str, str], sharder_capped: Callable[..., Outcome],
+    ledger: Callable[[str, str], None],
+) -> None:
+    assert sharder_capped(["plan", "--shards", "4", "-o", "plan4.json"], cwd=suite).code == 0
+    codes = [_run(suite, sharder_env, "--shard", f"{k}/4", "--plan", "plan4.json", "--", "-k", "typo").returncode
+             for k in (1, 2, 3, 4)]
+    outcome, verdict = _merge(suite, sharder_capped)
+    ledger("-k typo on 4 shards of a 3-test plan", f"run exits {codes}; merge exit {outcome.code}: "
+           f"{verdict['verdict'][:100]}")
+    assert sorted(codes) == [0, 5, 5, 5]  # the shard with no tests of its own is no failure
+    assert outcome.code == 1
+    assert verdict["nothing_ran"] == "no test ran: the shards' pytest arguments (-k typo) deselected every test"
+
+
 def test_an_empty_shard_of_a_narrowed_run_is_still_a_pass(
     suite: Path, sharder_env: dict[str, str], sharder_capped: Callable[..., Outcome],
 ) -> None:
