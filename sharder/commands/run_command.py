@@ -27,6 +27,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from sharder.core.errors import SharderError
     from sharder.planning.plan import read_plan
+    from sharder.running.outputs import OwnOutputs, new_run_id
 
     if args.shard is None:
         from sharder.ci.providers import shard_from_environment
@@ -35,9 +36,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"sharder run: shard {detected.spec} from {detected.source}", flush=True)
         args.shard = detected.spec
     # Before anything can fail: an earlier run's report must not stand in for this run's, whatever happens next.
-    outputs = run_modes.OwnOutputs(Path(args.junit_dir), args.shard.report_stem)
+    outputs = OwnOutputs(Path(args.junit_dir), args.shard.report_stem)
     outputs.clear()
-    run_id = run_modes.new_run_id()
+    run_id = new_run_id()
     try:
         if args.plan:
             read_plan(args.plan).bin_for(args.shard)  # a broken or mismatched plan fails here, before pytest starts

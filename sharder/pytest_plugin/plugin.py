@@ -44,17 +44,9 @@ from sharder.pytest_plugin.options import (
     SHARD_OPTION,
     STORE_OPTION,
 )
+from sharder.pytest_plugin.run_facts import RunFacts, new_run_id, parse_pytest_args_option, user_pytest_args
 from sharder.pytest_plugin.selection import Selection, order_by_id_list, select_computed, select_from_plan
-from sharder.pytest_plugin.shard_outputs import (
-    RunFacts,
-    ShardIdentity,
-    ShardOutputs,
-    _log_xml,
-    new_run_id,
-    parse_pytest_args_option,
-    progress_log_path,
-    user_pytest_args,
-)
+from sharder.pytest_plugin.shard_outputs import ShardIdentity, ShardOutputs, _log_xml, progress_log_path
 
 
 @dataclass

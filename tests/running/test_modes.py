@@ -150,23 +150,3 @@ def test_combining_the_two_passes_keeps_the_cases_of_a_nested_suite(tmp_path: Pa
     assert report.contradiction is None
     assert parse_xml_root(combined).find("testsuite").get("tests") == "6"  # type: ignore[union-attr]
 
-
-def test_a_run_first_removes_its_shards_earlier_outputs_and_only_those(tmp_path: Path,
-                                                                      run_sharder: RunSharder) -> None:
-    """Even a run that stops at once (a bad flag) leaves none of last run's files to stand in for it, and a
-    progress log naming its error; other shards' files and anything else in the directory stay."""
-    root = _suite(tmp_path)
-    reports = root / "reports"
-    earlier = ["shard-1-of-2.xml", "shard-1-of-2.progress.jsonl", "shard-1-of-2.memory-intensive.progress.jsonl",
-               "shard-1-of-2.coverage"]
-    others = ["shard-2-of-2.xml", "shard-2-of-2.progress.jsonl", "shard-1-of-2.log", "notes.txt"]
-    _suite(reports, {name: "from an earlier run\n" for name in [*earlier, *others]})
-    refused = run_sharder(["run", "--shard", "1/2", "--timeout", "0", "--", "-k", "light"], root)
-    assert refused.returncode == 2
-    assert sorted(path.name for path in reports.iterdir()) == sorted([*others, "shard-1-of-2.progress.jsonl"])
-    assert all((reports / name).read_text() == "from an earlier run\n" for name in others)
-    from sharder.core.progress_log import read_progress_log
-
-    log = read_progress_log(reports / "shard-1-of-2.progress.jsonl")
-    assert log.error == "sharder run: --timeout '0': must be more than 0 seconds (leave it unset for no timeout)"
-    assert str(log.shard) == "1/2" and log.pytest_args == ("-k", "light") and log.run_id and log.order == []

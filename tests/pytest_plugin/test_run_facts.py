@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from sharder.pytest_plugin.shard_outputs import parse_pytest_args_option, user_pytest_args
+from sharder.pytest_plugin.run_facts import parse_pytest_args_option, user_pytest_args
 
 
 @pytest.mark.parametrize(("argv", "expected"), [
