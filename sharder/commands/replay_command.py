@@ -25,7 +25,8 @@ def register(subparsers: Any) -> None:
         "replay", help="run a CI shard's tests here in the same order; --bisect finds the test polluting one",
         description="Run exactly the tests one shard ran, in the order it ran them, with pytest-randomly off or on "
         "the seed the shard recorded. With --bisect TEST_ID, find which earlier test of the shard makes TEST_ID "
-        "fail, each trial a fresh pytest process. Arguments after `--` go to every pytest run.",
+        "fail, each trial a fresh pytest process. Every pytest run gets the shard's own pytest arguments, as its "
+        "report or progress log recorded them; arguments after `--` replace them.",
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--plan", metavar="PATH", help="take the shard's tests from this plan.json (needs --shard)")
@@ -91,6 +92,16 @@ def run(args: argparse.Namespace) -> int:
     shard, collected = _load(args, launcher)
     launcher.randomly_seed = shard.randomly_seed
     _say(f"sharder replay: {shard.origin}: {len(shard.ids)} tests; {_seed_line(shard.randomly_seed, bool(args.plan))}")
+    # What the shard recorded beats [tool.sharder]'s pytest_args: it is what the shard really ran with (those
+    # arguments included); only arguments after `--` replace it.
+    given = args.pytest_args if getattr(args, "pytest_args_source", None) == "the command line" else []
+    if not given and shard.pytest_args:
+        launcher.pytest_args = list(shard.pytest_args)
+        _say(f"sharder replay: with the shard's pytest arguments {replay.args_text(shard.pytest_args)} (arguments "
+             "after `--` replace them)")
+    elif given and shard.pytest_args is not None and list(shard.pytest_args) != given:
+        _say(f"sharder replay: with {replay.args_text(args.pytest_args)} instead of the shard's "
+             f"{replay.args_text(shard.pytest_args)}")
     if args.bisect:
         return _bisect(args, shard, launcher, collected)
     return _replay(args, shard, launcher, collected)
@@ -104,27 +115,39 @@ def _replay(args: argparse.Namespace, shard: ShardRun, launcher: PytestLauncher,
     ids: Sequence[str] = shard.ids
     if args.until:
         ids = replay.up_to(ids, replay.find_test(ids, args.until, shard.origin))
-    kept = replay.without_missing(ids, collected or launcher.collect(), shard.origin, allow_missing=args.allow_missing)
+    cause = replay.missing_cause(shard.pytest_args, launcher.pytest_args)
+    kept = replay.without_missing(ids, collected or launcher.collect(), shard.origin, allow_missing=args.allow_missing,
+                                  cause=cause)
     left_out = replay.missing_from(ids, kept)
     if left_out:
-        _say(f"sharder replay: leaving out {len(left_out)} tests that no longer exist: {replay.name_some(left_out)}")
+        _say(f"sharder replay: leaving out {len(left_out)} tests that no longer exist: {replay.name_some(left_out)}"
+             + (f" ({cause})" if cause else ""))
     log_path = launcher.work_dir / f"replay{SUFFIX}"
     log_path.unlink(missing_ok=True)
     argv = launcher.ids_argv(launcher.write_ids("replay", kept), [f"{PROGRESS_LOG_OPTION}={log_path}"])
     command = replay.command_line(argv)
     _say(f"sharder replay: running {len(kept)} tests: {command}")
     code = launcher.run_visible(argv)
+    ran_here: list[str] = []
     if log_path.is_file():
         log = read_progress_log(log_path)
         failed_here = [test.node_id for test in log.tests if test.outcome in replay.FAILED_OUTCOMES]
-        _say(_compare(shard, kept, failed_here))
+        ran_here = [test.node_id for test in log.tests]
+        _say(_compare(shard, kept, failed_here, ran_here))
+    else:
+        _say(f"sharder replay: no test ran (pytest exit {code}, before its session began); NOT the recorded outcome")
     _say(f"sharder replay: rerun with: {command}")
     return code
 
 
-def _compare(shard: ShardRun, kept: Sequence[str], failed_here: list[str]) -> str:
+def _compare(shard: ShardRun, kept: Sequence[str], failed_here: list[str], ran_here: Sequence[str]) -> str:
     from sharder.running.replay import name_some
 
+    not_run = replay_not_run(kept, ran_here)
+    if not_run:  # deselected here (a -k after `--`), or the session stopped early: nothing to compare them with
+        what = "no test ran here" if len(not_run) == len(set(kept)) else (
+            f"{len(not_run)} of the {len(set(kept))} tests did not run here ({name_some(not_run, 3)})")
+        return f"sharder replay: {what}; NOT the recorded outcome ({len(failed_here)} failed here)"
     here = f"{len(failed_here)} failed here" + (f" ({name_some(failed_here, 3)})" if failed_here else "")
     if not shard.outcomes:
         return f"sharder replay: {here}"
@@ -139,6 +162,11 @@ def _compare(shard: ShardRun, kept: Sequence[str], failed_here: list[str]) -> st
     return f"sharder replay: {here}; NOT the recorded outcome ({'; '.join(parts)})"
 
 
+def replay_not_run(kept: Sequence[str], ran_here: Sequence[str]) -> list[str]:
+    ran = set(ran_here)
+    return [node_id for node_id in dict.fromkeys(kept) if node_id not in ran]
+
+
 def _bisect(args: argparse.Namespace, shard: ShardRun, launcher: PytestLauncher, collected: list[str] | None) -> int:
     from sharder.core.errors import SharderError
     from sharder.running import bisect as pollution
@@ -148,8 +176,10 @@ def _bisect(args: argparse.Namespace, shard: ShardRun, launcher: PytestLauncher,
     position = shard.ids.index(victim)
     if position == 0:
         raise SharderError(f"{victim} is the first test of {shard.origin}: no test ran before it, so none polluted it")
+    cause = replay.missing_cause(shard.pytest_args, launcher.pytest_args)
     if collected is not None:  # a foreign report was collected to be mapped: check before running anything
-        replay.without_missing(shard.ids[: position + 1], collected, shard.origin, allow_missing=args.allow_missing)
+        replay.without_missing(shard.ids[: position + 1], collected, shard.origin, allow_missing=args.allow_missing,
+                               cause=cause)
     _say(f"victim: {victim} (test {position + 1} of {len(shard.ids)}; {position} ran before it)")
     _say("running the victim on its own...")
     collect_to = launcher.work_dir / "collected.json"
@@ -158,9 +188,9 @@ def _bisect(args: argparse.Namespace, shard: ShardRun, launcher: PytestLauncher,
     if collected is None:
         collected = replay.read_collected(collect_to)
     if victim not in set(collected):
-        raise SharderError(f"the test to bisect, {victim}, no longer exists here")
+        raise SharderError(f"the test to bisect, {victim}, no longer exists here" + (f"; {cause}" if cause else ""))
     predecessors = replay.without_missing(shard.ids[:position], collected, shard.origin,
-                                          allow_missing=args.allow_missing)
+                                          allow_missing=args.allow_missing, cause=cause)
     left_out = replay.missing_from(shard.ids[:position], predecessors)
     if not predecessors:
         raise SharderError(f"none of the {position} tests that ran before {victim} exist here any more")
@@ -175,7 +205,7 @@ def _bisect(args: argparse.Namespace, shard: ShardRun, launcher: PytestLauncher,
 
     def confirm(culprits: Sequence[str]) -> bool:
         ids = [*culprits, victim]
-        if replay.positional_ids_usable(ids, launcher.pytest_args):
+        if replay.positional_ids_usable(ids):
             argv = launcher.positional_argv(ids)
             trial = launcher.trial("verify", ids, victim, argv=argv)
             if list(trial.order) == ids:  # else pytest (an old one, or a plugin) did not take them as given

@@ -25,7 +25,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sharder.core.errors import SharderError
     from sharder.planning.plan import read_plan
+    from sharder.running.outputs import OwnOutputs, new_run_id
 
     if args.shard is None:
         from sharder.ci.providers import shard_from_environment
@@ -33,9 +35,19 @@ def run(args: argparse.Namespace) -> int:
         detected = shard_from_environment()
         print(f"sharder run: shard {detected.spec} from {detected.source}", flush=True)
         args.shard = detected.spec
-    if args.plan:
-        read_plan(args.plan).bin_for(args.shard)  # a broken or mismatched plan fails here, before pytest starts
-    modes = run_modes.resolve_modes(args)  # flags over [tool.sharder]; a bad value stops here with exit 2
-    return run_modes.run_shard(run_modes.ShardRun(
-        args.shard, Path(args.junit_dir), args.plan, args.durations, list(args.pytest_args), modes,
-    ))
+    # Before anything can fail: an earlier run's report must not stand in for this run's, whatever happens next.
+    outputs = OwnOutputs(Path(args.junit_dir), args.shard.report_stem)
+    outputs.clear()
+    run_id = new_run_id()
+    try:
+        if args.plan:
+            read_plan(args.plan).bin_for(args.shard)  # a broken or mismatched plan fails here, before pytest starts
+        modes = run_modes.resolve_modes(args)  # flags over [tool.sharder]; a bad value stops here with exit 2
+        return run_modes.run_shard(run_modes.ShardRun(
+            args.shard, Path(args.junit_dir), args.plan, args.durations, list(args.pytest_args), modes,
+            run_id=run_id,
+        ))
+    except SharderError as exc:  # the merge names this error for the shard's tests
+        outputs.record_refusal(f"sharder run: {exc}", shard=args.shard, run_id=run_id,
+                               pytest_args=list(args.pytest_args), plan_path=args.plan)
+        raise

@@ -17,8 +17,16 @@ MERGED_PROPERTY = "sharder_merged"
 RECOVERED_PROPERTY = "sharder_recovered_from"
 # On the suite: the seed pytest-randomly used, so `sharder replay` reseeds every test as CI did.
 RANDOMLY_SEED_PROPERTY = "sharder_randomly_seed"
-# On the suite: the identity of the run (one attempt of one CI run) that wrote the report.
+# On the suite: the identity of the run that wrote the report (a uuid per `sharder run`, else per pytest session),
+# the same as its progress log's header: a merge takes a report for its shard only when the two agree, so a report
+# an earlier run left in the directory cannot stand in for a run that died.
 RUN_ID_PROPERTY = "sharder_run_id"
+# On the suite: the pytest arguments the shard was given (after `sharder run ... --`), as a JSON list of strings, so
+# `sharder replay` runs the same selection (`--pyargs pkg`, `-k expr`, a rootdir's paths) without being told.
+PYTEST_ARGS_PROPERTY = "sharder_pytest_args"
+# On the suite, only when it happened: how many tests the shard would have run had its pytest arguments (-k, -m,
+# --deselect) not deselected every one of them; such a shard ran nothing and is not a pass.
+ALL_DESELECTED_PROPERTY = "sharder_all_deselected"
 
 
 # ---------------------------------------------------------------------------------------------- case keys

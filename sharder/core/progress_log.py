@@ -10,12 +10,20 @@ where `--sharder-progress-log` puts it. Events, one JSON object per line:
 
 - `{"event": "session", "format": 1, "shard": "3/8" | null, "plan_id": ..., "plan_sizes": [..] | null,
   "predicted_seconds": s | null, "collected": n, "selected": n, "order": [ids in run order],
-  "randomly_seed": int | null, "report": "shard-3-of-8.xml" | null, "pid": ...}` first;
+  "randomly_seed": int | null, "report": "shard-3-of-8.xml" | null, "pid": ..., "run_id": "..." | null,
+  "pytest_args": [the user's pytest arguments] | null, "all_deselected": n | null}` first;
 - `{"event": "start", "nodeid": ...}` when a test starts;
 - `{"event": "test", "nodeid": ..., "outcome": "passed|failed|error|skipped|rerun", "setup": s, "call": s,
   "teardown": s, "seconds": s, "shard": "3/8" | null, "index": i, "message": ..., "peak_rss_mb": mb?}` when
   it finished (after teardown);
-- `{"event": "finish", "exitstatus": n}` when the session ended normally.
+- `{"event": "finish", "exitstatus": n}` when the session ended normally, written before pytest writes the JUnit
+  report: a report beside a log that did not finish is not that session's;
+- `{"event": "error", "message": ...}` when the shard refused to run (a plan that does not match the checkout, a
+  bad option): `sharder merge` names this error for the shard instead of listing its tests bare.
+
+`run_id` is the run's identity, also on the JUnit report (`sharder_run_id`): a merge takes a report for its shard
+only when the two agree. `all_deselected` is set when the shard's pytest arguments deselected every test it would
+have run (a `-k` typo): such a shard ran nothing and is no pass.
 
 The replay (`sharder replay`) reads `order` and `randomly_seed` from the header: keep those fields.
 This module knows the format only; the pytest side that writes it is `sharder.pytest_plugin.shard_outputs`.
@@ -39,6 +47,7 @@ SESSION_EVENT = "session"
 START_EVENT = "start"
 TEST_EVENT = "test"
 FINISH_EVENT = "finish"
+ERROR_EVENT = "error"
 # `rerun` is pytest-rerunfailures' outcome for an attempt that failed and will be tried again.
 OUTCOMES = ("passed", "failed", "error", "skipped", "rerun")
 
@@ -88,6 +97,10 @@ class ProgressLog:
     finished: bool = False
     exitstatus: int | None = None
     bad_lines: int = 0
+    run_id: str | None = None
+    pytest_args: tuple[str, ...] | None = None  # None: not recorded (an older log)
+    all_deselected: int | None = None
+    error: str | None = None  # why the shard refused to run, when it did
 
     @property
     def running_when_stopped(self) -> str | None:
@@ -129,6 +142,19 @@ def _apply_header(log: ProgressLog, event: dict[str, Any], source: str) -> None:
     log.randomly_seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
     report = event.get("report")
     log.report_name = report if isinstance(report, str) else None
+    run_id = event.get("run_id")
+    log.run_id = run_id if isinstance(run_id, str) and run_id else None
+    log.pytest_args = pytest_args_from(event.get("pytest_args"))
+    deselected = event.get("all_deselected")
+    log.all_deselected = (deselected if isinstance(deselected, int) and not isinstance(deselected, bool)
+                          and deselected > 0 else None)
+
+
+def pytest_args_from(value: object) -> tuple[str, ...] | None:
+    """A recorded argument list, or None when it is absent or not a list of strings (then it is not trusted)."""
+    if isinstance(value, list) and all(isinstance(arg, str) for arg in value):
+        return tuple(value)
+    return None
 
 
 def _logged_test(event: dict[str, Any], log: ProgressLog, source: str) -> LoggedTest | None:
@@ -199,6 +225,18 @@ def read_progress_log(path: str | os.PathLike[str]) -> ProgressLog:
             log.finished = True
             status = event.get("exitstatus")
             log.exitstatus = status if isinstance(status, int) and not isinstance(status, bool) else None
+        elif kind == ERROR_EVENT:
+            message = event.get("message")
+            log.error = message if isinstance(message, str) and message.strip() else "an error (no message recorded)"
     if not seen_header:
         raise SharderError(f"progress log {source!r} has no session header; not a sharder progress log")
     return log
+
+
+def error_log_bytes(header: dict[str, Any], message: str) -> bytes:
+    """A whole log for a shard that refused to run: its session header (no tests in `order`) and the error.
+
+    Written by `sharder run` when it stops before pytest could start the session, so the merge can say why the
+    shard sent nothing; `header` holds the session fields known by then (shard, run id, pytest arguments)."""
+    session = {"event": SESSION_EVENT, "format": FORMAT_VERSION, "order": [], **header}
+    return encode_event(session) + encode_event({"event": ERROR_EVENT, "message": message})

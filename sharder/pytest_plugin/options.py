@@ -13,3 +13,7 @@ IDS_OPTION = "--sharder-ids-file"
 PYTEST_SPLIT_PLUGIN = "pytest-split"
 PROGRESS_LOG_OPTION = "--sharder-progress-log"
 FULL_COLLECTION_OPTION = "--sharder-full-collection"
+# The run identity `sharder run` gives every pass of one shard (default: a new one per pytest session).
+RUN_ID_OPTION = "--sharder-run-id"
+# The user's own pytest arguments, as a JSON list, recorded in the shard's outputs for `sharder replay`.
+PYTEST_ARGS_OPTION = "--sharder-pytest-args"

@@ -41,10 +41,13 @@ from sharder.pytest_plugin.options import (
     IDS_OPTION,
     PLAN_OPTION,
     PROGRESS_LOG_OPTION,
+    PYTEST_ARGS_OPTION,
     PYTEST_SPLIT_PLUGIN,
+    RUN_ID_OPTION,
     SHARD_OPTION,
     STORE_OPTION,
 )
+from sharder.pytest_plugin.run_facts import RunFacts, new_run_id, parse_pytest_args_option, user_pytest_args
 from sharder.pytest_plugin.selection import Selection, order_by_id_list, select_computed, select_from_plan
 from sharder.pytest_plugin.shard_outputs import ShardIdentity, ShardOutputs, _log_xml, progress_log_path
 from sharder.stores.update import update_durations
@@ -54,6 +57,9 @@ from sharder.stores.update import update_durations
 class _State:
     selection: Selection | None = None
     shard_is_empty: bool = False
+    # set when the user's -k/-m/--deselect left the shard none of the tests it would have run: nothing ran, and
+    # that is pytest's exit 5, not a pass (an empty shard of a small suite, or of a plan, is a pass)
+    all_deselected: int | None = None
     deselected_any: bool = False
     collected_ids: list[str] = field(default_factory=list)
     # ids that -k, -m, --deselect or another plugin took out before our selection: collected, so a plan that names
@@ -95,6 +101,10 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                     "as NAME.progress.jsonl); a shard killed mid-run leaves this, not its JUnit report")
     group.addoption(FULL_COLLECTION_OPTION, action="store_true",
                     help="with a plan, collect the whole suite instead of only the files holding the shard's tests")
+    group.addoption(RUN_ID_OPTION, metavar="ID",
+                    help="the run identity stamped on the progress log and the JUnit report (default: a new one "
+                    "per session); a merge takes a report for its shard only when it matches the log's")
+    group.addoption(PYTEST_ARGS_OPTION, type=parse_pytest_args_option, metavar="JSON", help=argparse.SUPPRESS)
     if not _pytest_split_active(pluginmanager):
         group.addoption("--splits", dest="sharder_splits", type=_positive_int, metavar="N",
                         help="pytest-split spelling of N in --shard K/N")
@@ -143,9 +153,21 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("collectonly"):
         log_path, report_name = progress_log_path(
             config, sharding=shard is not None or bool(config.getoption("sharder_ids_file")))
-        outputs = ShardOutputs(config, None if _is_xdist_worker(config) else log_path, report_name,
-                               spec=shard, plan_path=config.getoption("sharder_plan"))
+        if _is_xdist_worker(config):
+            log_path = None
+        outputs = ShardOutputs(config, log_path, report_name, spec=shard, plan_path=config.getoption("sharder_plan"),
+                               run=_run_facts(config, log_path is not None))
         config.pluginmanager.register(outputs, _OUTPUTS_NAME)
+
+
+def _run_facts(config: pytest.Config, writes_log: bool) -> RunFacts:
+    """The run identity (given by `sharder run`, else made here for a session that writes a log) and the user's
+    pytest arguments (given by `sharder run`, else this command line without sharder's own options)."""
+    run_id = config.getoption("sharder_run_id", None) or (new_run_id() if writes_log else None)
+    given_args = config.getoption("sharder_pytest_args", None)
+    if given_args is None and writes_log:
+        given_args = user_pytest_args(config.invocation_params.args)
+    return RunFacts(run_id=run_id, pytest_args=given_args if writes_log else None)
 
 
 def _select(config: pytest.Config, spec: ShardSpec, ids: list[str]) -> Selection:
@@ -196,6 +218,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             chosen = list(selection.ids)
             _write_line(config, selection.header())
     except (SharderError, OSError) as exc:
+        refused = config.pluginmanager.get_plugin(_OUTPUTS_NAME)
+        if isinstance(refused, ShardOutputs):
+            refused.refused(f"sharder: {exc}")
         raise pytest.UsageError(f"sharder: {exc}") from None
     by_id = {item.nodeid: item for item in items}
     keep = set(chosen)
@@ -205,14 +230,33 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         config.hook.pytest_deselected(items=deselected)
     items[:] = [by_id[node_id] for node_id in chosen]
     state.shard_is_empty = not items
+    if state.shard_is_empty and state.selection is not None:
+        state.all_deselected = _all_deselected(state.selection, state.deselected_by_others)
     _tag_for_junit(config, items, state.selection)
     outputs = config.pluginmanager.get_plugin(_OUTPUTS_NAME)
     if isinstance(outputs, ShardOutputs):
-        outputs.shard_selected(ShardIdentity.of(state.selection), len(ids))
+        outputs.shard_selected(ShardIdentity.of(state.selection), len(ids), state.all_deselected)
     if state.shard_is_empty and state.selection is not None:
-        why = ("-k/-m/--deselect left none of its planned tests" if state.deselected_by_others
-               else "more shards than tests")
-        _write_line(config, f"sharder: shard {state.selection.spec} has no tests ({why}); nothing to run")
+        if state.all_deselected is not None:
+            _write_line(config, f"sharder: shard {state.selection.spec} has no tests: -k/-m/--deselect deselected "
+                        f"all {state.all_deselected} of the tests it would have run; nothing ran (exit 5)")
+        else:
+            _write_line(config, f"sharder: shard {state.selection.spec} has no tests (more shards than tests); "
+                        "nothing to run")
+
+
+def _all_deselected(selection: Selection, deselected_by_others: set[str]) -> int | None:
+    """How many tests the user's arguments took from a shard left with none, or None when it was empty anyway.
+
+    With a plan file, the shard would have run its bin. Computed here, the shard is a slice of what -k/-m kept, so
+    it was deselected only when they kept nothing at all (as plain pytest with the same -k exits 5); a slice left
+    empty because there are more shards than kept tests is a pass."""
+    if not deselected_by_others:
+        return None
+    own = len(selection.plan.bin_for(selection.spec).tests)
+    if own:  # with a plan file: the bin's tests are known, and all of them were deselected
+        return own
+    return len(deselected_by_others) if selection.plan.total_tests == 0 else None
 
 
 def _tag_for_junit(config: pytest.Config, items: list[pytest.Item], selection: Selection | None) -> None:
@@ -376,5 +420,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if not config.getoption("collectonly"):
         _store_durations(session)
-    if state.shard_is_empty and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+    # An empty shard of a plan or of a small suite is a pass; nothing else that ran nothing is (an id list that
+    # matched none of the collection, a shard whose tests -k/-m deselected: pytest's exit 5 stands).
+    if (state.shard_is_empty and state.selection is not None and state.all_deselected is None
+            and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = pytest.ExitCode.OK

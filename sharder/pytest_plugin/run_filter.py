@@ -7,8 +7,9 @@ list would give different shards. Here the shard is the same in every pass, and 
 - `--sharder-fast`: drop `slow` and `memory_intensive` tests;
 - `--sharder-module NAME`: keep tests under a directory, a file, or a dotted module name;
 - `--sharder-slowest-first`: run the longest recorded tests first, for quick feedback on the slow ones.
-A slice that leaves nothing exits 0 with a line saying why (a marker expression or mode that selects nothing is
-not a failure); a suite that collects nothing at all still exits 5.
+A slice that leaves nothing exits 0 with a line saying why (a mode that selects nothing is not a failure); a suite
+that collects nothing at all still exits 5, and so does a shard whose own -k/-m deselected all its tests (a typo in
+a marker expression is pytest's exit 5, never a pass: `sharder.pytest_plugin.plugin` says so).
 """
 
 from __future__ import annotations
@@ -75,7 +76,6 @@ def slowest_first(node_ids: list[str], seconds: dict[str, float]) -> list[str]:
 class _Slicer:
     def __init__(self) -> None:
         self.reasons: list[str] = []
-        self.deselected = 0
 
 
 _KEY = pytest.StashKey[_Slicer]()
@@ -83,11 +83,6 @@ _KEY = pytest.StashKey[_Slicer]()
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_KEY] = _Slicer()
-
-
-def pytest_deselected(items: list[pytest.Item]) -> None:
-    if items and _KEY in items[0].config.stash:
-        items[0].config.stash[_KEY].deselected += len(items)
 
 
 def _keep(config: pytest.Config, items: list[pytest.Item], keep: list[pytest.Item], why: str) -> None:
@@ -103,10 +98,6 @@ def _keep(config: pytest.Config, items: list[pytest.Item], keep: list[pytest.Ite
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Generator[None, Any, None]:
     """A wrapper: its second half runs after every other plugin's selection, sharder's shard choice included."""
     yield
-    slicer = config.stash[_KEY]
-    markexpr = config.getoption("markexpr", "") or ""
-    if not items and markexpr and slicer.deselected:
-        slicer.reasons.append(f"marker expression {markexpr!r}")
     if config.getoption("sharder_fast") and items:
         _keep(config, items, [item for item in items if not item.get_closest_marker(SLOW_MARK)
                               and not item.get_closest_marker(MEMORY_INTENSIVE_MARK)], "--fast")

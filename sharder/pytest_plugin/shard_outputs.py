@@ -1,5 +1,6 @@
 """The pytest side of a shard's outputs: the progress log (format and reader: `sharder.core.progress_log`) and the
-shard's identity on the JUnit suite (plan id, shard K/N, the size of every shard of the plan).
+shard's identity on the JUnit suite (plan id, shard K/N, the size of every shard of the plan), the run identity
+both carry (so a report and a log of different runs are told apart) and the user's pytest arguments (for replay).
 
 `sharder.pytest_plugin.plugin` registers one `ShardOutputs` per session. The log is written only where reports arrive whole:
 not in xdist workers, whose reports reach the controller, which writes the one log of the shard.
@@ -7,6 +8,8 @@ not in xdist workers, whose reports reach the controller, which writes the one l
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,13 +19,17 @@ import pytest
 
 from sharder.core.errors import SharderError
 from sharder.core.junit_names import (
+    ALL_DESELECTED_PROPERTY,
     PEAK_RSS_PROPERTY,
     PLAN_ID_PROPERTY,
     PLAN_SIZES_PROPERTY,
     PREDICTED_SECONDS_PROPERTY,
+    PYTEST_ARGS_PROPERTY,
+    RUN_ID_PROPERTY,
     SHARD_PROPERTY,
 )
 from sharder.core.progress_log import (
+    ERROR_EVENT,
     FINISH_EVENT,
     FORMAT_VERSION,
     SESSION_EVENT,
@@ -33,6 +40,7 @@ from sharder.core.progress_log import (
 )
 from sharder.core.shardspec import ShardSpec
 from sharder.planning.plan import Plan, read_plan
+from sharder.pytest_plugin.run_facts import RunFacts
 from sharder.pytest_plugin.selection import Selection
 
 # How much of a failure's text the log keeps: enough for a summary line, not a whole traceback per test.
@@ -105,13 +113,15 @@ class ProgressWriter:
     Plain methods, not hooks: `ShardOutputs` forwards to it, so it is registered with pytest only once.
     """
 
-    def __init__(self, path: Path, report_name: str | None) -> None:
+    def __init__(self, path: Path, report_name: str | None, run: RunFacts | None = None) -> None:
         self.path = path
         self.report_name = report_name
+        self.run = run or RunFacts()
         self.identity = ShardIdentity()
         self.index_of: dict[str, int] = {}
         self._running: dict[str, _Running] = {}
         self._file: IO[bytes] | None = None
+        self._closed = False  # once closed, never reopened: opening truncates
 
     def _write(self, event: dict[str, Any]) -> None:
         if self._file is None:
@@ -121,7 +131,7 @@ class ProgressWriter:
 
     def open(self, config: pytest.Config, identity: ShardIdentity, collected: int, order: list[str]) -> None:
         """Start the log (truncating a previous run's: the JUnit report beside it is overwritten too)."""
-        if self._file is not None:
+        if self._file is not None or self._closed:
             return
         self.identity = identity
         self.index_of = {node_id: position for position, node_id in enumerate(order, start=1)}
@@ -141,7 +151,17 @@ class ProgressWriter:
             "randomly_seed": seed if isinstance(seed, int) else None,
             "report": self.report_name,
             "pid": os.getpid(),
+            "run_id": self.run.run_id,
+            "pytest_args": list(self.run.pytest_args) if self.run.pytest_args is not None else None,
+            "all_deselected": self.run.all_deselected,
         })
+
+    @property
+    def is_open(self) -> bool:
+        return self._file is not None
+
+    def error(self, message: str) -> None:
+        self._write({"event": ERROR_EVENT, "message": message[:MESSAGE_LIMIT]})
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         self._write({"event": START_EVENT, "nodeid": nodeid})
@@ -181,6 +201,7 @@ class ProgressWriter:
 
     def close(self, exitstatus: int) -> None:
         self._write({"event": FINISH_EVENT, "exitstatus": int(exitstatus)})
+        self._closed = True
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -196,6 +217,16 @@ def _suite_properties(identity: ShardIdentity) -> list[tuple[str, str]]:
         properties.append((PLAN_SIZES_PROPERTY, ",".join(str(size) for size in identity.plan_sizes)))
     if identity.predicted_seconds is not None:
         properties.append((PREDICTED_SECONDS_PROPERTY, f"{identity.predicted_seconds:.6f}"))
+    return properties
+
+
+def _run_properties(run: RunFacts) -> list[tuple[str, str]]:
+    properties: list[tuple[str, str]] = []
+    if run.run_id is not None:
+        properties.append((RUN_ID_PROPERTY, run.run_id))
+    if run.pytest_args is not None:
+        # ASCII JSON: control characters and lone surrogates in an argument become escapes XML can carry
+        properties.append((PYTEST_ARGS_PROPERTY, json.dumps(list(run.pytest_args), ensure_ascii=True)))
     return properties
 
 
@@ -217,18 +248,23 @@ class ShardOutputs:
     """
 
     WORKER_OUTPUT_KEY = "sharder_identity"
+    WORKER_ERROR_KEY = "sharder_error"
 
     def __init__(
         self, config: pytest.Config, log_path: Path | None, report_name: str | None, *,
-        spec: ShardSpec | None = None, plan_path: str | None = None,
+        spec: ShardSpec | None = None, plan_path: str | None = None, run: RunFacts | None = None,
     ) -> None:
         self.config = config
         self.spec = spec
         self.plan_path = plan_path
-        self.writer = ProgressWriter(log_path, report_name) if log_path is not None else None
+        self.run = run or RunFacts()
+        self.writer = ProgressWriter(log_path, report_name, self.run) if log_path is not None else None
         self.identity = ShardIdentity()
         self.collected: int | None = None
+        self.error: str | None = None
+        self._error_written = False
         self._tagged = False
+        self._deselection_tagged = False
 
     def _tag_suite(self, identity: ShardIdentity) -> None:
         xml = _log_xml(self.config)
@@ -239,7 +275,12 @@ class ShardOutputs:
             xml.add_global_property(name, value)
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        """An xdist controller chooses no tests; it knows the shard from its options and the plan from its file."""
+        """The run's identity and arguments go on the suite at once (the report and the log then name one run).
+        An xdist controller chooses no tests; it knows the shard from its options and the plan from its file."""
+        xml = _log_xml(self.config)
+        if xml is not None:
+            for name, value in _run_properties(self.run):
+                xml.add_global_property(name, value)
         if self.spec is None or not self.config.pluginmanager.hasplugin("dsession"):
             return
         self.identity = ShardIdentity(shard=str(self.spec))
@@ -250,24 +291,57 @@ class ShardOutputs:
                 return  # every worker refuses the plan with the full message; the controller adds nothing
             self._tag_suite(self.identity)
 
-    def shard_selected(self, identity: ShardIdentity, collected: int) -> None:
-        """Called by the plugin once it has chosen the shard's tests (`collected`: before the shard's choice)."""
+    def _tag_deselection(self, all_deselected: int | None) -> None:
+        xml = _log_xml(self.config)
+        if xml is None or all_deselected is None or self._deselection_tagged:
+            return
+        self._deselection_tagged = True
+        xml.add_global_property(ALL_DESELECTED_PROPERTY, str(all_deselected))
+
+    def shard_selected(self, identity: ShardIdentity, collected: int, all_deselected: int | None = None) -> None:
+        """Called by the plugin once it has chosen the shard's tests (`collected`: before the shard's choice;
+        `all_deselected`: set when the user's arguments left the shard none of the tests it would have run)."""
         self.identity = identity
         self.collected = collected
+        self.run.all_deselected = all_deselected
         self._tag_suite(identity)
+        self._tag_deselection(all_deselected)
         workeroutput = getattr(self.config, "workeroutput", None)
         if isinstance(workeroutput, dict):
             workeroutput[self.WORKER_OUTPUT_KEY] = {
                 "shard": identity.shard, "plan_id": identity.plan_id,
                 "plan_sizes": list(identity.plan_sizes) if identity.plan_sizes is not None else None,
-                "predicted_seconds": identity.predicted_seconds,
+                "predicted_seconds": identity.predicted_seconds, "all_deselected": all_deselected,
             }
+
+    def refused(self, message: str) -> None:
+        """The plugin refused to run the shard (the plan does not match the checkout, ...): the log says so, with
+        the shard and, when its file reads, the plan's identity, so the merge names this error for the shard."""
+        self.error = message
+        if self.spec is not None and self.identity == ShardIdentity():
+            self.identity = ShardIdentity(shard=str(self.spec))
+            if self.plan_path:
+                with contextlib.suppress(SharderError):  # the plan unreadable: the shard alone is known
+                    self.identity = ShardIdentity.of_plan(read_plan(self.plan_path), self.spec)
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if isinstance(workeroutput, dict):
+            workeroutput[self.WORKER_ERROR_KEY] = message
+        if self.writer is not None and self.writer.is_open:
+            self._write_error(message)
+
+    def _write_error(self, message: str) -> None:
+        if self.writer is not None and not self._error_written:
+            self._error_written = True
+            self.writer.error(message)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         if self.writer is not None:
-            order = [item.nodeid for item in session.items]
+            # a refused shard ran nothing: its order is empty, not the whole unselected collection
+            order = [] if self.error is not None else [item.nodeid for item in session.items]
             collected = self.collected if self.collected is not None else len(order)
             self.writer.open(self.config, self.identity, collected, order)
+            if self.error is not None:
+                self._write_error(self.error)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
@@ -276,7 +350,8 @@ class ShardOutputs:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
-        sent = getattr(node, "workeroutput", {}).get(self.WORKER_OUTPUT_KEY)
+        workeroutput = getattr(node, "workeroutput", {})
+        sent = workeroutput.get(self.WORKER_OUTPUT_KEY)
         if isinstance(sent, dict):
             sizes = sent.get("plan_sizes")
             self._tag_suite(ShardIdentity(
@@ -284,6 +359,13 @@ class ShardOutputs:
                 plan_sizes=tuple(sizes) if isinstance(sizes, list) else None,
                 predicted_seconds=sent.get("predicted_seconds"),
             ))
+            deselected = sent.get("all_deselected")
+            self._tag_deselection(deselected if isinstance(deselected, int) else None)
+        refusal = workeroutput.get(self.WORKER_ERROR_KEY)
+        if isinstance(refusal, str) and self.writer is not None:
+            if not self.writer.is_open:
+                self.writer.open(self.config, self.identity, 0, [])
+            self._write_error(refusal)
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         if self.writer is not None:
@@ -293,8 +375,10 @@ class ShardOutputs:
         if self.writer is not None:
             self.writer.pytest_runtest_logreport(report)
 
-    @pytest.hookimpl(trylast=True)
+    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, exitstatus: int) -> None:
+        """First, before pytest's JUnit writer: a log that did not finish then proves that no report beside it
+        was written by its session (the merge refuses such a report: it is a previous run's)."""
         if self.writer is not None:
             self.writer.close(exitstatus)
 

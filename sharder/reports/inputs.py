@@ -7,6 +7,11 @@ died while writing leaves behind: it is set aside as unreadable, its shard count
 progress log fills in what finished. So is a report whose counters contradict its cases (it declares failures
 but holds no failing case, or declares tests but holds none): nothing in it can be believed, least of all a pass.
 
+A report counts only for the run that wrote it. Beside its own progress log (the one `sharder run` or the plugin
+wrote next to it) it is set aside as stale when the two carry different run identities, or when the log did not
+finish (the log's last line is written before the report, so a log that did not finish had no report written by its
+session): what is left there is an earlier run's report, and the log's run died.
+
 Cases are attributed to shards by their `sharder_shard` property (a shard may send several files), then by the
 suite's, then by a `shard-K-of-N` file name, then by the plan.
 """
@@ -14,6 +19,7 @@ suite's, then by a `shard-K-of-N` file name, then by the plan.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -22,17 +28,19 @@ from pathlib import Path
 
 from sharder.core.errors import SharderError
 from sharder.core.junit_names import (
+    ALL_DESELECTED_PROPERTY,
     MERGED_PROPERTY,
     PEAK_RSS_PROPERTY,
     PLAN_ID_PROPERTY,
     PLAN_SIZES_PROPERTY,
     PREDICTED_SECONDS_PROPERTY,
+    PYTEST_ARGS_PROPERTY,
     RUN_ID_PROPERTY,
     SETUP_PROPERTY,
     SHARD_PROPERTY,
 )
 from sharder.core.progress_log import SUFFIX as PROGRESS_SUFFIX
-from sharder.core.progress_log import ProgressLog, progress_log_path_for, read_progress_log
+from sharder.core.progress_log import ProgressLog, progress_log_path_for, pytest_args_from, read_progress_log
 from sharder.core.shardspec import ShardSpec, parse_shard
 from sharder.planning.plan import Plan
 from sharder.reports.junit import (
@@ -78,6 +86,9 @@ class ReportInfo:
     plan_sizes: tuple[int, ...] | None
     predicted_seconds: float | None
     cases: int
+    run_id: str | None = None
+    pytest_args: tuple[str, ...] | None = None
+    all_deselected: int | None = None  # the shard's pytest arguments deselected all of these tests
 
 
 @dataclass
@@ -91,6 +102,7 @@ class UnreadableReport:
 class MergeInputs:
     reports: list[ReportInfo] = field(default_factory=list)
     unreadable: list[UnreadableReport] = field(default_factory=list)
+    stale: list[UnreadableReport] = field(default_factory=list)  # reports an earlier run left beside a newer log
     logs: list[ProgressLog] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -278,6 +290,34 @@ def _add_logged_reruns(attempts: list[Attempt], path: Path, reruns: dict[Path, d
             attempt.earlier_failures = max(attempt.earlier_failures, counts.get(attempt.node_id, 0))
 
 
+def _stale_reason(path: Path, run_id: str | None, log: ProgressLog | None) -> str | None:
+    """Why a report cannot be the word of the run its own progress log records, or None when it can."""
+    if log is None:
+        return None
+    where, log_name = os.fspath(path), log.path.name
+    if run_id != log.run_id:
+        return (f"{where}: written by run {run_id or '(no run id)'}, but its progress log {log_name} by run "
+                f"{log.run_id or '(no run id)'}: a report an earlier run left behind, not this run's")
+    if not log.finished and log.error is None:
+        stopped = f" while {log.running_when_stopped} was running" if log.running_when_stopped else ""
+        return (f"{where}: its progress log {log_name} did not finish (the run stopped{stopped}), so this report "
+                "was not written by that run: an earlier run's")
+    return None
+
+
+def _deselected_count(text: str | None) -> int | None:
+    return int(text) if text and text.isascii() and text.isdigit() and int(text) > 0 else None
+
+
+def _json_args(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    try:
+        return pytest_args_from(json.loads(text))
+    except ValueError:
+        return None
+
+
 def _read_logs(paths: Iterable[Path], inputs: MergeInputs) -> None:
     for path in paths:
         try:
@@ -306,6 +346,7 @@ def collect(
     shard_of_test = _plan_shards(plan)
     shards = _ShardCache()
     reruns = _logged_reruns(inputs)
+    own_logs = {log.path.resolve(): log for log in inputs.logs}
     seen: dict[str, Path] = {}
     for path in report_paths:
         try:
@@ -323,6 +364,12 @@ def collect(
         if report.contradiction is not None:
             inputs.unreadable.append(UnreadableReport(path, report.contradiction, shard))
             continue
+        run_id = report.suite_properties.get(RUN_ID_PROPERTY) or None
+        stale = _stale_reason(path, run_id, own_logs.get(progress_log_path_for(path).resolve()))
+        if stale is not None:
+            inputs.stale.append(UnreadableReport(path, stale, shard))
+            inputs.notes.append(f"ignored {stale}")
+            continue
         fingerprint = _fingerprint(report, shard)
         if fingerprint in seen:
             raise SharderError(
@@ -335,7 +382,9 @@ def collect(
             plan_id=report.suite_properties.get(PLAN_ID_PROPERTY) or None,
             plan_sizes=_sizes(report.suite_properties.get(PLAN_SIZES_PROPERTY), where),
             predicted_seconds=optional_number(report.suite_properties.get(PREDICTED_SECONDS_PROPERTY)),
-            cases=len(report.cases),
+            cases=len(report.cases), run_id=run_id,
+            pytest_args=_json_args(report.suite_properties.get(PYTEST_ARGS_PROPERTY)),
+            all_deselected=_deselected_count(report.suite_properties.get(ALL_DESELECTED_PROPERTY)),
         )
         attempts = _attempts(report, shard, shard_of_test, shards, report_identity(report, shard))
         _add_logged_reruns(attempts, path, reruns)

@@ -288,6 +288,9 @@ def _result(outcome: str, message: str) -> Failure | Error | Skipped | None:
 def _missing_reason(node_id: str, shard: ShardResult) -> str:
     if shard.died_in == node_id:
         return f"never reported: shard {shard.label} died while running this test"
-    if shard.status in ("died", "no report", "report unreadable"):
+    if shard.error:  # the shard refused to run: its own error is the reason, for each of its tests
+        first_line = (shard.error.strip().splitlines() or [""])[0]
+        return f"never reported: shard {shard.label} stopped with an error: {first_line}"
+    if shard.status in ("died", "no report", "report unreadable", "stale report", "deselected"):
         return f"never reported: shard {shard.label} {shard.status}"
     return f"never reported: shard {shard.label} sent a report without this test"

@@ -7,6 +7,7 @@ per shard: tests, planned seconds vs actual seconds, status; the slowest tests; 
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +42,7 @@ def headline(result: MergeResult) -> str:
     """The one line everybody reads: 'N of M planned tests reported, F failed, X missing'."""
     failed = len(result.failures)
     planned = result.planned_total
-    parts: list[str] = []
+    parts: list[str] = [result.nothing_ran] if result.nothing_ran else []
     if planned is not None:
         parts.append(f"{planned - result.missing_count} of {planned} planned tests reported, {failed} failed, "
                      f"{result.missing_count} missing")
@@ -74,6 +75,17 @@ def status_text(shard: ShardResult, show: Callable[[str], str] = log_safe) -> st
         text += f" while running {show(shard.died_in)}"
     if shard.recovered:
         text += f"; {shard.recovered} recovered from its progress log"
+    return text
+
+
+def shard_problem(shard: ShardResult) -> str:
+    """The status with the shard's own reason: its error (said once, above its tests), or what deselected it."""
+    text = status_text(shard)
+    if shard.error:
+        text += ": " + (first_lines(shard.error, 1) or [""])[0]
+    elif shard.all_deselected is not None:
+        args = f" ({shlex.join(shard.pytest_args)})" if shard.pytest_args else ""
+        text += f": its pytest arguments{args} deselected all {shard.all_deselected} of its tests"
     return text
 
 
@@ -182,7 +194,8 @@ def _terminal_missing(result: MergeResult) -> list[str]:
         if shard.status == "failed" and not shard.missing and not shard.missing_unnamed:
             continue
         count = len(shard.missing) + shard.missing_unnamed
-        out.append(f"  shard {shard.label}: {status_text(shard)}; {count} planned tests never reported")
+        never = f"; {count} planned tests never reported" if count or not (shard.error or shard.all_deselected) else ""
+        out.append(f"  shard {shard.label}: {log_safe(shard_problem(shard))}{never}")
         for node_id in shard.missing[:TERMINAL_LIST_LIMIT]:
             mark = "   <- running when the shard died" if node_id == shard.died_in else ""
             out.append(f"    NEVER REPORTED {log_safe(node_id)}{mark}")
@@ -250,7 +263,8 @@ def _failure_item(test: TestOutcome) -> str:
 
 
 def _missing_items(result: MergeResult) -> list[str]:
-    items: list[str] = []
+    items = [f"- shard {shard.label}: {md.code(shard_problem(shard))}" for shard in result.shards
+             if shard.error or shard.all_deselected is not None]
     for node_id, shard in result.missing:
         died = " (running when the shard died)" if node_id == shard.died_in else ""
         items.append(f"- {md.code(node_id)} (shard {shard.label}, {shard.status}){died}")
@@ -350,12 +364,16 @@ def render_json(result: MergeResult) -> dict[str, Any]:
         "xfailed": len(result.with_outcome("xfailed")),
         "flaky": len(result.flaky),
         "missing": result.missing_count,
+        "nothing_ran": result.nothing_ran,
         "imbalance": None if result.imbalance is None else round(result.imbalance, 4),
         "shards": [
             {"shard": shard.label, "planned": shard.planned, "reported": shard.reported, "failed": shard.failed,
              "predicted_seconds": shard.predicted_seconds, "actual_seconds": round(shard.actual_seconds, 6),
              "status": shard.status, "died_in": shard.died_in, "recovered": shard.recovered,
-             "sources": shard.sources, "missing": shard.missing, "missing_unnamed": shard.missing_unnamed}
+             "sources": shard.sources, "missing": shard.missing, "missing_unnamed": shard.missing_unnamed,
+             "error": shard.error, "all_deselected": shard.all_deselected,
+             "pytest_args": list(shard.pytest_args) if shard.pytest_args is not None else None,
+             "stale_reports": shard.stale}
             for shard in result.shards
         ],
         "failures": [_test_json(t) for t in result.failures],

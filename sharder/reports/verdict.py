@@ -3,13 +3,16 @@
 Pure bookkeeping over `merge_inputs`' attempts; rendering is `summary`'s job, writing merged XML
 `merged_report`'s. The verdict is green (exit 0) only when every planned test reported, none failed, and every
 shard that had tests sent a readable report. A shard that died is never green, even if its progress log shows
-every test passed: its report is what CI keeps.
+every test passed: its report is what CI keeps. Nor is a merge in which no test ran at all, a shard that stopped
+with an error (its progress log names it, and the merge says it once, above the shard's tests), or a shard whose
+own pytest arguments deselected every test it would have run.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
+import shlex
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -31,6 +34,9 @@ NO_REPORT = "no report"
 DIED = "died"
 UNREADABLE = "report unreadable"
 EMPTY = "empty"
+ERROR = "error"  # the shard refused to run: its progress log holds the error
+DESELECTED = "deselected"  # its own -k/-m/--deselect left it nothing to run
+STALE = "stale report"  # only a report an earlier run left, and no log of this run
 
 
 @dataclass
@@ -63,6 +69,10 @@ class ShardResult:
     missing_unnamed: int = 0
     died_in: str | None = None
     recovered: int = 0
+    error: str | None = None
+    all_deselected: int | None = None
+    pytest_args: tuple[str, ...] | None = None
+    stale: list[str] = field(default_factory=list)  # reports set aside as an earlier run's
 
     @property
     def label(self) -> str:
@@ -139,10 +149,30 @@ class MergeResult:
         return heapq.nsmallest(count, self.tests.values(), key=lambda t: (-t.seconds, t.node_id))
 
     @property
+    def nothing_ran(self) -> str | None:
+        """The sentence for a merge in which no test ran at all (never a pass), or None when some test ran."""
+        if self.tests:
+            return None
+        shards = [shard for shard in self.shards if shard.spec is not None]
+        deselected = [shard for shard in shards if shard.status == DESELECTED]
+        errors = [shard for shard in shards if shard.status == ERROR]
+        # shards with no tests of their own (more shards than tests) say nothing about why none ran
+        empty = [shard for shard in shards if shard.status in (OK, EMPTY)]
+        if deselected and len(deselected) + len(errors) + len(empty) == len(shards):
+            recorded = {shard.pytest_args for shard in deselected if shard.pytest_args}
+            args = f" ({shlex.join(recorded.pop())})" if len(recorded) == 1 else ""
+            return f"no test ran: the shards' pytest arguments{args} deselected every test"
+        if errors and len(errors) + len(empty) == len(shards):
+            return "no test ran: every shard stopped with an error"
+        if self.planned_total == 0:
+            return "no test ran: no tests were collected"
+        return "no test ran"
+
+    @property
     def exit_code(self) -> int:
         bad = (
             self.failures or self.missing_count or self.problem_shards or self.unplanned or self.unreadable
-            or (self.fail_on_flaky and self.flaky)
+            or (self.fail_on_flaky and self.flaky) or not self.tests
         )
         return EXIT_PROBLEMS if bad else EXIT_OK
 
@@ -197,7 +227,8 @@ def _planned_lists(inputs: MergeInputs, identity: PlanIdentity) -> dict[int, lis
         return {b.shard: list(b.tests) for b in identity.plan.bins}
     lists: dict[int, list[str]] = {}
     for log in inputs.logs:
-        if log.shard is not None and log.order:
+        # a log that records an error ran nothing: under xdist its order is the workers' whole collection
+        if log.shard is not None and log.order and log.error is None:
             lists[log.shard.index] = list(dict.fromkeys([*lists.get(log.shard.index, []), *log.order]))
     return lists
 
@@ -208,7 +239,13 @@ def _shard_result(
 ) -> ShardResult:
     reports = [r for r in inputs.reports if r.shard == spec]
     unreadable = [u for u in inputs.unreadable if u.shard == spec]
+    stale = [u for u in inputs.stale if u.shard == spec]
     logs = [log for log in inputs.logs if log.shard == spec]
+    error = next((log.error for log in logs if log.error), None)
+    all_deselected = next((r.all_deselected for r in reports if r.all_deselected is not None),
+                          next((log.all_deselected for log in logs if log.all_deselected is not None), None))
+    pytest_args = next((r.pytest_args for r in reports if r.pytest_args is not None),
+                       next((log.pytest_args for log in logs if log.pytest_args is not None), None))
     planned: int | None = None
     predicted: float | None = None
     if identity.plan is not None:
@@ -232,14 +269,20 @@ def _shard_result(
     # test reported. Tests recovered from a progress log do not count: that shard's report is missing.
     unattributed = sorted({a.source for a in attempts if not a.recovered}
                           & {r.path.name for r in inputs.reports if r.shard is None})
-    if reports or (unattributed and not any(a.recovered for a in attempts)):
+    if error is not None:  # the run refused, or stopped before pytest's session began: that says it all
+        status = ERROR
+    elif all_deselected is not None and not attempts:
+        status = DESELECTED
+    elif reports or (unattributed and not any(a.recovered for a in attempts)):
         status = FAILED if failed else (INCOMPLETE if missing or unnamed else OK)
-    elif planned == 0 and not unreadable:
+    elif planned == 0 and not unreadable and not stale:
         status = EMPTY
     elif unreadable:
         status = UNREADABLE
     elif any(not log.finished for log in logs):
         status = DIED
+    elif stale:
+        status = STALE
     else:
         status = NO_REPORT
     return ShardResult(
@@ -248,7 +291,8 @@ def _shard_result(
         sources=[r.path.name for r in reports] + unattributed + [u.path.name for u in unreadable]
         + [log.path.name for log in logs],
         missing=missing, missing_unnamed=unnamed, died_in=died_in,
-        recovered=sum(1 for a in attempts if a.recovered),
+        recovered=sum(1 for a in attempts if a.recovered), error=error, all_deselected=all_deselected,
+        pytest_args=pytest_args, stale=[u.path.name for u in stale],
     )
 
 

@@ -7,12 +7,17 @@ killer at N. With more than one worker a shard runs in two pytest passes over th
 parallel part (every test not marked `memory_intensive`), then the `memory_intensive` tests alone, one at a time;
 their two JUnit reports are folded into the shard's one `reports/shard-K-of-N.xml`.
 
+Every pass of one run gets the same run identity (`--sharder-run-id`, stamped on its log and report) and the user's
+pytest arguments (for replay); the shard's files themselves, cleared before a run and marked when it stops with an
+error, are `sharder.running.outputs`' job.
+
 Imported by the CLI at start-up: only light imports at module level.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -23,6 +28,7 @@ from typing import Any
 
 from sharder.core.errors import SharderError
 from sharder.core.log_text import log_safe
+from sharder.running.outputs import OwnOutputs, new_run_id
 
 DEFAULT_DIST = "loadscope"
 MEMORY_PLUGIN = "conftest_lib.memory"
@@ -31,7 +37,6 @@ FILTER_PLUGIN = "sharder.pytest_plugin.run_filter"
 XDIST_PLUGIN = "xdist.plugin"
 TIMEOUT_PLUGIN = "pytest_timeout"
 COV_PLUGIN = "pytest_cov.plugin"
-HEAVY_LOG_INFIX = ".memory-intensive"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -153,28 +158,37 @@ class ShardRun:
     modes: Modes
     workers: int = 1
     scratch: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
+    run_id: str = field(default_factory=new_run_id)
 
     @property
     def stem(self) -> str:
         return str(self.spec.report_stem) if self.spec is not None else "all"
 
     @property
+    def outputs(self) -> OwnOutputs:
+        return OwnOutputs(self.junit_dir, self.stem)
+
+    @property
     def report(self) -> Path:
-        return self.junit_dir / f"{self.stem}.xml"
+        return self.outputs.report
 
     @property
     def coverage_file(self) -> Path:
-        return self.junit_dir / f"{self.stem}.coverage"
+        return self.outputs.coverage_file
+
+    def run_args(self) -> list[str]:
+        """What every pass is told about the run: its identity and the user's own pytest arguments (JSON, one token)."""
+        from sharder.pytest_plugin.options import PYTEST_ARGS_OPTION, RUN_ID_OPTION
+
+        return [f"{RUN_ID_OPTION}={self.run_id}", f"{PYTEST_ARGS_OPTION}={json.dumps(list(self.pytest_args))}"]
 
     def passes(self) -> list[PytestPass]:
-        from sharder.core.progress_log import progress_log_path_for
-
-        shared = mode_args(self.modes)
-        main_log = progress_log_path_for(self.report)
+        shared = [*mode_args(self.modes), *self.run_args()]
+        main_log = self.outputs.main_log
         if self.workers <= 1:
             return [PytestPass("sequential", tuple(shared), self.report, main_log)]
         xdist = ["-p", XDIST_PLUGIN] if _autoload_off() else []
-        heavy_log = main_log.with_name(self.stem + HEAVY_LOG_INFIX + main_log.name[len(self.stem):])
+        heavy_log = self.outputs.heavy_log
         heavy_extra = ["--cov-append"] if self.modes.coverage else []
         return [
             PytestPass("parallel", (*shared, *xdist, f"--numprocesses={self.workers}", f"--dist={self.modes.dist}",
@@ -267,8 +281,10 @@ def run_shard(run: ShardRun) -> int:
             where = f" ({step.name} part)" if len(passes) > 1 else ""
             print(f"sharder run: {label}{where}: {' '.join(argv[1:])}", flush=True)
             code = runner.run(argv, env=_pass_env(run))
+            if not step.progress_log.is_file():
+                _record_no_session(run, step, code)
             code = _checked_for_a_report(code, step, f"{label}{where}")
-            if code == runner.PYTEST_NO_TESTS and len(passes) > 1:
+            if code == runner.PYTEST_NO_TESTS and len(passes) > 1 and not _all_deselected(step.progress_log):
                 print(f"sharder run: {label}: no tests in the {step.name} part", flush=True)
                 code = runner.PYTEST_OK
             codes.append(code)
@@ -278,6 +294,28 @@ def run_shard(run: ShardRun) -> int:
         if len(passes) > 1:
             combine_reports([step.junit for step in passes], run.report)
     return _shard_code(codes)
+
+
+def _record_no_session(run: ShardRun, step: PytestPass, code: int) -> None:
+    """pytest ended before its session wrote a progress log (bad arguments, a conftest that does not import, a
+    kill during start-up): the shard's log says so, for the merge to name, as a refusal of sharder's own would."""
+    from sharder.running.runner import SIGNAL_EXIT_BASE
+
+    how = f"was killed by signal {code - SIGNAL_EXIT_BASE}" if code > SIGNAL_EXIT_BASE else f"exited {code}"
+    run.outputs.record_refusal(
+        f"sharder run: pytest {how} before its session began, so no test ran (pytest's own message is in this "
+        "job's log: bad arguments, a plugin or conftest.py that failed to load?)",
+        shard=run.spec, run_id=run.run_id, pytest_args=run.pytest_args, plan_path=run.plan_path, log=step.progress_log)
+
+
+def _all_deselected(progress_log: Path) -> bool:
+    """The pass's log says the user's -k/-m deselected every test of the shard: its exit 5 stands (nothing ran)."""
+    from sharder.core.progress_log import read_progress_log
+
+    try:
+        return read_progress_log(progress_log).all_deselected is not None
+    except SharderError:
+        return False
 
 
 def _checked_for_a_report(code: int, step: PytestPass, label: str) -> int:

@@ -6,6 +6,11 @@ A replay must run exactly the shard's tests in exactly the shard's order, so the
 seed is reused, because randomly reseeds `random`, numpy and faker before every test with it, and that, not its
 shuffle (the id list overrides the order), is what a test's behaviour depends on.
 
+The shard's own pytest arguments (`--pyargs pkg`, `-k expr`, paths: recorded in its report and progress log) are
+given again by default, so the replay collects what the shard collected; arguments after `--` replace them. When the
+shard's ids are not collected here, the message names the likely cause (the arguments differ) before the last
+resort (`--allow-missing`), and a replay left with none of the shard's tests is refused, never "the same outcome".
+
 Every pytest run goes through `PytestLauncher`, which counts them: the bisect's cost is measured in pytest
 processes, and the count is reported to the user.
 """
@@ -27,11 +32,12 @@ from sharder.core.junit_names import (
     MERGED_PROPERTY,
     NODEID_PROPERTY,
     ORDER_PROPERTY,
+    PYTEST_ARGS_PROPERTY,
     RANDOMLY_SEED_PROPERTY,
     SHARD_PROPERTY,
 )
 from sharder.core.progress_log import SUFFIX as PROGRESS_SUFFIX
-from sharder.core.progress_log import read_progress_log
+from sharder.core.progress_log import pytest_args_from, read_progress_log
 from sharder.core.shardspec import ShardSpec
 from sharder.planning.plan import read_plan
 from sharder.pytest_plugin.options import COLLECT_TO_OPTION, IDS_OPTION, PROGRESS_LOG_OPTION
@@ -51,6 +57,7 @@ class ShardRun:
     origin: str  # for messages: "shard 3/8 of plan.json", "reports/shard-3-of-8.xml (shard 3/8)"
     randomly_seed: int | None = None
     outcomes: Mapping[str, str] = field(default_factory=dict)  # empty when the source is a plan
+    pytest_args: tuple[str, ...] | None = None  # the user's pytest arguments the shard ran with; None: not recorded
 
     @property
     def failed(self) -> list[str]:
@@ -131,7 +138,27 @@ def shard_from_report(
                   else report.suite_properties.get(SHARD_PROPERTY))
     origin = source + (f" (shard {shard_text})" if shard_text else "")
     seed_text = _shard_seed(report, shard_text, source)
-    return ShardRun(ids, origin, _seed(seed_text, source), _outcomes([(case.node_id, case.outcome) for case in cases]))
+    return ShardRun(ids, origin, _seed(seed_text, source), _outcomes([(case.node_id, case.outcome) for case in cases]),
+                    _shard_args(report, shard_text))
+
+
+def _shard_args(report: Report, shard_text: str | None) -> tuple[str, ...] | None:
+    """The pytest arguments the suites of this shard recorded (as for the seed, a merged report's first suite may
+    be another shard's); None when they are not recorded, or two runs of the shard recorded different ones."""
+    own = [props for props in report.suite_property_sets if shard_text and props.get(SHARD_PROPERTY) == shard_text]
+    if own:
+        texts = {props[PYTEST_ARGS_PROPERTY] for props in own if PYTEST_ARGS_PROPERTY in props}
+    elif report.suite_properties.get(MERGED_PROPERTY):
+        texts = set()
+    else:
+        texts = {report.suite_properties[PYTEST_ARGS_PROPERTY]} if PYTEST_ARGS_PROPERTY in report.suite_properties \
+            else set()
+    if len(texts) != 1:
+        return None
+    try:
+        return pytest_args_from(json.loads(texts.pop()))
+    except ValueError:
+        return None
 
 
 def _shard_seed(report: Report, shard_text: str | None, source: str) -> str | None:
@@ -159,7 +186,7 @@ def shard_from_progress_log(path: str | os.PathLike[str]) -> ShardRun:
         raise SharderError(f"progress log {os.fspath(path)!r} records no test order; nothing to replay")
     origin = os.fspath(path) + (f" (shard {log.shard})" if log.shard else "")
     return ShardRun(tuple(dict.fromkeys(log.order)), origin, log.randomly_seed,
-                    _outcomes([(test.node_id, test.outcome) for test in log.tests]))
+                    _outcomes([(test.node_id, test.outcome) for test in log.tests]), log.pytest_args)
 
 
 def is_progress_log(path: str | os.PathLike[str]) -> bool:
@@ -186,16 +213,35 @@ def up_to(ids: Sequence[str], last: str) -> tuple[str, ...]:
     return tuple(ids[: ids.index(last) + 1])
 
 
-def without_missing(ids: Sequence[str], collected: Sequence[str], origin: str, *, allow_missing: bool) -> list[str]:
-    """Ids that no longer exist in the code are an error naming them, or (allow_missing) left out."""
+def args_text(args: Sequence[str]) -> str:
+    return f"`{shlex.join(args)}`" if args else "no pytest arguments"
+
+
+def missing_cause(recorded: Sequence[str] | None, used: Sequence[str]) -> str | None:
+    """The likely reason a shard's ids are not collected here, when it is not that the tests were removed: the
+    shard ran with other pytest arguments (`--pyargs pkg`, paths, a -k) than this replay. None when they agree."""
+    if recorded is None or list(recorded) == list(used):  # not recorded (a plan, an older report), or the same
+        return None
+    if not used:
+        return f"the shard ran with {args_text(recorded)}; pass the same arguments after `--`"
+    return f"the shard ran with {args_text(recorded)}, this replay with {args_text(used)}; pass the shard's after `--`"
+
+
+def without_missing(ids: Sequence[str], collected: Sequence[str], origin: str, *, allow_missing: bool,
+                    cause: str | None = None) -> list[str]:
+    """Ids that are not collected here are an error naming them and the likely cause, or (allow_missing) left
+    out; a replay left with none of them is refused either way: it would run nothing and call that a pass."""
     present = set(collected)
     missing = [node_id for node_id in ids if node_id not in present]
+    kept = [node_id for node_id in ids if node_id in present]
+    if missing and not kept:
+        raise SharderError(f"none of the {len(missing)} tests of {origin} is collected here "
+                           f"({name_some(missing, 3)}): {cause or 'they no longer exist here'}")
     if missing and not allow_missing:
-        raise SharderError(
-            f"{len(missing)} tests of {origin} no longer exist here: {name_some(missing)}; "
-            "replay the rest with --allow-missing"
-        )
-    return [node_id for node_id in ids if node_id in present]
+        raise SharderError(f"{len(missing)} tests of {origin} are not collected here: {name_some(missing)}; {cause}"
+                           if cause else f"{len(missing)} tests of {origin} no longer exist here: "
+                           f"{name_some(missing)}; replay the rest with --allow-missing")
+    return kept
 
 
 def missing_from(ids: Sequence[str], kept: Sequence[str]) -> list[str]:
@@ -223,13 +269,11 @@ def reorder_flags(randomly_seed: int | None) -> list[str]:
     return flags + (["-n", "0"] if _xdist_loaded_by_default() else [])
 
 
-def positional_ids_usable(ids: Sequence[str], pytest_args: Sequence[str]) -> bool:
-    """Can these ids be handed to pytest as arguments (a command a user can paste anywhere)?
-
-    Not when the user gave pytest arguments of their own (a path among them would add tests), nor for ids that
-    pytest would read as an option.
-    """
-    return not pytest_args and all(node_id and not node_id.startswith("-") for node_id in ids)
+def positional_ids_usable(ids: Sequence[str]) -> bool:
+    """Can these ids be handed to pytest as arguments (a command a user can paste anywhere)? Not ids that pytest
+    would read as an option. The shard's own pytest arguments go first, and may add tests (a path among them) or
+    take some away (a -k): the caller runs the command once and keeps it only if it ran exactly these ids."""
+    return all(node_id and not node_id.startswith("-") for node_id in ids)
 
 
 @dataclass(frozen=True)
@@ -281,12 +325,13 @@ class PytestLauncher:
         return path
 
     def ids_argv(self, ids_file: Path, extra: Sequence[str] = ()) -> list[str]:
-        # `--opt=value` tokens: pytest would take a separate path argument for a test path (see runner).
-        return runner.pytest_argv([*reorder_flags(self.randomly_seed), f"{IDS_OPTION}={ids_file}", *extra,
-                                   *self.pytest_args])
+        # `--opt=value` tokens: pytest would take a separate path argument for a test path (see runner). The
+        # reproducibility flags come last, so a shard's recorded `-n 4` does not undo their `-n 0`.
+        return runner.pytest_argv([f"{IDS_OPTION}={ids_file}", *extra, *self.pytest_args,
+                                   *reorder_flags(self.randomly_seed)])
 
     def positional_argv(self, ids: Sequence[str]) -> list[str]:
-        return runner.pytest_argv([*reorder_flags(self.randomly_seed), *ids])
+        return runner.pytest_argv([*self.pytest_args, *reorder_flags(self.randomly_seed), *ids])
 
     def collect(self) -> list[str]:
         self.runs += 1

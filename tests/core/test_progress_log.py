@@ -126,3 +126,82 @@ def test_the_reader_survives_what_a_kill_leaves(tmp_path: Path) -> None:
     path.write_text('{"event": "test", "nodeid": "x"}\n', encoding="utf-8")
     with pytest.raises(SharderError, match="has no session header"):
         read_progress_log(path)
+
+
+def test_the_log_and_the_report_name_one_run_and_the_users_own_arguments(suite: pytest.Pytester) -> None:
+    report = suite.path / "reports" / "shard-1-of-1.xml"
+    first = suite.runpytest_subprocess("--shard=1/1", f"--junitxml={report}", "-k", "not fails", "-p", "no:randomly")
+    assert first.ret == 1
+    log = read_progress_log(suite.path / "reports" / "shard-1-of-1.progress.jsonl")
+    junit = read_report(report)
+    assert log.run_id is not None and junit.suite_properties["sharder_run_id"] == log.run_id
+    # sharder's own options and the report's are not the user's: a replay adds its own (pytester adds --basetemp)
+    assert log.pytest_args is not None and log.pytest_args[0].startswith("--basetemp=")
+    assert log.pytest_args[1:] == ("-k", "not fails", "-p", "no:randomly")
+    assert json.loads(junit.suite_properties["sharder_pytest_args"]) == list(log.pytest_args)
+    given = suite.runpytest_subprocess("--shard=1/1", f"--junitxml={report}", "--sharder-run-id=run-42",
+                                       '--sharder-pytest-args=["--pyargs", "pkg"]', "-p", "no:randomly")
+    assert given.ret == 1
+    log = read_progress_log(suite.path / "reports" / "shard-1-of-1.progress.jsonl")
+    assert log.run_id == "run-42" == read_report(report).suite_properties["sharder_run_id"]
+    assert log.pytest_args == ("--pyargs", "pkg")
+    bad = suite.runpytest_subprocess("--shard=1/1", "--sharder-pytest-args=-k typo")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*--sharder-pytest-args: expected a JSON list of strings, got '-k typo'*"])
+
+
+FINISH_BEFORE_REPORT = """
+import json, pathlib, pytest
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session):
+    # runs after sharder's tryfirst hook (registered later, called first) and before pytest's JUnit writer
+    log = pathlib.Path("shard.progress.jsonl").read_text().splitlines()
+    pathlib.Path("seen.json").write_text(json.dumps(
+        {"last": json.loads(log[-1])["event"], "report": pathlib.Path("shard.xml").exists()}))
+"""
+
+
+def test_the_finish_line_is_written_before_the_junit_report(pytester: pytest.Pytester) -> None:
+    """So a report beside a log that did not finish cannot be that session's (the merge sets it aside)."""
+    pytester.makeconftest(FINISH_BEFORE_REPORT)
+    pytester.makepyfile(test_one="def test_one():\n    pass\n")
+    result = pytester.runpytest_subprocess("--shard=1/1", "--junitxml=shard.xml", "-p", "no:randomly")
+    assert result.ret == 0
+    assert json.loads((pytester.path / "seen.json").read_text()) == {"last": "finish", "report": False}
+    assert (pytester.path / "shard.xml").is_file()
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["one process", "xdist workers"])
+def test_a_shard_that_refuses_a_stale_plan_logs_the_error_and_runs_nothing(
+    suite: pytest.Pytester, xdist: list[str],
+) -> None:
+    from sharder.cli import main
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(suite.path)
+        assert main(["plan", "--shards", "2", "-o", "plan.json", "--", "-p", "no:randomly"]) == 0
+    (suite.path / "test_new.py").write_text("def test_new():\n    pass\n")
+    result = suite.runpytest_subprocess("--shard=2/2", "--sharder-plan=plan.json", "--junitxml=reports/shard.xml",
+                                        "-p", "no:randomly", *xdist)
+    assert result.ret != 0
+    log = read_progress_log(suite.path / "reports" / "shard.progress.jsonl")
+    assert log.error is not None and "does not match this test suite: 1 collected tests are not in the plan" in log.error
+    assert str(log.shard) == "2/2" and log.plan_id is not None and log.plan_sizes is not None
+    if not xdist:
+        assert log.order == []  # not the unselected collection
+
+
+def test_the_reader_takes_the_run_facts_and_an_error_record(tmp_path: Path) -> None:
+    from sharder.core.progress_log import error_log_bytes
+
+    path = tmp_path / "shard-1-of-2.progress.jsonl"
+    path.write_bytes(error_log_bytes({"shard": "1/2", "run_id": "abc", "pytest_args": ["-k", "x"]}, "bad plan"))
+    log = read_progress_log(path)
+    assert (log.run_id, log.pytest_args, log.error, log.order, log.finished) == ("abc", ("-k", "x"), "bad plan", [],
+                                                                                  False)
+    assert log.running_when_stopped is None
+    header = {"event": "session", "format": 1, "run_id": 7, "pytest_args": ["-k", 3], "all_deselected": True}
+    path.write_text(json.dumps(header) + "\n", encoding="utf-8")
+    log = read_progress_log(path)
+    assert (log.run_id, log.pytest_args, log.all_deselected, log.error) == (None, None, None, None)

@@ -207,13 +207,12 @@ def test_bisect_names_the_polluter_within_log2_plus_3_runs(ci: CiRun, tmp_path: 
 
 
 def test_bisect_reports_tests_that_pollute_only_together(ci: CiRun, tmp_path: Path) -> None:
-    """With pytest arguments of the user's (`-- -q`), the command shown hands the ids over as a file."""
+    """With pytest arguments of the user's (`-- -q`), the command shown passes them, then the ids it checked ran."""
     result, runs = _bisect(ci, tmp_path, PAIR_VICTIM, "-q")
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"no single test makes {PAIR_VICTIM} fail; these 2 do together:\n  {PAIR[0]}\n  {PAIR[1]}\n" in result.stdout
     command = line_after(result.stdout, "reproduce with: ")
-    ids_file = Path(next(arg for arg in shlex.split(command) if arg.startswith("--sharder-ids-file=")).split("=", 1)[1])
-    assert ids_file.read_text().splitlines() == [*PAIR, PAIR_VICTIM]
+    assert shlex.split(command)[3] == "-q" and command.endswith(f"{PAIR[0]} {PAIR[1]} {PAIR_VICTIM}")
     reproduced = subprocess.run(shlex.split(command), cwd=ci.root, env=_env(), capture_output=True, text=True,
                                 check=False)
     assert "1 failed, 2 passed" in reproduced.stdout
@@ -400,3 +399,23 @@ def test_a_merged_report_holding_one_shard_twice_on_different_seeds_is_refused(t
     sharder(["merge", "reports-a", "reports-b", "-o", str(merged)], root)
     one_line_error(sharder(["replay", "--from", str(merged), "--shard", "1/1"], root),
                    "shard 1/1 from 2 runs with different pytest-randomly seeds (1, 2)")
+
+
+def test_missing_ids_name_the_likely_cause_before_allow_missing() -> None:
+    from sharder.running.replay import missing_cause
+
+    ids = ["pkg/t.py::test_a", "pkg/t.py::test_b"]
+    assert missing_cause(("--pyargs", "pkg"), []) == "the shard ran with `--pyargs pkg`; pass the same arguments " \
+                                                     "after `--`"
+    assert missing_cause(("--pyargs", "pkg"), ["tests"]) == ("the shard ran with `--pyargs pkg`, this replay with "
+                                                             "`tests`; pass the shard's after `--`")
+    assert missing_cause(("-k", "a b"), ["-k", "a b"]) is None and missing_cause(None, []) is None
+    cause = missing_cause(("--pyargs", "pkg"), [])
+    with pytest.raises(SharderError, match=r"^1 tests of s are not collected here: pkg/t.py::test_b; the shard ran "
+                                           r"with `--pyargs pkg`; pass the same arguments after `--`$"):
+        without_missing(ids, ids[:1], "s", allow_missing=False, cause=cause)
+    assert without_missing(ids, ids[:1], "s", allow_missing=True, cause=cause) == ids[:1]
+    for allow_missing in (False, True):  # none left: refused, never a replay of nothing
+        with pytest.raises(SharderError, match=r"^none of the 2 tests of s is collected here \(pkg/t.py::test_a, "
+                                               r"pkg/t.py::test_b\): they no longer exist here$"):
+            without_missing(ids, ["other.py::t"], "s", allow_missing=allow_missing)
