@@ -34,6 +34,14 @@ CHECKOUT = "actions/checkout@v4"
 SETUP_PYTHON = "actions/setup-python@v5"
 UPLOAD_ARTIFACT = "actions/upload-artifact@v4"
 DOWNLOAD_ARTIFACT = "actions/download-artifact@v4"
+CACHE_RESTORE = "actions/cache/restore@v4"
+CACHE_SAVE = "actions/cache/save@v4"
+# The durations store between runs: GitHub caches are immutable, so each run saves under its own key and the next
+# restores the newest by prefix. Saved from the default branch only: a branch's runs read it and never teach it.
+STORE_DIR = ".sharder"
+STORE_KEY_PREFIX = "sharder-durations-"
+STORE_KEY = STORE_KEY_PREFIX + "${{ github.run_id }}-${{ github.run_attempt }}"
+ON_DEFAULT_BRANCH = "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)"
 DEFAULT_OUTPUT = Path(".github/workflows/sharder.yml")
 DEFAULT_PYTHON = "3.12"
 DEFAULT_TARGET_SECONDS = 600.0
@@ -43,11 +51,11 @@ REPORTS_ARTIFACT_PREFIX = "sharder-reports-"
 
 HEADER = """\
 # Written by `sharder init github`: a sharded pytest run.
-#   plan:   chooses the shard count and writes plan.json from durations.json (commit that file);
-#   test:   one job per shard; JUnit reports and progress logs are uploaded even when tests fail;
-#   report: runs unless the run was cancelled or the plan failed; merges all reports into the job summary and
-#           uploads a refreshed durations.json (artifact "durations"): commit it now and then so the plan
-#           follows the suite.
+#   plan:   chooses the shard count and writes plan.json from the durations store: the newest one saved in
+#           GitHub's cache (.sharder/), else a committed durations.json, else counting tests (the log says which);
+#   test:   one job per shard; JUnit reports and progress logs are uploaded even when tests fail, per attempt;
+#   report: runs unless the run was cancelled or the plan failed; merges every attempt's reports into the job
+#           summary, rebalances the store and saves it to the cache (default branch only; artifact "durations").
 # The Install step and the Python version were chosen from the project's files (`sharder init` said why).
 """
 
@@ -87,6 +95,7 @@ class WorkflowOptions:
     python_version: str = DEFAULT_PYTHON
     dependency_files: tuple[str, ...] = ()
     pytest_args: tuple[str, ...] = ()  # after `--` on every line that collects: matrix --target, plan and run
+    store: str = "cache"  # "cache": the store in GitHub's cache (.sharder/); "repo": a committed durations.json
 
     @property
     def test_timeout_minutes(self) -> int:
@@ -189,12 +198,23 @@ def _with_pytest_args(command: str, options: WorkflowOptions) -> str:
     return f"{command} -- {shlex.join(options.pytest_args)}" if options.pytest_args else command
 
 
+def _store_flag(options: WorkflowOptions) -> str:
+    return f" --store {STORE_DIR}" if options.store == "cache" else ""
+
+
 def matrix_command(options: WorkflowOptions) -> str:
-    if options.shards is not None:  # a fixed N collects nothing, so it takes no pytest arguments
+    if options.shards is not None:  # a fixed N collects nothing, so it takes no pytest arguments nor timings
         return f"sharder matrix --shards {options.shards}"
     target = options.target_seconds if options.target_seconds is not None else DEFAULT_TARGET_SECONDS
     return _with_pytest_args(f"sharder matrix --target {format_duration(target)} "
-                             f"--job-overhead {format_duration(options.overhead_seconds)}", options)
+                             f"--job-overhead {format_duration(options.overhead_seconds)}{_store_flag(options)}", options)
+
+
+def _restore_store(options: WorkflowOptions) -> list[dict[str, Any]]:
+    if options.store != "cache":
+        return []
+    return [{"name": "Restore the durations store", "uses": CACHE_RESTORE, "with": {
+        "path": STORE_DIR, "key": STORE_KEY, "restore-keys": STORE_KEY_PREFIX}}]
 
 
 def _setup_steps(options: WorkflowOptions) -> list[dict[str, Any]]:
@@ -223,9 +243,11 @@ def github_workflow(options: WorkflowOptions) -> dict[str, Any]:
         "outputs": {"matrix": "${{ steps.matrix.outputs.matrix }}", "shards": "${{ steps.matrix.outputs.shards }}"},
         "steps": [
             *_setup_steps(options),
+            *_restore_store(options),
             {"name": "Choose the shard count", "id": "matrix", "run": matrix_command(options)},
             {"name": "Plan", "run": _with_pytest_args(
-                "sharder plan --shards ${{ steps.matrix.outputs.shards }} -o plan.json", options)},
+                f"sharder plan --shards ${{{{ steps.matrix.outputs.shards }}}}{_store_flag(options)} -o plan.json",
+                options)},
             {"uses": UPLOAD_ARTIFACT, "with": {"name": PLAN_ARTIFACT, "path": "plan.json"}},
         ],
     }
@@ -241,8 +263,9 @@ def github_workflow(options: WorkflowOptions) -> dict[str, Any]:
             {"name": "Run shard", "run": _with_pytest_args(
                 "sharder run --shard ${{ matrix.shard }} --plan plan.json --junit-dir reports", options)},
             {"name": "Upload reports", "if": "always()", "uses": UPLOAD_ARTIFACT, "with": {
-                # The shard ("3/8") cannot name an artifact ("/" is not allowed); the job index can.
-                "name": REPORTS_ARTIFACT_PREFIX + "${{ strategy.job-index }}",
+                # The shard ("3/8") cannot name an artifact ("/" is not allowed); the job index can. The attempt keeps
+                # a re-run job from colliding with its first attempt's artifact (GitHub answers 409).
+                "name": REPORTS_ARTIFACT_PREFIX + "${{ strategy.job-index }}-${{ github.run_attempt }}",
                 "path": "reports/",
                 "if-no-files-found": "warn",
             }},
@@ -256,13 +279,19 @@ def github_workflow(options: WorkflowOptions) -> dict[str, Any]:
         "timeout-minutes": REPORT_TIMEOUT_MINUTES,
         "steps": [
             *_setup_steps(options),
+            *_restore_store(options),
             {"uses": DOWNLOAD_ARTIFACT, "with": {"name": PLAN_ARTIFACT}},
-            {"uses": DOWNLOAD_ARTIFACT, "with": {
-                "pattern": REPORTS_ARTIFACT_PREFIX + "*", "path": "reports", "merge-multiple": True}},
+            # One folder per artifact (no merge-multiple): every attempt's reports, none overwriting another.
+            {"uses": DOWNLOAD_ARTIFACT, "with": {"pattern": REPORTS_ARTIFACT_PREFIX + "*", "path": "reports"}},
             {"name": "Merge", "run": "sharder merge reports --plan plan.json -o merged.xml"},
-            {"name": "Rebalance", "if": "always()", "run": "sharder rebalance reports --plan plan.json"},
+            {"name": "Rebalance", "if": "always()",
+             "run": f"sharder rebalance reports --plan plan.json{_store_flag(options)}"},
+            *([{"name": "Save the durations store", "if": f"${{{{ always() && {ON_DEFAULT_BRANCH} }}}}",
+                "uses": CACHE_SAVE, "with": {"path": STORE_DIR, "key": STORE_KEY}}] if options.store == "cache" else []),
             {"name": "Upload durations", "if": "always()", "uses": UPLOAD_ARTIFACT, "with": {
-                "name": "durations", "path": "durations.json", "if-no-files-found": "warn"}},
+                "name": "durations",
+                "path": f"{STORE_DIR}/durations.json" if options.store == "cache" else "durations.json",
+                "if-no-files-found": "warn"}},
             {"name": "Upload merged report", "if": "always()", "uses": UPLOAD_ARTIFACT, "with": {
                 "name": "merged-report", "path": "merged.xml", "if-no-files-found": "warn"}},
         ],

@@ -38,6 +38,10 @@ def register(subparsers: Any) -> None:
                              "and requirements files, plus pytest-sharder)")
     parser.add_argument("--python", metavar="VERSION",
                         help="the Python version (default: .python-version, else the newest requires-python allows)")
+    parser.add_argument("--store", choices=("cache", "repo"), default="cache",
+                        help="github: where the durations store lives between runs: GitHub's cache (default; saved "
+                             "from the default branch, read everywhere) or a committed durations.json (the report "
+                             "job uploads the refreshed file to commit)")
     parser.add_argument("-o", "--output", metavar="PATH",
                         help="where to write (default .github/workflows/sharder.yml, or .gitlab-ci.yml)")
     parser.add_argument("--force", action="store_true", help="replace an existing file")
@@ -80,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             shards=args.shards, target_seconds=args.target,
             overhead_seconds=DEFAULT_OVERHEAD_SECONDS if args.job_overhead is None else args.job_overhead,
             install=setup.install, python_version=setup.python_version, dependency_files=setup.dependency_files,
-            pytest_args=tuple(args.pytest_args),
+            pytest_args=tuple(args.pytest_args), store=args.store,
         )
         text = render_workflow(github_workflow(options))
     else:

@@ -33,6 +33,7 @@ OWN_WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
 OFFICIAL_ACTIONS = {
     "actions/checkout": "v4", "actions/setup-python": "v5",
     "actions/upload-artifact": "v4", "actions/download-artifact": "v4",
+    "actions/cache/restore": "v4", "actions/cache/save": "v4",
 }
 
 
@@ -108,15 +109,18 @@ def workflow_problems(document: dict[str, Any]) -> list[str]:
     need(report.get("if") == REPORT_CONDITION,
          "report: must run when a shard failed, but not after a cancel or a failed plan")
     need(all(isinstance(job.get("timeout-minutes"), int) for job in jobs.values()), "every job needs timeout-minutes")
-    need(any(d["with"].get("merge-multiple") is True and "pattern" in d["with"]
-             for d in _steps_using(report, "actions/download-artifact")), "report: must download every shard's reports")
+    need(any("pattern" in d["with"] for d in _steps_using(report, "actions/download-artifact")),
+         "report: must download every shard's reports")
     merges = _steps_running(report, "sharder merge")
     need(len(merges) == 1 and "--plan plan.json" in merges[0]["run"], "report: one `sharder merge ... --plan plan.json`")
     rebalances = _steps_running(report, "sharder rebalance")
     need(len(rebalances) == 1 and rebalances[0].get("if") == "always()",
          "report: `sharder rebalance` must run even when merge found failures")
-    need(any(u.get("if") == "always()" and u["with"].get("path") == "durations.json"
+    need(any(u.get("if") == "always()" and str(u["with"].get("path", "")).endswith("durations.json")
              for u in _steps_using(report, "actions/upload-artifact")), "report: durations.json must be uploaded")
+    saves = _steps_using(report, "actions/cache/save")
+    need(all("default_branch" in str(save.get("if", "")) and "github.run_attempt" in save["with"]["key"]
+             for save in saves), "report: the store is saved under a key of its own, from the default branch only")
     return problems
 
 
@@ -162,8 +166,10 @@ def test_generated_matrix_command_follows_the_options(tmp_path: Path) -> None:
         return str(_steps_running(plan, "sharder matrix")[0]["run"])
 
     assert matrix_run(shards=3) == "sharder matrix --shards 3"
-    assert matrix_run(target_seconds=5400.0, overhead_seconds=90.0) == "sharder matrix --target 1h30m --job-overhead 1m30s"
-    assert matrix_run() == "sharder matrix --target 10m --job-overhead 1m"
+    assert matrix_run(target_seconds=5400.0, overhead_seconds=90.0) == \
+        "sharder matrix --target 1h30m --job-overhead 1m30s --store .sharder"
+    assert matrix_run() == "sharder matrix --target 10m --job-overhead 1m --store .sharder"
+    assert matrix_run(store="repo") == "sharder matrix --target 10m --job-overhead 1m"
 
 
 def test_structure_check_catches_what_breaks_a_sharded_run(tmp_path: Path) -> None:
@@ -218,6 +224,19 @@ def test_python_version_comes_from_the_project(tmp_path: Path, files: dict[str, 
     assert detect_setup(tmp_path, python="3.9").python_version == "3.9"
 
 
+def test_the_store_lives_in_the_cache_or_in_the_repository(tmp_path: Path) -> None:
+    cache = load_workflow(generated(tmp_path, shards=2))["jobs"]
+    assert [s["with"]["restore-keys"] for job in ("plan", "report")
+            for s in _steps_using(cache[job], "actions/cache/restore")] == ["sharder-durations-", "sharder-durations-"]
+    (save,) = _steps_using(cache["report"], "actions/cache/save")
+    assert save["with"]["key"] == "sharder-durations-${{ github.run_id }}-${{ github.run_attempt }}"
+    assert "github.event.repository.default_branch" in save["if"]
+    assert _steps_running(cache["report"], "sharder rebalance")[0]["run"].endswith("--store .sharder")
+    repo = load_workflow(generated(tmp_path, shards=2, store="repo"))["jobs"]
+    assert not any(_steps_using(repo[job], "actions/cache/restore") for job in ("plan", "report"))
+    assert "--store" not in _steps_running(repo["plan"], "sharder plan")[0]["run"]
+
+
 def test_no_dependency_file_means_no_pip_cache(tmp_path: Path) -> None:
     """setup-python's pip cache fails the job when no file matches its key, so none is asked for."""
     plan = load_workflow(generated(tmp_path, shards=2))["jobs"]["plan"]
@@ -248,7 +267,7 @@ def test_init_writes_then_refuses_to_overwrite(run_sharder: RunSharder, tmp_path
     assert workflow_problems(document) == []
     plan_steps = document["jobs"]["plan"]["steps"]
     assert _steps_running(document["jobs"]["plan"], "sharder matrix")[0]["run"] == \
-        "sharder matrix --target 7m --job-overhead 1m"
+        "sharder matrix --target 7m --job-overhead 1m --store .sharder"
     assert [s["run"] for s in plan_steps if s.get("name") == "Install"] == ["python -m pip install -e . pytest-sharder"]
     assert "install: python -m pip install -e . pytest-sharder  (the project (no test or dev extra found)" in first.stderr
     assert path.read_text().startswith("# Written by `sharder init github`")
@@ -260,7 +279,8 @@ def test_init_writes_then_refuses_to_overwrite(run_sharder: RunSharder, tmp_path
 
     forced = run_sharder(["init", "github", "--shards", "4", "--force", "--", "-k", "not slow"], cwd=tmp_path)
     assert forced.returncode == 0, forced.stderr
-    assert "sharder plan --shards ${{ steps.matrix.outputs.shards }} -o plan.json -- -k 'not slow'" in path.read_text()
+    assert "sharder plan --shards ${{ steps.matrix.outputs.shards }} --store .sharder -o plan.json -- -k 'not slow'" \
+        in path.read_text()
     assert "pytest arguments on the lines that collect: -k 'not slow'" in forced.stderr
 
 

@@ -6,7 +6,10 @@ contexts we use (anything else fails the test, so a new expression cannot slip t
 in `bash -eo pipefail` as GitHub runs them, `$GITHUB_OUTPUT`, `$GITHUB_STEP_SUMMARY` and artifact folders under a
 temp directory, and the four official actions emulated: checkout copies the project, setup-python is the test's
 interpreter, upload/download-artifact copy folders with upload-artifact@v4's layout (a folder's contents at the
-artifact root) and download-artifact@v4's `name`, `pattern`, `path` and `merge-multiple`.
+artifact root) and download-artifact@v4's `name`, `pattern`, `path` and `merge-multiple`, and actions/cache's
+restore and save as GitHub keeps caches across runs: immutable keys (a second save of a key is refused with a
+warning), restore by exact key else the newest entry whose key starts with a restore key. One `Caches` object
+outlives the runs that share it, as a repository's cache does.
 
 The Install steps are skipped: they pip-install sharder, which the interpreter running these tests already has.
 """
@@ -58,8 +61,33 @@ class JobRun:
         return any(step.outcome == "failure" for step in self.steps)
 
 
+class Caches:
+    """A repository's actions/cache entries: key -> folder, in the order they were saved."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.keys: list[str] = []
+
+    def restore(self, key: str, prefixes: list[str]) -> Path | None:
+        if key in self.keys:
+            return self.root / str(self.keys.index(key))
+        for prefix in prefixes:
+            newest = [k for k in self.keys if k.startswith(prefix)]
+            if newest:
+                return self.root / str(self.keys.index(newest[-1]))
+        return None
+
+    def save(self, key: str, source: Path) -> bool:
+        if key in self.keys:
+            return False
+        self.keys.append(key)
+        shutil.copytree(source, self.root / str(len(self.keys) - 1))
+        return True
+
+
 class LocalWorkflowRun:
-    def __init__(self, workflow: Path, project: Path, scratch: Path, env: dict[str, str]) -> None:
+    def __init__(self, workflow: Path, project: Path, scratch: Path, env: dict[str, str], *,
+                 caches: Caches | None = None, run_id: int = 1, attempt: int = 1, ref: str = "refs/heads/main") -> None:
         self.document = load_workflow(workflow)
         self.project = project
         self.scratch = scratch
@@ -67,6 +95,10 @@ class LocalWorkflowRun:
         self.artifacts.mkdir(parents=True)
         self.base_env = env
         self.runs: dict[str, list[JobRun]] = {}
+        self.caches = caches or Caches(scratch / "caches")
+        self.github = {"workflow": self.document.get("name", ""), "ref": ref, "ref_name": ref.rsplit("/", 1)[-1],
+                       "run_id": str(run_id), "run_attempt": str(attempt),
+                       "event": {"repository": {"default_branch": "main"}}}
 
     # --------------------------------------------------------------------------------- expressions
 
@@ -92,6 +124,9 @@ class LocalWorkflowRun:
                 return status[function]
             if function == "fromJSON":
                 return json.loads(str(self.evaluate(argument, context)))
+            if function == "format":
+                template, *values = (self.evaluate(part, context) for part in argument.split(","))
+                return str(template).format(*values)
             raise AssertionError(f"the local runner does not know {function}()")
         if len(expression) >= 2 and expression[0] == expression[-1] == "'":
             return expression[1:-1]
@@ -137,7 +172,7 @@ class LocalWorkflowRun:
         return order
 
     def run(self) -> None:
-        workflow_context = {"workflow": self.document.get("name", ""), "ref": "refs/heads/main"}
+        workflow_context = self.github
         for name in self.job_order():
             job = self.document["jobs"][name]
             needs = {need: self._needs_context(need) for need in _needs(job)}
@@ -196,6 +231,8 @@ class LocalWorkflowRun:
         script_file = home / "step.sh"
         script_file.write_text(script + "\n", encoding="utf-8")
         env = {**self.base_env, **{k: str(v) for k, v in step_env.items()},
+               "GITHUB_RUN_ID": self.github["run_id"], "GITHUB_RUN_ATTEMPT": self.github["run_attempt"],
+               "GITHUB_REF_NAME": self.github["ref_name"],
                "GITHUB_OUTPUT": str(output_file), "GITHUB_STEP_SUMMARY": str(summary_file),
                "GITHUB_WORKSPACE": str(workspace), "RUNNER_TEMP": str(home), "GITHUB_ACTIONS": "true", "CI": "true"}
         proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script_file)], cwd=workspace,
@@ -215,6 +252,19 @@ class LocalWorkflowRun:
             return self._upload(inputs, workspace)
         if action == "actions/download-artifact":
             return self._download(inputs, workspace)
+        if action == "actions/cache/restore":
+            found = self.caches.restore(str(inputs["key"]), str(inputs.get("restore-keys", "")).split())
+            if found is None:
+                return "cache not found"
+            shutil.copytree(found, workspace / str(inputs["path"]), dirs_exist_ok=True)
+            return f"cache restored from {found.name}"
+        if action == "actions/cache/save":
+            source = workspace / str(inputs["path"])
+            if not source.exists():
+                return "warning: path does not exist; nothing saved"
+            if not self.caches.save(str(inputs["key"]), source):
+                return f"warning: a cache entry {inputs['key']!r} exists already; not saved (caches are immutable)"
+            return f"cache saved as {inputs['key']}"
         raise AssertionError(f"the local runner does not emulate {uses}")
 
     def _upload(self, inputs: dict[str, Any], workspace: Path) -> str:
@@ -321,7 +371,8 @@ def _collected_ids(project: Path, env: dict[str, str]) -> list[str]:
     return ids
 
 
-def _check_run(run: LocalWorkflowRun, project: Path, env: dict[str, str], shards: int, failed: int = 0) -> None:
+def _check_run(run: LocalWorkflowRun, project: Path, env: dict[str, str], shards: int,
+               failing: tuple[str, ...] = ()) -> None:
     """Every job ran (the matrix expanded to `shards` jobs), every test is in the step summary, each shard's
     artifact holds its report and progress log, together they ran each test once, and durations came back."""
     assert [len(run.runs[job]) for job in ("plan", "test", "report")] == [1, shards, 1]
@@ -329,7 +380,7 @@ def _check_run(run: LocalWorkflowRun, project: Path, env: dict[str, str], shards
     assert [r.matrix["shard"] for r in run.runs["test"]] == [f"{k}/{shards}" for k in range(1, shards + 1)]
     ids = _collected_ids(project, env)
     summary = run.summary()
-    assert f"{len(ids)} of {len(ids)} planned tests reported, {failed} failed, 0 missing" in summary
+    assert f"{len(ids)} of {len(ids)} planned tests reported, {len(failing)} failed, 0 missing" in summary
     assert f"### All tests ({len(ids)})" in summary
     for node_id in ids:
         assert f"`{node_id}` |" in summary, node_id
@@ -341,14 +392,16 @@ def _check_run(run: LocalWorkflowRun, project: Path, env: dict[str, str], shards
         ran += [case.node_id for case in read_report(artifact / f"{stem}.xml").cases]
     assert sorted(ran) == sorted(ids)
     durations = json.loads((run.artifacts / "durations" / "durations.json").read_text())
-    assert set(durations["tests"]) == set(ids)
+    # a failed test teaches the store nothing: its time is not what a pass costs
+    assert set(durations["tests"]) == set(ids) - set(failing)
     assert sorted(case.node_id for case in read_report(run.artifacts / "merged-report" / "merged.xml").cases) \
         == sorted(ids)
 
 
 def _reports_artifact(run: LocalWorkflowRun, index: int) -> str:
     upload = next(step for step in run.document["jobs"]["test"]["steps"] if step.get("if") == "always()")
-    return str(upload["with"]["name"]).replace("${{ strategy.job-index }}", str(index))
+    return (str(upload["with"]["name"]).replace("${{ strategy.job-index }}", str(index))
+            .replace("${{ github.run_attempt }}", run.github["run_attempt"]))
 
 
 def test_own_workflow_runs_locally_on_the_example_suite(
@@ -382,7 +435,7 @@ def test_generated_workflow_runs_locally_and_a_failing_shard_still_reports(
     assert report["Rebalance"] == report["Upload durations"] == report["Upload merged report"] == "success"
     red_shard = next(r.index for r in run.runs["test"] if r.failed)
     assert run.failed_steps() == [("test", red_shard, "Run shard"), ("report", 0, "Merge")]
-    _check_run(run, example_dir, step_env, shards=3, failed=1)
+    _check_run(run, example_dir, step_env, shards=3, failing=("tests/test_quick.py::test_added_and_failing",))
 
 
 def test_a_failed_plan_skips_the_shards_and_the_report(
@@ -398,3 +451,40 @@ def test_a_failed_plan_skips_the_shards_and_the_report(
     run.run()
     assert run.failed_steps() == [("plan", 0, "Plan")]
     assert run.runs["test"] == [] and run.runs["report"] == []
+
+
+def _step_output(run: LocalWorkflowRun, job: str, name: str) -> str:
+    return next(step.output for step in run.runs[job][0].steps if step.name == name)
+
+
+def test_the_store_lives_in_the_cache_across_runs_and_only_the_default_branch_teaches_it(
+    example_dir: Path, tmp_path: Path, step_env: dict[str, str], run_sharder: Any
+) -> None:
+    made = run_sharder(["init", "github", "--target", "5s", "--job-overhead", "1s"], cwd=example_dir)
+    assert made.returncode == 0, made.stderr
+    (example_dir / "durations.json").unlink()  # a project that never committed its timings
+    caches = Caches(tmp_path / "caches")
+    workflow = example_dir / ".github" / "workflows" / "sharder.yml"
+
+    first = LocalWorkflowRun(workflow, example_dir, tmp_path / "run1", step_env, caches=caches, run_id=101)
+    first.run()
+    assert first.failures() == ""
+    assert "no recorded timings" in _step_output(first, "plan", "Plan")
+    assert caches.keys == ["sharder-durations-101-1"]
+    assert "Planned with no recorded timings" in first.summary()
+
+    branch = LocalWorkflowRun(workflow, example_dir, tmp_path / "run2", step_env, caches=caches, run_id=102,
+                              ref="refs/heads/feature")
+    branch.run()
+    assert branch.failures() == ""
+    assert "written by github run 101 on main" in _step_output(branch, "plan", "Plan")
+    assert caches.keys == ["sharder-durations-101-1"]  # a branch reads the store and never saves it
+
+    second = LocalWorkflowRun(workflow, example_dir, tmp_path / "run3", step_env, caches=caches, run_id=103)
+    second.run()
+    assert second.failures() == ""
+    assert "timings from the CI cache .sharder/durations.json, written by github run 101 on main" in \
+        _step_output(second, "plan", "Plan")
+    assert "35 of 35 planned tests have a recorded time" in _step_output(second, "plan", "Plan")
+    assert caches.keys == ["sharder-durations-101-1", "sharder-durations-103-1"]
+    assert "Planned with timings from the CI cache" in second.summary()
