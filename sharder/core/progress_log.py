@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from sharder.core.errors import SharderError
+from sharder.core.inputfile import read_input
 from sharder.core.shardspec import ShardSpec, parse_shard
 
 FORMAT_VERSION = 1
@@ -160,12 +161,7 @@ def read_progress_log(path: str | os.PathLike[str]) -> ProgressLog:
     A file that is not a progress log at all (no session header) is a `SharderError`.
     """
     source = os.fspath(path)
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise SharderError(f"progress log {source!r} does not exist") from None
-    except OSError as exc:
-        raise SharderError(f"cannot read progress log {source!r}: {exc.strerror}") from None
+    raw = read_input(path, "progress log")
     log = ProgressLog(Path(path))
     seen_header = False
     for line in raw.split(b"\n"):
