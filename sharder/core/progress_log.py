@@ -15,7 +15,11 @@ where `--sharder-progress-log` puts it. Events, one JSON object per line:
 - `{"event": "test", "nodeid": ..., "outcome": "passed|failed|error|skipped|rerun", "setup": s, "call": s,
   "teardown": s, "seconds": s, "shard": "3/8" | null, "index": i, "message": ..., "peak_rss_mb": mb?}` when
   it finished (after teardown);
-- `{"event": "finish", "exitstatus": n}` when the session ended normally.
+- `{"event": "finish", "exitstatus": n}` when the session ended normally;
+- `{"event": "cancelled", "signal": "SIGTERM", "shard": "3/8" | null, "by": "sharder run", "pid": ...}`, written
+  by sharder, not pytest, after a CI cancel (a SIGTERM, SIGHUP or SIGINT to sharder) once pytest's whole process
+  group is dead: the last line, since nothing of that session is left to write. A log may hold nothing else (the
+  cancel came before pytest wrote its header); then the record's shard says whose log it is.
 
 The replay (`sharder replay`) reads `order` and `randomly_seed` from the header: keep those fields.
 This module knows the format only; the pytest side that writes it is `sharder.pytest_plugin.shard_outputs`.
@@ -40,6 +44,7 @@ SESSION_EVENT = "session"
 START_EVENT = "start"
 TEST_EVENT = "test"
 FINISH_EVENT = "finish"
+CANCELLED_EVENT = "cancelled"
 # `rerun` is pytest-rerunfailures' outcome for an attempt that failed and will be tried again.
 OUTCOMES = ("passed", "failed", "error", "skipped", "rerun")
 
@@ -89,6 +94,7 @@ class ProgressLog:
     finished: bool = False
     exitstatus: int | None = None
     bad_lines: int = 0
+    cancelled_by: str | None = None  # the signal name of a `cancelled` record: the shard was cancelled
 
     @property
     def running_when_stopped(self) -> str | None:
@@ -177,10 +183,18 @@ def read_progress_log(path: str | os.PathLike[str]) -> ProgressLog:
             continue
         kind = event.get("event")
         if kind == SESSION_EVENT:
-            if seen_header:  # a second session in one file: the file was reused; the last session wins
+            if seen_header or log.cancelled_by:  # the file was reused: the last session wins
                 log = ProgressLog(Path(path), bad_lines=log.bad_lines)
             _apply_header(log, event, source)
             seen_header = True
+        elif kind == CANCELLED_EVENT:
+            signal_name = event.get("signal")
+            log.cancelled_by = signal_name if isinstance(signal_name, str) and signal_name else "a signal"
+            if not seen_header:
+                try:
+                    log.shard = _shard(event.get("shard"), source)
+                except SharderError:
+                    log.shard = None
         elif not seen_header:
             log.bad_lines += 1
         elif kind == START_EVENT and isinstance(event.get("nodeid"), str):
@@ -195,6 +209,23 @@ def read_progress_log(path: str | os.PathLike[str]) -> ProgressLog:
             log.finished = True
             status = event.get("exitstatus")
             log.exitstatus = status if isinstance(status, int) and not isinstance(status, bool) else None
-    if not seen_header:
+    if not seen_header and not log.cancelled_by:
         raise SharderError(f"progress log {source!r} has no session header; not a sharder progress log")
     return log
+
+
+def append_cancelled(path: str | os.PathLike[str], *, signal_name: str, shard: ShardSpec | None, by: str) -> None:
+    """Append the `cancelled` record (creating the log if pytest never did): call it once the session's whole
+    process group is dead, so that no line of pytest's can come after it. A last line the kill cut in half is
+    ended first, so the record is a line of its own."""
+    record = encode_event({"event": CANCELLED_EVENT, "signal": signal_name,
+                           "shard": None if shard is None else str(shard), "by": by, "pid": os.getpid()})
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as log:
+        if log.tell():
+            log.seek(-1, os.SEEK_END)
+            if log.read(1) != b"\n":
+                record = b"\n" + record
+        log.write(record)
+        log.flush()
+        os.fsync(log.fileno())

@@ -66,7 +66,7 @@ def verdict_word(result: MergeResult) -> str:
 
 
 def status_text(shard: ShardResult) -> str:
-    text = shard.status
+    text = f"cancelled by {shard.cancelled_by}" if shard.cancelled_by else shard.status
     if shard.died_in:
         text += f" while running {shard.died_in}"
     if shard.recovered:
@@ -336,6 +336,7 @@ def render_json(result: MergeResult) -> dict[str, Any]:
             {"shard": shard.label, "planned": shard.planned, "reported": shard.reported, "failed": shard.failed,
              "predicted_seconds": shard.predicted_seconds, "actual_seconds": round(shard.actual_seconds, 6),
              "status": shard.status, "died_in": shard.died_in, "recovered": shard.recovered,
+             "cancelled_by": shard.cancelled_by,
              "sources": shard.sources, "missing": shard.missing, "missing_unnamed": shard.missing_unnamed}
             for shard in result.shards
         ],

@@ -31,6 +31,7 @@ NO_REPORT = "no report"
 DIED = "died"
 UNREADABLE = "report unreadable"
 EMPTY = "empty"
+CANCELLED = "cancelled"  # a progress log says sharder was told to stop (a CI cancel): never green
 
 
 @dataclass
@@ -63,6 +64,7 @@ class ShardResult:
     missing_unnamed: int = 0
     died_in: str | None = None
     recovered: int = 0
+    cancelled_by: str | None = None  # the signal, when a progress log of the shard records a cancel
 
     @property
     def label(self) -> str:
@@ -242,13 +244,17 @@ def _shard_result(
         status = DIED
     else:
         status = NO_REPORT
+    # A cancelled shard did not finish, whatever its report says (pytest writes one when SIGINT interrupts it).
+    cancelled_by = next((log.cancelled_by for log in logs if log.cancelled_by), None)
+    if cancelled_by is not None:
+        status = CANCELLED
     return ShardResult(
         spec=spec, planned=planned, predicted_seconds=predicted, reported=len(reported_ids), failed=failed,
         actual_seconds=math.fsum(a.seconds for a in attempts), status=status,
         sources=[r.path.name for r in reports] + unattributed + [u.path.name for u in unreadable]
         + [log.path.name for log in logs],
         missing=missing, missing_unnamed=unnamed, died_in=died_in,
-        recovered=sum(1 for a in attempts if a.recovered),
+        recovered=sum(1 for a in attempts if a.recovered), cancelled_by=cancelled_by,
     )
 
 
