@@ -108,8 +108,11 @@ class Run:
         self.root = root
         self.markers_dir = root / "markers"
         self.markers_dir.mkdir()
+        # Output to files: a pytest that outlives sharder would hold pipes open, and the harness would wait for it.
+        self._out = (root / "sharder.out").open("w+")
+        self._err = (root / "sharder.err").open("w+")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sharder", *args], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [sys.executable, "-m", "sharder", *args], cwd=root, stdout=self._out, stderr=self._err,
             env={**env, "CANCEL_MARKERS": str(self.markers_dir), "PYTHONDONTWRITEBYTECODE": "1"},
             start_new_session=True, text=True,
         )
@@ -125,22 +128,30 @@ class Run:
                 self.markers = [json.loads(path.read_text()) for path in found]
                 return
             if self.proc.poll() is not None:
-                out, err = self.proc.communicate()
-                pytest.fail(f"sharder ended (exit {self.proc.returncode}) before the tests slept: {out[-2000:]}"
-                            f"{err[-2000:]}")
+                self._read()
+                pytest.fail(f"sharder ended (exit {self.proc.returncode}) before the tests slept: "
+                            f"{self.stdout[-2000:]}{self.stderr[-2000:]}")
             time.sleep(0.1)
         pytest.fail(f"the sleeping tests did not start within {START_DEADLINE_SECONDS} s")
 
+    def _read(self) -> None:
+        self._out.seek(0)
+        self._err.seek(0)
+        self.stdout, self.stderr = self._out.read(), self._err.read()
+
     def stop(self, number: int) -> int:
         self.proc.send_signal(number)
-        self.stdout, self.stderr = self.proc.communicate(timeout=STOP_DEADLINE_SECONDS)
-        return self.proc.returncode
+        code = self.proc.wait(timeout=STOP_DEADLINE_SECONDS)
+        self._read()
+        return code
 
     def cleanup(self) -> None:
         """Whatever the outcome, end what this test started (by id: sharder's session, the recorded groups)."""
         if self.proc.poll() is None:
             self.proc.kill()
-            self.proc.communicate()
+            self.proc.wait()
+        self._out.close()
+        self._err.close()
         for marker in self.markers:
             for pid in (marker["child"], marker["pid"]):
                 if _alive(pid):
