@@ -1,16 +1,17 @@
 """pytest's process groups: a CI cancel reaches all of pytest, and nothing of pytest outlives sharder.
 
-Why: a CI agent cancels a job by signalling the process it started (GitHub Actions: SIGINT, then SIGTERM 7.5 s
-later, then SIGKILL; GitLab, Buildkite, Jenkins: SIGTERM, then SIGKILL). sharder used to exit 143 at once while
-pytest, unsignalled, ran on under PID 1 and wrote its report seconds later, which a later merge believed.
+Why: a CI agent cancels a job by signalling the process it started (GitHub Actions' runner: SIGINT to the step's
+entry process, SIGTERM 7.5 s later, 2.5 s after that it kills the process tree; other agents SIGTERM, then SIGKILL
+after a grace period of their own). sharder used to exit 143 at once while pytest, unsignalled, ran on under PID 1
+and wrote its report seconds later, which a later merge believed.
 
 So every pytest sharder starts:
 
 - runs in a session of its own (`setsid`): its group is pytest, its xdist workers and whatever its tests start,
   and a terminal's Ctrl-C or a `kill -- -PGID` of sharder's group reaches sharder alone, which decides;
 - gets SIGTERM, SIGHUP and SIGINT forwarded to that whole group while sharder waits for it. The first signal
-  starts a grace period (`GRACE_SECONDS`, under GitHub's 7.5 s and Buildkite's 10 s, so sharder finishes before
-  the agent escalates); at its end what is left of the group gets SIGKILL. Once pytest has exited, the rest of
+  starts a grace period (`GRACE_SECONDS`, under GitHub's 7.5 s, so sharder is done before the agent escalates);
+  at its end what is left of the group gets SIGKILL. Once pytest has exited, the rest of
   its group gets SIGKILL too, *before* pytest is reaped: while the leader is an unreaped zombie its group id cannot
   be reused, so the kill cannot hit a stranger. Then `Cancelled` is raised, and the CLI exits 128 + the signal;
 - dies with sharder even when sharder is SIGKILLed and cannot forward anything. Two mechanisms, because each
@@ -45,6 +46,9 @@ from typing import IO, Any
 from sharder.core.errors import Cancelled
 
 FORWARDED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name))
+# waitid(WNOWAIT) sees pytest exit without reaping it, so its group id cannot be reused before the group is killed;
+# Python has no os.waitid on macOS, where pytest is reaped first and its group killed right after.
+_CAN_WAIT_WITHOUT_REAPING = hasattr(os, "waitid") and hasattr(os, "WNOWAIT")
 GRACE_SECONDS = 5.0
 # linux/prctl.h
 _PR_SET_PDEATHSIG = 1
@@ -163,22 +167,31 @@ class PytestProcess:
         self.pgid = popen.pid  # setsid made it the leader
         self._watchdog = watchdog
         self.returncode: int | None = None
+        self._finished = False
 
     def exited(self) -> bool:
         """Whether pytest has exited, without reaping it (its pid, and so its group id, stay ours)."""
         if self.returncode is not None:
             return True
+        if not _CAN_WAIT_WITHOUT_REAPING:
+            self.returncode = self.popen.poll()
+            return self.returncode is not None
         return os.waitid(os.P_PID, self.popen.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
 
     def wait_exited(self) -> None:
-        if self.returncode is None:
-            os.waitid(os.P_PID, self.popen.pid, os.WEXITED | os.WNOWAIT)
+        if self.returncode is not None:
+            return
+        if not _CAN_WAIT_WITHOUT_REAPING:
+            self.returncode = self.popen.wait()
+            return
+        os.waitid(os.P_PID, self.popen.pid, os.WEXITED | os.WNOWAIT)
 
     def finish(self, *, kill_group: bool) -> int:
         """Reap pytest and return its exit code (negative: the signal that ended it). With `kill_group`, what is
         left of its group is SIGKILLed first, while the unreaped leader still holds the group id."""
-        if self.returncode is not None:
-            return self.returncode
+        if self._finished:
+            return self.popen.returncode
+        self._finished = True
         if kill_group:
             _kill_group(self.pgid, signal.SIGKILL)
             _wait_until_gone(self.pgid)
@@ -189,7 +202,14 @@ class PytestProcess:
 
 
 class _Supervisor:
-    """The pytest groups running now, the first signal that asked sharder to stop, and the grace timer."""
+    """The pytest groups running now, the first signal that asked sharder to stop, and the grace timer.
+
+    The timer is a thread, not SIGALRM, so that a caller's own alarm (pytest-timeout's, in a test that runs sharder
+    in-process) is left alone. Its SIGKILLs and `forget` share a lock: once a process is forgotten it is reaped, its
+    group id free for the system to reuse, and the timer must not kill by that id any more. The signal handler
+    takes no lock (it runs in the main thread, which may hold it): it only signals groups still registered, whose
+    leaders are unreaped.
+    """
 
     def __init__(self) -> None:
         self.running: dict[int, PytestProcess] = {}
@@ -197,6 +217,8 @@ class _Supervisor:
         self.killed_after_grace = False
         self.depth = 0
         self._saved: dict[int, Any] = {}
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
 
     def open(self) -> None:
         self.depth += 1
@@ -205,13 +227,14 @@ class _Supervisor:
         self.signum, self.killed_after_grace = None, False
         for number in FORWARDED_SIGNALS:
             self._saved[number] = signal.signal(number, self._on_signal)
-        self._saved[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._on_grace_over)
 
     def close(self) -> None:
         self.depth -= 1
         if self.depth or not self._saved:
             return
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         for number, handler in self._saved.items():
             signal.signal(number, handler)
         self._saved.clear()
@@ -219,17 +242,25 @@ class _Supervisor:
     def _on_signal(self, number: int, frame: FrameType | None) -> None:
         if self.signum is None:
             self.signum = number
-            signal.setitimer(signal.ITIMER_REAL, GRACE_SECONDS)
+            self._timer = threading.Timer(GRACE_SECONDS, self._grace_over)
+            self._timer.daemon = True
+            self._timer.start()
         for process in list(self.running.values()):
             _kill_group(process.pgid, number)
 
-    def _on_grace_over(self, number: int, frame: FrameType | None) -> None:
-        for process in list(self.running.values()):
-            self.killed_after_grace = True
-            _kill_group(process.pgid, signal.SIGKILL)
+    def _grace_over(self) -> None:
+        with self._lock:
+            for process in self.running.values():
+                self.killed_after_grace = True
+                _kill_group(process.pgid, signal.SIGKILL)
+
+    def register(self, process: PytestProcess) -> None:
+        with self._lock:
+            self.running[process.pgid] = process
 
     def forget(self, process: PytestProcess) -> None:
-        self.running.pop(process.pgid, None)
+        with self._lock:
+            self.running.pop(process.pgid, None)
 
     def cancelled(self) -> Cancelled | None:
         if self.signum is None:
@@ -276,7 +307,7 @@ def start(
     popen = subprocess.Popen(list(argv), cwd=cwd, env=env, stdout=stdout, stderr=stderr, start_new_session=True,
                              preexec_fn=_die_with_parent())
     process = PytestProcess(popen, _Watchdog(popen.pid))
-    _SUPERVISOR.running[process.pgid] = process
+    _SUPERVISOR.register(process)
     if _SUPERVISOR.signum is not None:  # the signal came while the process was being made: it gets it now
         _kill_group(process.pgid, _SUPERVISOR.signum)
     return process

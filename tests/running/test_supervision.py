@@ -50,7 +50,11 @@ def test_a_raw_exit_code_and_a_death_by_signal_come_back_as_they_are() -> None:
 
 
 @pytest.mark.timeout(120, method="thread")
-def test_a_sigterm_to_us_reaches_the_whole_group_and_raises_cancelled(tmp_path: Path) -> None:
+@pytest.mark.parametrize("without_reaping", [True, False], ids=["waitid-WNOWAIT", "reaping-first-as-on-macOS"])
+def test_a_sigterm_to_us_reaches_the_whole_group_and_raises_cancelled(
+    without_reaping: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(supervision, "_CAN_WAIT_WITHOUT_REAPING", without_reaping)
     previous = signal.getsignal(signal.SIGTERM)
     with pytest.raises(Cancelled) as cancel:
         supervision.call([sys.executable, "-c", SIGNALS_PARENT, str(tmp_path / "child")])
