@@ -174,3 +174,43 @@ def test_a_write_to_a_full_disk_is_one_line_and_leaves_the_old_file(
     assert f"{output}': No space left on device (the disk is full)" in outcome.stderr, outcome.stderr
     assert seen["old"].encode("latin-1") == before
     assert [name for name in seen["files"] if name.startswith(f".{output}.")] == []
+
+
+MAKE_COVERAGE = """
+import coverage, importlib, os, sys
+sys.path.insert(0, os.getcwd())
+with open("covered.py", "w") as module:
+    module.write("".join(f"def f{i}(x):\\n    return x + {i}\\n\\n" for i in range(3000)))
+for shard in (1, 2):
+    cov = coverage.Coverage(data_file=f"reports/shard-{shard}-of-2.coverage")
+    cov.start()
+    import covered
+    importlib.reload(covered)
+    for i in range(0, 3000, shard):
+        getattr(covered, f"f{i}")(1)
+    cov.stop()
+    cov.save()
+"""
+CASE = ('<testsuites><testsuite name="pytest"><testcase classname="t" name="{name}" time="0.1"><properties>'
+        '<property name="sharder_shard" value="{shard}"/></properties></testcase></testsuite></testsuites>')
+
+
+def test_merge_coverage_over_ulimit_f_is_one_line_and_leaves_the_old_data(
+    tmp_path: Path, sharder_env: dict[str, str], ledger: Callable[[str, str], None]
+) -> None:
+    """The combined coverage database is written by sqlite, which reports the refused write as "disk I/O error"."""
+    pytest.importorskip("coverage")
+    (tmp_path / "reports").mkdir()
+    subprocess.run([sys.executable, "-c", MAKE_COVERAGE], cwd=tmp_path, check=True, capture_output=True)
+    for shard in (1, 2):
+        (tmp_path / "reports" / f"shard-{shard}-of-2.xml").write_text(CASE.format(name=f"t{shard}", shard=f"{shard}/2"))
+    (tmp_path / ".coverage").write_bytes(b"old data\n")
+    proc = subprocess.run([sys.executable, "-m", "sharder", "merge", "reports", "--coverage"], cwd=tmp_path,
+                          env=sharder_env, capture_output=True, text=True, timeout=300, check=False,
+                          preexec_fn=_over_file_size_limit)
+    outcome = Outcome(proc.returncode, proc.stdout, proc.stderr)
+    ledger(f"merge --coverage over ulimit -f ({FILE_SIZE_LIMIT // 1024} KiB)", outcome.observed)
+    assert_clean_refusal(outcome)
+    assert "--coverage: cannot write '.coverage'" in outcome.stderr, outcome.stderr
+    assert (tmp_path / ".coverage").read_bytes() == b"old data\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".coverage.")] == []
