@@ -1,7 +1,8 @@
 """Command-line wiring only: argparse, one module per command under `sharder/commands/`.
 
-`main(argv) -> int`. A `SharderError` anywhere becomes one line on stderr and exit 2; anything else is a bug
-and keeps its traceback.
+`main(argv) -> int`. A `SharderError` anywhere becomes one line on stderr and exit 2; a `Cancelled` (SIGTERM,
+SIGHUP or SIGINT while pytest ran) one line and exit 128 + the signal; anything else is a bug and keeps its
+traceback.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import NoReturn
 
 from sharder import __version__
 from sharder.commands import COMMANDS
-from sharder.core.errors import SharderError
+from sharder.core.errors import Cancelled, SharderError
 from sharder.core.log_text import log_safe
 
 USAGE_ERROR = 2
@@ -66,6 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The message may quote a node id, a report's name or its text: one line, no workflow command in it.
         print(f"sharder {args.command}: error: {log_safe(str(exc))}", file=sys.stderr)
         return USAGE_ERROR
+    except Cancelled as exc:  # a CI cancel, passed on to pytest's whole process group, which is gone now
+        print(f"sharder {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print(f"sharder {args.command}: interrupted", file=sys.stderr)
         return 130

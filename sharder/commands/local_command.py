@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -10,10 +11,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sharder.commands.common import add_durations_option, collected_ids_and_scope, shard_count_arg
+from sharder.core.errors import Cancelled
 from sharder.stores.location import durations_path
+
+if TYPE_CHECKING:
+    from sharder.running.supervision import PytestProcess
 
 
 def register(subparsers: Any) -> None:
@@ -39,7 +44,7 @@ def register(subparsers: Any) -> None:
 @dataclass
 class _Running:
     number: int
-    proc: subprocess.Popen[bytes]
+    process: PytestProcess
     started: float
     log: IO[bytes]
     log_path: Path
@@ -55,42 +60,70 @@ def _clear_outputs(junit_dir: Path, stem: str) -> None:
             path.unlink()
 
 
-def _run_parallel(argvs: dict[int, list[str]], junit_dir: Path, shards: int, jobs: int) -> dict[int, int]:
-    """J pytest processes at a time, each writing its output to its own log file; prints as each one ends."""
+def _run_parallel(argvs: dict[int, list[str]], junit_dir: Path, shards: int, jobs: int,
+                  running_now: set[int]) -> dict[int, int]:
+    """J pytest processes at a time, each writing its output to its own log file; prints as each one ends.
+
+    `running_now` holds the shards whose pytest runs, for the caller to record a cancel in (a forwarded signal
+    reaches every running group at once; `supervision` kills what outlives the grace period)."""
     from sharder.core.errors import SharderError
+    from sharder.running import supervision
 
     pending = sorted(argvs)
     running: list[_Running] = []
     codes: dict[int, int] = {}
     try:
         while pending or running:
-            while pending and len(running) < jobs:
+            while pending and len(running) < jobs and supervision.cancelled() is None:
                 number = pending.pop(0)
                 log_path = junit_dir / f"shard-{number}-of-{shards}.log"
                 log = open(log_path, "wb")  # noqa: SIM115  # closed when the shard ends
                 try:
-                    proc = subprocess.Popen(argvs[number], stdout=log, stderr=subprocess.STDOUT)
+                    process = supervision.start(argvs[number], stdout=log, stderr=subprocess.STDOUT)
                 except OSError as exc:
                     log.close()
                     raise SharderError(f"cannot start pytest: {exc.strerror}") from None
-                running.append(_Running(number, proc, time.monotonic(), log, log_path))
+                running.append(_Running(number, process, time.monotonic(), log, log_path))
+                running_now.add(number)
                 print(f"shard {number}/{shards}: started (output in {log_path})", flush=True)
+            if not running:
+                break  # cancelled before the next shard started
             time.sleep(0.05)
             for item in list(running):
-                code = item.proc.poll()
-                if code is None:
+                if not item.process.exited():
                     continue
+                code = item.process.finish(kill_group=supervision.cancelled() is not None)
                 item.log.close()
                 running.remove(item)
                 codes[item.number] = code
                 print(f"shard {item.number}/{shards}: pytest exit {code} after "
                       f"{time.monotonic() - item.started:.1f} s", flush=True)
-    finally:  # interrupted (Ctrl-C): do not leave shards running behind the user's back
+                if supervision.cancelled() is None:
+                    running_now.discard(item.number)
+    finally:  # a bug: do not leave shards running behind the user's back
         for item in running:
-            item.proc.kill()
-            item.proc.wait()
+            item.process.finish(kill_group=True)
             item.log.close()
     return codes
+
+
+def _record_cancel(cancel: Cancelled, junit_dir: Path, shards: int, numbers: set[int]) -> Cancelled:
+    """The shards whose pytest the cancel stopped get a `cancelled` record in their progress log and lose a
+    report written during the grace period (their outputs were cleared before they started)."""
+    from sharder.core.progress_log import append_cancelled, progress_log_path_for
+    from sharder.core.shardspec import ShardSpec
+    from sharder.running import runner
+    from sharder.running.supervision import signal_name
+
+    for number in sorted(numbers):
+        spec = ShardSpec(number, shards)
+        report = runner.junit_path(junit_dir, spec)
+        with contextlib.suppress(OSError):  # best effort: without it the merge still says the shard died
+            append_cancelled(progress_log_path_for(report), signal_name=signal_name(cancel.signum), shard=spec,
+                             by="sharder local")
+        report.unlink(missing_ok=True)
+    named = ", ".join(f"{number}/{shards}" for number in sorted(numbers)) or "none"
+    return Cancelled(cancel.signum, f"{cancel}; shards recorded as cancelled: {named}; no merge")
 
 
 def run_local(
@@ -106,6 +139,7 @@ def run_local(
     from sharder.planning.plan import write_plan
     from sharder.planning.planner import make_plan
     from sharder.running import runner
+    from sharder.running.supervision import supervising
 
     recorded = store.load_durations_if_present(durations)
     ids, narrowed = collected_ids_and_scope(pytest_args)  # refuses none: a plan of no tests would merge green
@@ -120,14 +154,21 @@ def run_local(
         _clear_outputs(junit_dir, spec.report_stem)
         argvs[shard_bin.shard] = runner.shard_argv(spec, junit_dir=junit_dir, plan_path=plan_path,
                                                    durations_path=durations, pytest_args=["-q", *pytest_args])
-    if jobs > 1:
-        print(f"\nrunning {shards} shards, {min(jobs, shards)} at a time", flush=True)
-        codes = _run_parallel(argvs, junit_dir, shards, jobs)
-    else:
-        codes = {}
-        for number, argv in argvs.items():
-            print(f"\n=== shard {number}/{shards}: {len(plan.bins[number - 1].tests)} tests ===", flush=True)
-            codes[number] = runner.run(argv)
+    running_now: set[int] = set()
+    codes: dict[int, int] = {}
+    try:
+        with supervising():
+            if jobs > 1:
+                print(f"\nrunning {shards} shards, {min(jobs, shards)} at a time", flush=True)
+                codes = _run_parallel(argvs, junit_dir, shards, jobs, running_now)
+            else:
+                for number, argv in argvs.items():
+                    print(f"\n=== shard {number}/{shards}: {len(plan.bins[number - 1].tests)} tests ===", flush=True)
+                    running_now = {number}
+                    codes[number] = runner.run(argv)
+                running_now = set()
+    except Cancelled as cancel:
+        raise _record_cancel(cancel, junit_dir, shards, running_now) from None
     outputs: list[Path] = []
     for number in sorted(argvs):
         report = runner.junit_path(junit_dir, ShardSpec(number, shards))

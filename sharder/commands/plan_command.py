@@ -18,7 +18,7 @@ from sharder.commands.common import (
 )
 from sharder.core.log_text import json_line, log_safe
 from sharder.core.table import format_table
-from sharder.planning.plan import TIMINGS_KEY, Plan, write_plan
+from sharder.planning.plan import TIMINGS_KEY, Plan, ShardBin, write_plan
 from sharder.planning.planner import GROUP_BY_CHOICES
 from sharder.stores.location import durations_path
 from sharder.stores.timings_source import timings_record
@@ -71,12 +71,41 @@ def plan_summary(plan: Plan, heaviest: Mapping[int, HeavyTest] | None = None) ->
     return summary
 
 
+def _table_entries(plan: Plan) -> list[ShardBin | tuple[int, int]]:
+    """The table's lines in shard order: a bin, or (first, last) for a run of two or more empty shards."""
+    entries: list[ShardBin | tuple[int, int]] = []
+    run: list[ShardBin] = []
+
+    def end_run() -> None:
+        if len(run) > 1:
+            entries.append((run[0].shard, run[-1].shard))
+        else:
+            entries.extend(run)
+        run.clear()
+
+    for shard_bin in plan.bins:
+        if not shard_bin.tests and not shard_bin.predicted_seconds:
+            run.append(shard_bin)
+            continue
+        end_run()
+        entries.append(shard_bin)
+    end_run()
+    return entries
+
+
 def render_plan_table(plan: Plan, heaviest: Mapping[int, HeavyTest] | None = None) -> str:
+    """One row per shard, but a run of empty shards is one line (`shards 11-999999: empty`): a plan of far more
+    shards than tests printed a million rows of zeros."""
     memory: tuple[str, ...] = ("heaviest test (recorded peak)",) if heaviest else ()
+    entries = _table_entries(plan)
     rows = [(f"{b.shard}/{plan.shards}", len(b.tests), f"{b.predicted_seconds:.1f}", b.estimated_tests)
             + ((_heavy_cell(heaviest.get(b.shard)),) if heaviest else ())
-            for b in plan.bins]
-    lines = [format_table(("shard", "tests", "predicted s", "estimated", *memory), rows), ""]
+            for b in entries if isinstance(b, ShardBin)]
+    table = format_table(("shard", "tests", "predicted s", "estimated", *memory), rows).split("\n")
+    body = iter(table[1:])
+    lines = [table[0]]
+    lines += [f"shards {entry[0]}-{entry[1]}: empty" if isinstance(entry, tuple) else next(body) for entry in entries]
+    lines.append("")
     useful = plan.useful_shards
     useful_text = f"{useful:.1f}" if math.isfinite(useful) else "unbounded"
     lines.append(

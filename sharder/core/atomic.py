@@ -3,18 +3,40 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
 from pathlib import Path
+
+from sharder.core.errors import SharderError
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write `data` to a temp file beside `path`, fsync it, then `os.replace` it over `path`.
 
     The temp file lives in the target's directory because `os.replace` is only atomic within one filesystem.
+    A write the system refuses (a full disk, `ulimit -f`, a read-only or missing directory) is the user's
+    environment, not a bug: a `SharderError` naming the file, the old file untouched, the temp file removed.
     """
-    target = Path(path)
+    try:
+        _write_replacing(Path(path), data)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        hint = _HINTS.get(exc.errno or 0, "")
+        raise SharderError(f"cannot write {os.fspath(path)!r}: {reason}{hint}; the old file, if any, is "
+                           "unchanged") from None
+
+
+# errno -> what the user can do about it; EFBIG is `ulimit -f` (RLIMIT_FSIZE) in practice.
+_HINTS = {
+    errno.ENOSPC: " (the disk is full)",
+    errno.EDQUOT: " (disk quota exceeded)",
+    errno.EFBIG: " (over the file size limit, ulimit -f)",
+}
+
+
+def _write_replacing(target: Path, data: bytes) -> None:
     directory = target.parent if str(target.parent) else Path(".")
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)

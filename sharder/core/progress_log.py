@@ -19,7 +19,11 @@ where `--sharder-progress-log` puts it. Events, one JSON object per line:
 - `{"event": "finish", "exitstatus": n}` when the session ended normally, written before pytest writes the JUnit
   report: a report beside a log that did not finish is not that session's;
 - `{"event": "error", "message": ...}` when the shard refused to run (a plan that does not match the checkout, a
-  bad option): `sharder merge` names this error for the shard instead of listing its tests bare.
+  bad option): `sharder merge` names this error for the shard instead of listing its tests bare;
+- `{"event": "cancelled", "signal": "SIGTERM", "shard": "3/8" | null, "by": "sharder run", "pid": ...}`, written
+  by sharder, not pytest, after a CI cancel (a SIGTERM, SIGHUP or SIGINT to sharder) once pytest's whole process
+  group is dead: the last line, since nothing of that session is left to write. A log may hold nothing else (the
+  cancel came before pytest wrote its header); then the record's shard says whose log it is.
 
 `run_id` is the run's identity, also on the JUnit report (`sharder_run_id`): a merge takes a report for its shard
 only when the two agree. `all_deselected` is set when the shard's pytest arguments deselected every test it would
@@ -39,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from sharder.core.errors import SharderError
+from sharder.core.inputfile import read_input
 from sharder.core.shardspec import ShardSpec, parse_shard
 
 FORMAT_VERSION = 1
@@ -48,6 +53,7 @@ START_EVENT = "start"
 TEST_EVENT = "test"
 FINISH_EVENT = "finish"
 ERROR_EVENT = "error"
+CANCELLED_EVENT = "cancelled"
 # `rerun` is pytest-rerunfailures' outcome for an attempt that failed and will be tried again.
 OUTCOMES = ("passed", "failed", "error", "skipped", "rerun")
 
@@ -101,6 +107,7 @@ class ProgressLog:
     pytest_args: tuple[str, ...] | None = None  # None: not recorded (an older log)
     all_deselected: int | None = None
     error: str | None = None  # why the shard refused to run, when it did
+    cancelled_by: str | None = None  # the signal name of a `cancelled` record: the shard was cancelled
 
     @property
     def running_when_stopped(self) -> str | None:
@@ -186,12 +193,7 @@ def read_progress_log(path: str | os.PathLike[str]) -> ProgressLog:
     A file that is not a progress log at all (no session header) is a `SharderError`.
     """
     source = os.fspath(path)
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise SharderError(f"progress log {source!r} does not exist") from None
-    except OSError as exc:
-        raise SharderError(f"cannot read progress log {source!r}: {exc.strerror}") from None
+    raw = read_input(path, "progress log")
     log = ProgressLog(Path(path))
     seen_header = False
     for line in raw.split(b"\n"):
@@ -207,10 +209,18 @@ def read_progress_log(path: str | os.PathLike[str]) -> ProgressLog:
             continue
         kind = event.get("event")
         if kind == SESSION_EVENT:
-            if seen_header:  # a second session in one file: the file was reused; the last session wins
+            if seen_header or log.cancelled_by:  # the file was reused: the last session wins
                 log = ProgressLog(Path(path), bad_lines=log.bad_lines)
             _apply_header(log, event, source)
             seen_header = True
+        elif kind == CANCELLED_EVENT:
+            signal_name = event.get("signal")
+            log.cancelled_by = signal_name if isinstance(signal_name, str) and signal_name else "a signal"
+            if not seen_header:
+                try:
+                    log.shard = _shard(event.get("shard"), source)
+                except SharderError:
+                    log.shard = None
         elif not seen_header:
             log.bad_lines += 1
         elif kind == START_EVENT and isinstance(event.get("nodeid"), str):
@@ -228,7 +238,7 @@ def read_progress_log(path: str | os.PathLike[str]) -> ProgressLog:
         elif kind == ERROR_EVENT:
             message = event.get("message")
             log.error = message if isinstance(message, str) and message.strip() else "an error (no message recorded)"
-    if not seen_header:
+    if not seen_header and not log.cancelled_by:
         raise SharderError(f"progress log {source!r} has no session header; not a sharder progress log")
     return log
 
@@ -240,3 +250,18 @@ def error_log_bytes(header: dict[str, Any], message: str) -> bytes:
     shard sent nothing; `header` holds the session fields known by then (shard, run id, pytest arguments)."""
     session = {"event": SESSION_EVENT, "format": FORMAT_VERSION, "order": [], **header}
     return encode_event(session) + encode_event({"event": ERROR_EVENT, "message": message})
+def append_cancelled(path: str | os.PathLike[str], *, signal_name: str, shard: ShardSpec | None, by: str) -> None:
+    """Append the `cancelled` record (creating the log if pytest never did): call it once the session's whole
+    process group is dead, so that no line of pytest's can come after it. A last line the kill cut in half is
+    ended first, so the record is a line of its own."""
+    record = encode_event({"event": CANCELLED_EVENT, "signal": signal_name,
+                           "shard": None if shard is None else str(shard), "by": by, "pid": os.getpid()})
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as log:
+        if log.tell():
+            log.seek(-1, os.SEEK_END)
+            if log.read(1) != b"\n":
+                record = b"\n" + record
+        log.write(record)
+        log.flush()
+        os.fsync(log.fileno())

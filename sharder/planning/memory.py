@@ -57,7 +57,7 @@ def heaviest_by_shard(plan: Plan, peaks: Mapping[str, float]) -> dict[int, Heavy
     found: dict[int, HeavyTest] = {}
     if not peaks:  # nothing recorded: spare `sharder plan` a pass over every planned id
         return found
-    for shard_bin in plan.bins:
+    for shard_bin in filter(lambda b: b.tests, plan.bins):  # a plan's empty shards may be most of them
         heavy = heaviest(peaks, shard_bin.tests)
         if heavy is not None:
             found[shard_bin.shard] = heavy

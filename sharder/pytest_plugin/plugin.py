@@ -18,6 +18,7 @@ import pytest
 
 from sharder.core.atomic import atomic_write_text
 from sharder.core.errors import SharderError
+from sharder.core.inputfile import read_input
 from sharder.core.junit_names import (
     NODEID_PROPERTY,
     ORDER_PROPERTY,
@@ -207,7 +208,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     try:
         ids_file = config.getoption("sharder_ids_file")
         if ids_file:
-            wanted = Path(ids_file).read_text(encoding="utf-8").splitlines()
+            wanted = read_input(ids_file, "id list").decode("utf-8", "surrogatepass").splitlines()
             chosen = order_by_id_list([line for line in wanted if line], ids)
         else:
             spec = _requested_shard(config)

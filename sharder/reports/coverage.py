@@ -74,6 +74,8 @@ def combine_coverage(
     # Combine into a fresh temp file beside the target, then rename: a reader never sees half a database.
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     partial.unlink(missing_ok=True)
+    import sqlite3
+
     try:
         combined = coverage.Coverage(data_file=os.fspath(partial))
         try:
@@ -83,6 +85,10 @@ def combine_coverage(
         combined.save()
         measured = len(combined.get_data().measured_files())
         os.replace(partial, target)
+    except (sqlite3.Error, OSError) as exc:  # a full disk or `ulimit -f`: sqlite says "disk I/O error"
+        raise SharderError(f"--coverage: cannot write {os.fspath(output)!r}: {exc}; the old file, if any, is "
+                           "unchanged") from None
     finally:
-        partial.unlink(missing_ok=True)
+        for leftover in (partial, partial.with_name(partial.name + "-journal")):
+            leftover.unlink(missing_ok=True)
     return CoverageCombined(target, tuple(inputs), measured, missing)

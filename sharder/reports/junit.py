@@ -38,6 +38,7 @@ import defusedxml
 import defusedxml.ElementTree as SafeElementTree
 
 from sharder.core.errors import SharderError
+from sharder.core.inputfile import BoundedInput
 from sharder.core.junit_names import NODEID_PROPERTY, SHARD_PROPERTY, fallback_key, suite_labels
 from sharder.core.nodeid import forward_key
 
@@ -95,11 +96,9 @@ def parse_xml_root(path: str | os.PathLike[str]) -> ElementTree.Element:
     """Parse with every XML trick refused; any failure is a one-line `SharderError` naming the file."""
     name = os.fspath(path)
     try:
-        tree = SafeElementTree.parse(name, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except FileNotFoundError:
-        raise SharderError(f"report {name!r} does not exist") from None
-    except IsADirectoryError:
-        raise SharderError(f"report {name!r} is a directory") from None
+        # A regular file within the input size limit, streamed to the parser (see core.inputfile).
+        with BoundedInput(name, "report") as source:
+            tree = SafeElementTree.parse(source, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except defusedxml.DTDForbidden:
         raise SharderError(f"report {name!r} has a DOCTYPE; refused (JUnit needs none, and DTDs enable XML bombs)") from None
     except (defusedxml.EntitiesForbidden, defusedxml.ExternalReferenceForbidden):

@@ -70,7 +70,7 @@ def verdict_word(result: MergeResult) -> str:
 
 def status_text(shard: ShardResult, show: Callable[[str], str] = log_safe) -> str:
     """The shard's status; `show` renders the test it died in (log-safe for a terminal, a code span in Markdown)."""
-    text = shard.status
+    text = f"cancelled by {shard.cancelled_by}" if shard.cancelled_by else shard.status
     if shard.died_in:
         text += f" while running {show(shard.died_in)}"
     if shard.recovered:
@@ -373,7 +373,7 @@ def render_json(result: MergeResult) -> dict[str, Any]:
              "sources": shard.sources, "missing": shard.missing, "missing_unnamed": shard.missing_unnamed,
              "error": shard.error, "all_deselected": shard.all_deselected,
              "pytest_args": list(shard.pytest_args) if shard.pytest_args is not None else None,
-             "stale_reports": shard.stale}
+             "stale_reports": shard.stale, "cancelled_by": shard.cancelled_by}
             for shard in result.shards
         ],
         "failures": [_test_json(t) for t in result.failures],

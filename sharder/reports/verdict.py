@@ -37,6 +37,7 @@ EMPTY = "empty"
 ERROR = "error"  # the shard refused to run: its progress log holds the error
 DESELECTED = "deselected"  # its own -k/-m/--deselect left it nothing to run
 STALE = "stale report"  # only a report an earlier run left, and no log of this run
+CANCELLED = "cancelled"  # a progress log says sharder was told to stop (a CI cancel): never green
 
 
 @dataclass
@@ -73,6 +74,7 @@ class ShardResult:
     all_deselected: int | None = None
     pytest_args: tuple[str, ...] | None = None
     stale: list[str] = field(default_factory=list)  # reports set aside as an earlier run's
+    cancelled_by: str | None = None  # the signal, when a progress log of the shard records a cancel
 
     @property
     def label(self) -> str:
@@ -285,6 +287,10 @@ def _shard_result(
         status = STALE
     else:
         status = NO_REPORT
+    # A cancelled shard did not finish, whatever its report says (pytest writes one when SIGINT interrupts it).
+    cancelled_by = next((log.cancelled_by for log in logs if log.cancelled_by), None)
+    if cancelled_by is not None:
+        status = CANCELLED
     return ShardResult(
         spec=spec, planned=planned, predicted_seconds=predicted, reported=len(reported_ids), failed=failed,
         actual_seconds=math.fsum(a.seconds for a in attempts), status=status,
@@ -292,7 +298,7 @@ def _shard_result(
         + [log.path.name for log in logs],
         missing=missing, missing_unnamed=unnamed, died_in=died_in,
         recovered=sum(1 for a in attempts if a.recovered), error=error, all_deselected=all_deselected,
-        pytest_args=pytest_args, stale=[u.path.name for u in stale],
+        pytest_args=pytest_args, stale=[u.path.name for u in stale], cancelled_by=cancelled_by,
     )
 
 

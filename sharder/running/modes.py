@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sharder.core.errors import SharderError
+from sharder.core.errors import Cancelled, SharderError
 from sharder.core.log_text import log_safe
 from sharder.running.outputs import OwnOutputs, new_run_id
 
@@ -251,7 +251,51 @@ def _pass_env(run: ShardRun) -> dict[str, str] | None:
 
 
 def run_shard(run: ShardRun) -> int:
-    """Run the passes, fold their reports into the shard's one report, return the shard's exit code."""
+    """Run the passes, fold their reports into the shard's one report, return the shard's exit code.
+
+    A CI cancel (SIGTERM, SIGHUP, SIGINT) stops the pass that runs (see `supervision`); then the pass's progress log
+    gets a `cancelled` record, so `sharder merge` shows the shard as cancelled, and a report pytest wrote during
+    the grace period is removed: the shard did not finish, and its report must not say it did.
+    """
+    from sharder.core.progress_log import progress_log_path_for
+    from sharder.running import supervision
+
+    report_before = _file_state(run.report)
+    current = [progress_log_path_for(run.report)]  # the progress log of the pass that runs now
+    try:
+        with supervision.supervising():
+            return _run_passes(run, current)
+    except Cancelled as cancel:
+        raise _recorded_cancel(run, current[-1], cancel, report_before) from None
+
+
+def _file_state(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns
+
+
+def _recorded_cancel(
+    run: ShardRun, log: Path, cancel: Cancelled, report_before: tuple[int, int, int] | None,
+) -> Cancelled:
+    from sharder.core.progress_log import append_cancelled
+    from sharder.running.supervision import signal_name
+
+    label = f"shard {run.spec}" if run.spec is not None else "the run"
+    try:
+        append_cancelled(log, signal_name=signal_name(cancel.signum), shard=run.spec, by="sharder run")
+        recorded = f"{label} is recorded as cancelled in {log}"
+    except OSError as exc:
+        recorded = f"could not record the cancel in {log}: {exc.strerror}"
+    if _file_state(run.report) != report_before:  # written by the cancelled pass (pytest's SIGINT handling)
+        run.report.unlink(missing_ok=True)
+        recorded += f"; its unfinished report {run.report} was removed"
+    return Cancelled(cancel.signum, f"{cancel}; {recorded}")
+
+
+def _run_passes(run: ShardRun, current: list[Path]) -> int:
     from sharder.reports.shard_report import combine_reports, failures_in
     from sharder.running import runner
 
@@ -275,6 +319,7 @@ def run_shard(run: ShardRun) -> int:
                     break
                 extra.append(f"--maxfail={left}")
             extra.append(f"--sharder-progress-log={step.progress_log}")
+            current.append(step.progress_log)
             argv = runner.shard_argv(run.spec, junit_dir=run.junit_dir, plan_path=run.plan_path,
                                      durations_path=run.durations_path, pytest_args=[*extra, *run.pytest_args],
                                      junit_file=step.junit)

@@ -354,12 +354,8 @@ class PytestLauncher:
         argv = self.ids_argv(self.write_ids(name, ids), extra) if argv is None else [*argv, *extra]
         output = self.work_dir / f"{name}.log"
         self.runs += 1
-        try:
-            with open(output, "wb") as sink:
-                code = subprocess.run(list(argv), cwd=self.cwd, stdout=sink, stderr=subprocess.STDOUT,
-                                      check=False).returncode
-        except OSError as exc:
-            raise SharderError(f"cannot start pytest: {exc.strerror}") from None
+        with open(output, "wb") as sink:
+            code = runner.call(argv, cwd=self.cwd, stdout=sink, stderr=subprocess.STDOUT)
         log = read_progress_log(log_path) if log_path.is_file() else None
         if log is None or not log.started:  # e.g. collection errors: pytest collects, then runs nothing
             return Trial(name, tuple(argv), code, "no session", (), output)

@@ -1,7 +1,8 @@
-"""Launching pytest in a subprocess: for collection, for one shard, for a recording run.
+"""Launching pytest in a subprocess: for collection, for one shard, for a recording run, for a replay.
 
 Argv lists only, never a shell. pytest talks back through files (an id list, a JUnit report), so nothing here
-depends on pytest's terminal output.
+depends on pytest's terminal output. Every pytest starts through `supervision`: in a process group of its own,
+with CI's cancel signals forwarded to the whole group, and gone when sharder is gone.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import IO, Any
 
 from sharder.core.errors import SharderError
 from sharder.core.shardspec import ShardSpec
 from sharder.pytest_plugin.options import COLLECT_TO_OPTION, DURATIONS_OPTION, PLAN_OPTION, SHARD_OPTION
+from sharder.running import supervision
 
 # pytest's own exit codes (pytest.ExitCode), spelled out so this module does not import pytest.
 PYTEST_OK = 0
@@ -55,10 +58,13 @@ def collect(pytest_args: Sequence[str], *, cwd: str | os.PathLike[str] | None = 
     with tempfile.TemporaryDirectory(prefix="sharder-collect-") as scratch:
         out = Path(scratch) / "ids.json"
         argv = pytest_argv(["--collect-only", "-q", "-p", "no:randomly", f"{COLLECT_TO_OPTION}={out}", *pytest_args])
-        proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
-        if proc.returncode not in (PYTEST_OK, PYTEST_NO_TESTS) or not out.exists():
-            detail = _last_error_line(proc.stdout + "\n" + proc.stderr)
-            raise SharderError(f"collecting the tests failed (pytest exit {proc.returncode}): {detail}")
+        # Output to a file, not a pipe: the supervised wait does not drain pipes, and a chatty suite would block.
+        with open(Path(scratch) / "output", "w+b") as output:
+            code = call(argv, cwd=cwd, stdout=output, stderr=subprocess.STDOUT)
+            output.seek(0)
+            text = output.read().decode("utf-8", "replace")
+        if code not in (PYTEST_OK, PYTEST_NO_TESTS) or not out.exists():
+            raise SharderError(f"collecting the tests failed (pytest exit {code}): {_last_error_line(text)}")
         written = json.loads(out.read_text(encoding="utf-8"))
     tests, narrowed = written["tests"], written.get("selected_by", [])
     if not isinstance(tests, list) or not isinstance(narrowed, list):
@@ -91,6 +97,18 @@ def shard_argv(
     return pytest_argv([*args, *pytest_args])
 
 
+def call(
+    argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None,
+    stdout: int | IO[Any] | None = None, stderr: int | IO[Any] | None = None,
+) -> int:
+    """Run pytest (supervised) and return its raw exit code, negative for the signal that killed it; a CI cancel
+    raises `Cancelled` once pytest's whole process group is dead."""
+    try:
+        return supervision.call(argv, cwd=cwd, env=env, stdout=stdout, stderr=stderr)
+    except OSError as exc:
+        raise SharderError(f"cannot start pytest: {exc.strerror}") from None
+
+
 def run(
     argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None,
 ) -> int:
@@ -98,12 +116,10 @@ def run(
 
     A pytest killed by a signal (the OOM killer's SIGKILL, a segfault, an abort) returns 128 + the signal, as a
     shell would: Python's -9 would reach the CI as exit 247, which names nothing. The one stderr line says what
-    happened and where the finished tests are (the progress log that `sharder merge` reads).
+    happened and where the finished tests are (the progress log that `sharder merge` reads). A signal sent to
+    sharder itself is a cancel, not this: `Cancelled`.
     """
-    try:
-        code = subprocess.run(list(argv), cwd=cwd, env=env, check=False).returncode
-    except OSError as exc:
-        raise SharderError(f"cannot start pytest: {exc.strerror}") from None
+    code = call(argv, cwd=cwd, env=env)
     if code < 0:
         print(f"sharder: pytest was killed by {_signal_name(-code)}: no JUnit report; the progress log holds the "
               "tests it finished", file=sys.stderr, flush=True)

@@ -205,3 +205,47 @@ def test_the_reader_takes_the_run_facts_and_an_error_record(tmp_path: Path) -> N
     path.write_text(json.dumps(header) + "\n", encoding="utf-8")
     log = read_progress_log(path)
     assert (log.run_id, log.pytest_args, log.all_deselected, log.error) == (None, None, None, None)
+# --- the `cancelled` record sharder appends after a CI cancel ------------------------------------------------
+
+def _header(shard: str = "2/3") -> str:
+    return json.dumps({"event": "session", "format": 1, "shard": shard, "order": ["t.py::a", "t.py::b"]}) + "\n"
+
+
+def test_a_cancel_record_after_the_session_marks_the_log_cancelled(tmp_path: Path) -> None:
+    from sharder.core.progress_log import append_cancelled
+    from sharder.core.shardspec import parse_shard
+
+    path = tmp_path / "shard-2-of-3.progress.jsonl"
+    path.write_text(_header() + '{"event": "start", "nodeid": "t.py::a"}\n')
+    append_cancelled(path, signal_name="SIGTERM", shard=parse_shard("2/3"), by="sharder run")
+    log = read_progress_log(path)
+    assert log.cancelled_by == "SIGTERM" and log.shard == parse_shard("2/3")
+    assert log.running_when_stopped == "t.py::a" and log.bad_lines == 0
+    assert json.loads(path.read_text().splitlines()[-1])["by"] == "sharder run"
+
+
+def test_a_log_that_is_only_a_cancel_record_is_the_shard_it_names(tmp_path: Path) -> None:
+    """Cancelled before pytest wrote its header: the record alone says whose log it is."""
+    from sharder.core.progress_log import append_cancelled
+    from sharder.core.shardspec import parse_shard
+
+    path = tmp_path / "reports" / "shard-1-of-2.progress.jsonl"
+    append_cancelled(path, signal_name="SIGHUP", shard=parse_shard("1/2"), by="sharder local")
+    log = read_progress_log(path)
+    assert (log.cancelled_by, log.shard, log.order, log.finished) == ("SIGHUP", parse_shard("1/2"), [], False)
+
+
+def test_a_line_cut_by_the_kill_stays_a_bad_line_and_the_record_its_own(tmp_path: Path) -> None:
+    from sharder.core.progress_log import append_cancelled
+
+    path = tmp_path / "p.progress.jsonl"
+    path.write_text(_header() + '{"event": "test", "nodeid": "t.py::a", "outc')
+    append_cancelled(path, signal_name="SIGINT", shard=None, by="sharder run")
+    log = read_progress_log(path)
+    assert log.cancelled_by == "SIGINT" and log.bad_lines == 1
+
+
+def test_a_new_session_after_a_cancel_is_a_new_run(tmp_path: Path) -> None:
+    path = tmp_path / "p.progress.jsonl"
+    path.write_text(json.dumps({"event": "cancelled", "signal": "SIGTERM", "shard": "2/3"}) + "\n" + _header())
+    assert read_progress_log(path).cancelled_by is None

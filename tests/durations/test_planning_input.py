@@ -81,9 +81,24 @@ _ids = st.lists(st.text(min_size=1, max_size=10).map(lambda s: f"tests/t.py::{s}
                              max_size=1))
 def test_plan_rendering_is_byte_for_byte_json_dumps(ids: list[str], shards: int, group_by: str,
                                                     extra: dict[str, object]) -> None:
+    """Byte for byte what json.dumps(indent=1) writes, but for empty bins, which take one line each (as
+    json.dumps writes them without indent): the same JSON document either way."""
     plan = make_plan(ids, {i: float(n) for n, i in enumerate(ids)}, shards, group_by=group_by)
     plan.extra.update(extra)
-    assert render_plan(plan) == json.dumps(plan_to_json(plan), indent=1, ensure_ascii=False)
+    indented = json.dumps(plan_to_json(plan), indent=1, ensure_ascii=False)
+    rendered = render_plan(plan)
+    assert json.loads(rendered) == plan_to_json(plan)
+    if all(shard_bin.tests for shard_bin in plan.bins):
+        assert rendered == indented
+    else:
+        compacted = json.dumps(plan_to_json(plan), indent=1, ensure_ascii=False)
+        for shard_bin in plan.bins:
+            if not shard_bin.tests:
+                one_line = json.dumps({"shard": shard_bin.shard, "predicted_seconds": 0.0, "estimated_tests": 0,
+                                       "tests": []})
+                compacted = compacted.replace(json.dumps(json.loads(one_line), indent=1).replace("\n", "\n  "),
+                                              one_line, 1)
+        assert rendered == compacted
 
 
 def test_a_run_on_other_hardware_replaces_the_timings_instead_of_blending() -> None:

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from sharder.planning.estimate import SIBLING_PRIOR_TESTS, estimate_unknown
 from sharder.planning.partition import lower_bound, partition, useful_shards
-from sharder.planning.plan import plan_from_json, plan_to_json
+from sharder.planning.plan import plan_from_json, plan_to_json, render_plan
 from sharder.planning.planner import make_plan
 from tests.paths import SHARED_BENCH_DURATIONS
 
@@ -160,3 +160,30 @@ def test_real_suites_plan_within_a_tenth_of_a_percent_of_the_bound() -> None:
             plan = make_plan(list(durations), durations, shards)
             assert plan.makespan <= plan.lower_bound_seconds * 1.001, (path.name, shards)
             assert math.isclose(plan.total_tests, len(durations))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seconds=st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.0, 7.5]), min_size=1, max_size=30),
+       modules=st.integers(1, 4), extra=st.integers(1, 50), group_by=st.sampled_from(["test", "class", "module", "auto"]))
+def test_more_shards_than_tests_plan_the_tests_as_n_equal_to_their_count_would(
+    seconds: list[float], modules: int, extra: int, group_by: str
+) -> None:
+    """Past one shard per test, more shards change nothing but the number of empty ones: the same bins, the same
+    bound, the rest empty and predicted at zero (planning over them is what made 999,999 shards cost a minute)."""
+    ids = [f"tests/test_m{i % modules}.py::test_{i}" for i in range(len(seconds))]
+    known = dict(zip(ids, seconds, strict=True))
+    setups = {node_id: 0.25 for node_id in ids[::3]}
+    exact = make_plan(ids, known, len(ids), group_by=group_by, setup_seconds=setups)
+    more = make_plan(ids, known, len(ids) + extra, group_by=group_by, setup_seconds=setups)
+    assert more.bins[: len(ids)] == exact.bins
+    assert all(not b.tests and b.predicted_seconds == 0.0 for b in more.bins[len(ids):])
+    assert [b.shard for b in more.bins] == list(range(1, len(ids) + extra + 1))
+    assert (more.lower_bound_seconds, more.useful_shards, more.split_units, more.fixture_cost_seconds) == (
+        exact.lower_bound_seconds, exact.useful_shards, exact.split_units, exact.fixture_cost_seconds)
+
+
+def test_an_empty_bin_round_trips_through_plan_json_on_one_line() -> None:
+    plan = make_plan(["t.py::a", "t.py::b"], {"t.py::a": 1.0, "t.py::b": 2.0}, 5)
+    text = render_plan(plan)
+    assert '  {"shard": 5, "predicted_seconds": 0.0, "estimated_tests": 0, "tests": []}' in text.splitlines()
+    assert plan_from_json(json.loads(text)) == plan

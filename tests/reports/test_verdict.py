@@ -1,0 +1,69 @@
+"""The verdict's shard statuses that no other file covers: a cancelled shard (a CI cancel recorded by sharder in
+the shard's progress log) is red whatever its report says."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sharder.cli import main
+from sharder.core.progress_log import append_cancelled
+from sharder.core.shardspec import parse_shard
+from tests.example_runs import planned_and_run_example, private_copy
+
+
+@pytest.fixture(scope="module")
+def example_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return planned_and_run_example(tmp_path_factory.mktemp("verdict"), 2)
+
+
+@pytest.fixture
+def in_dir(example_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    run = private_copy(example_run, tmp_path)
+    monkeypatch.chdir(run)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    yield run
+
+
+def _merge(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any], str]:
+    code = main(["merge", "reports", "--plan", "plan.json", *args])
+    out = capsys.readouterr().out
+    code_json = main(["merge", "reports", "--plan", "plan.json", "--json"])
+    assert code_json == code
+    return code, json.loads(capsys.readouterr().out), out
+
+
+def test_a_cancelled_shard_is_red_even_with_a_complete_green_report(
+    in_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pytest writes a report when SIGINT interrupts it, and a cancel can come after its last test: the record in
+    the progress log says the shard did not finish, and that wins."""
+    assert main(["merge", "reports", "--plan", "plan.json"]) == 0
+    capsys.readouterr()
+    append_cancelled(in_dir / "reports" / "shard-2-of-2.progress.jsonl", signal_name="SIGTERM",
+                     shard=parse_shard("2/2"), by="sharder run")
+    code, verdict, table = _merge(capsys)
+    shards = {shard["shard"]: shard for shard in verdict["shards"]}
+    assert code == 1
+    assert (shards["2/2"]["status"], shards["2/2"]["cancelled_by"]) == ("cancelled", "SIGTERM")
+    assert (shards["1/2"]["status"], shards["1/2"]["cancelled_by"]) == ("ok", None)
+    assert "cancelled by SIGTERM" in table and "FAILED" in table
+
+
+def test_a_shard_cancelled_before_pytest_wrote_anything_is_named_cancelled(
+    in_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only the record: the report and the log of the run before it were cleared, pytest never got far."""
+    (in_dir / "reports" / "shard-1-of-2.xml").unlink()
+    (in_dir / "reports" / "shard-1-of-2.progress.jsonl").unlink()
+    append_cancelled(in_dir / "reports" / "shard-1-of-2.progress.jsonl", signal_name="SIGHUP",
+                     shard=parse_shard("1/2"), by="sharder local")
+    code, verdict, _ = _merge(capsys)
+    shard = next(shard for shard in verdict["shards"] if shard["shard"] == "1/2")
+    assert code == 1 and (shard["status"], shard["cancelled_by"]) == ("cancelled", "SIGHUP")
+    assert verdict["missing"] == shard["planned"] > 0
