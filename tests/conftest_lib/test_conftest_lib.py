@@ -222,7 +222,7 @@ def test_a_rerun_test_carries_one_peak_rss_property_per_attempt(pytester: pytest
     assert len(cases) == 3 and all(len(values) == 1 for values in peaks), peaks
     (folded,) = read_report(report).cases
     assert folded.earlier_failures == 2 and folded.properties[PEAK_RSS_PROPERTY] == peaks[-1][0]
-    observed, _, _ = observations_from_reports([read_report(report)])
+    observed, _ = observations_from_reports([read_report(report)])
     assert observed[folded.node_id].peak_rss_mb == float(peaks[-1][0] or "nan")
     logged = read_progress_log(log).tests
     assert [test.outcome for test in logged][-1] == "passed"
