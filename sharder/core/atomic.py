@@ -6,6 +6,7 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -14,6 +15,12 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 
     The temp file lives in the target's directory because `os.replace` is only atomic within one filesystem.
     """
+    atomic_write_chunks(path, (data,))
+
+
+def atomic_write_chunks(path: str | os.PathLike[str], chunks: Iterable[bytes]) -> None:
+    """`atomic_write_bytes` for data that comes in pieces: a merged report of a million cases is written from a
+    spool file, never held in memory whole."""
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     directory.mkdir(parents=True, exist_ok=True)
@@ -22,7 +29,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         # mkstemp creates 0600; a report or durations file must get the mode a plain open() would give it.
         os.fchmod(fd, _mode_for(target))
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for chunk in chunks:
+                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, target)
