@@ -206,6 +206,8 @@ class ReportReader:
         """An element inside the case: a result (the first failure or error wins over a skip, as in junitparser;
         pytest's xfail marker makes the outcome "xfailed"), an earlier attempt, or its properties."""
         if level == 1:
+            if not self.child and self.capture is not None:
+                self.capture.child_started()
             self.child = name
             if name in _FAILING_RESULTS:
                 if self.outcome not in ("failed", "error"):

@@ -39,6 +39,7 @@ from sharder.reports.verdict import MergeResult, ShardResult
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 MISSING_TYPE = "sharder.never_reported"
 _COPY_BLOCK = 1 << 20
+_CASES_PER_WRITE = 4096
 
 
 def xml_text(text: str) -> str:
@@ -142,12 +143,16 @@ class MergedReportWriter:
         totals = _Totals()
         for attempt in attempts:
             totals.add(attempt.outcome, attempt.seconds)
-        write = self._spool.write
-        write(self._suite_start(f"{label} ({info.path.name})", [*properties, *_kept_properties(report, properties)],
-                                totals))
+        self._spool.write(self._suite_start(f"{label} ({info.path.name})",
+                                            [*properties, *_kept_properties(report, properties)], totals))
         shard_properties: dict[object, bytes] = {}
+        pending: list[bytes] = []  # written a few thousand cases at a time: one write call per case costs
+        write = pending.append
         for case, attempt, (fragment, properties_at, present) in zip(report.cases, attempts, xml.fragments(),
                                                                      strict=True):
+            if len(pending) >= _CASES_PER_WRITE:
+                self._spool.write(b"".join(pending))
+                pending.clear()
             added = b""
             if NODEID_PROPERTY not in case.properties:
                 added = _NODEID_START + _attribute_bytes(attempt.node_id) + _PROPERTY_END
@@ -161,6 +166,7 @@ class MergedReportWriter:
                 earlier = _earlier_attempts(attempt, present, case.folded_messages).encode("utf-8", "surrogatepass")
             write(with_additions(fragment, properties_at, added, earlier))
         write(b"</testsuite>")
+        self._spool.write(b"".join(pending))
         xml.close()
         self.totals.merge(totals)
 

@@ -116,7 +116,7 @@ def defused_parser() -> pyexpat.XMLParserType:
 
 
 _HANDLERS = ("StartElementHandler", "EndElementHandler", "CharacterDataHandler", "XmlDeclHandler",
-             "StartNamespaceDeclHandler", "EndNamespaceDeclHandler")
+             "ProcessingInstructionHandler", "StartNamespaceDeclHandler", "EndNamespaceDeclHandler")
 
 
 def release(parser: pyexpat.XMLParserType) -> None:
