@@ -115,7 +115,6 @@ class ReportReader:
         self.where_of: array[int] = array("q")  # 2 * its suite + 1 if its id is exact (from a property or index)
         self.attributes_of: array[int] = array("q")  # hash of (classname, name, file)
         self.content_of: array[int] | None = None  # the occurrence each case's XML is, once a rerun folded
-        self.occurrences = 0
         self.first_case: dict[str, int] = {}  # node id -> its first case
         self.other_cases: dict[tuple[str, int, int], int] = {}  # (node id, suite, attributes) -> case, the rest
         self.spread: set[str] = set()  # keys from attributes alone met in more than one suite
@@ -271,10 +270,7 @@ class ReportReader:
         suite.cases += 1
         if outcome == "failed" or outcome == "error":
             suite.failing += 1
-        occurrence = self.occurrences
-        self.occurrences = occurrence + 1
-        if self.capture is not None:
-            self.capture.case_ended(self.nested, earlier)
+        occurrence = self.capture.case_ended(self.nested, earlier) if self.capture is not None else -1
         named = bool(node_id)
         if not node_id:
             self.unnamed += 1
