@@ -7,6 +7,7 @@ import errno
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from sharder.core.errors import SharderError
@@ -19,8 +20,14 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     A write the system refuses (a full disk, `ulimit -f`, a read-only or missing directory) is the user's
     environment, not a bug: a `SharderError` naming the file, the old file untouched, the temp file removed.
     """
+    atomic_write_chunks(path, (data,))
+
+
+def atomic_write_chunks(path: str | os.PathLike[str], chunks: Iterable[bytes]) -> None:
+    """`atomic_write_bytes` for data that comes in pieces: a merged report of a million cases is written from a
+    spool file, never held in memory whole."""
     try:
-        _write_replacing(Path(path), data)
+        _write_replacing(Path(path), chunks)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         hint = _HINTS.get(exc.errno or 0, "")
@@ -36,7 +43,7 @@ _HINTS = {
 }
 
 
-def _write_replacing(target: Path, data: bytes) -> None:
+def _write_replacing(target: Path, chunks: Iterable[bytes]) -> None:
     directory = target.parent if str(target.parent) else Path(".")
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
@@ -44,7 +51,8 @@ def _write_replacing(target: Path, data: bytes) -> None:
         # mkstemp creates 0600; a report or durations file must get the mode a plain open() would give it.
         os.fchmod(fd, _mode_for(target))
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for chunk in chunks:
+                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, target)

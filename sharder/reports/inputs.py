@@ -48,8 +48,7 @@ from sharder.reports.junit import (
     LazyManglingIndex,
     Report,
     optional_number,
-    parse_xml_root,
-    report_from_root,
+    read_report,
 )
 
 _SHARD_IN_NAME = re.compile(r"shard-([0-9]{1,6})-of-([0-9]{1,6})", re.ASCII)
@@ -118,7 +117,7 @@ class PlanIdentity:
     plan: Plan | None = None
 
 
-# Called with each readable report while its case elements are still attached (to stream them into a merged
+# Called with each readable report while its cases' XML is still kept (`Report.xml`, to copy them into a merged
 # report) and the shard each case was attributed to.
 CaseSink = Callable[[Report, ReportInfo, list[Attempt]], None]
 
@@ -350,12 +349,10 @@ def collect(
     seen: dict[str, Path] = {}
     for path in report_paths:
         try:
-            root = parse_xml_root(path)
+            report = read_report(path, index, keep_xml=sink is not None)
         except CorruptReport as exc:
             inputs.unreadable.append(UnreadableReport(path, str(exc), _shard_from_name(path)))
             continue
-        report = report_from_root(root, path, index, keep_elements=sink is not None)
-        del root
         if report.suite_properties.get(MERGED_PROPERTY):
             inputs.notes.append(f"skipped {os.fspath(path)}: it is the output of an earlier `sharder merge`")
             continue

@@ -1,28 +1,26 @@
-"""Writing the merged JUnit report with junitparser: one suite per input report, plus the tests recovered from
-progress logs and an error case for every planned test that never reported.
+"""Writing the merged JUnit report: one suite per input report, plus the tests recovered from progress logs and an
+error case for every planned test that never reported.
 
-Streaming, because 100,000 cases held as element trees cost hundreds of MB: each input report's suite is built
-with junitparser's classes and serialised as soon as its report is read, and its tree is dropped. Only the
-`<testsuites>` container tag, whose totals are known at the end, is written here by hand.
-
-junitparser builds elements with lxml when lxml is installed and with ElementTree otherwise, while our parser
-(defusedxml) always gives ElementTree elements; cases are handed over as they are when the two agree, and
-copied into junitparser's element type when not.
+Written as bytes, never held as a tree: as soon as an input report has been read, its cases are copied as that
+report wrote them (`Report.xml`, spooled by the reader) into a temporary file, with the properties and earlier
+attempts the merge adds spliced in (`case_xml.with_additions`). Before, each report's cases were adopted into
+junitparser's tree and serialised by ElementTree, whose serialiser is pure Python: 24 s and 2 GB for one report of a
+million cases. The cases the merge makes itself (recovered, never reported) are written here the way junitparser's
+classes wrote them; the `<testsuites>` container, whose totals are known only at the end, goes first in the file.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
-import xml.etree.ElementTree as ElementTree
+import tempfile
+import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from junitparser import Error, Failure, Properties, Property, Skipped, TestCase, TestSuite
-from junitparser import junitparser as junitparser_module
-
-from sharder.core.atomic import atomic_write_bytes
+from sharder.core.atomic import atomic_write_chunks
 from sharder.core.junit_names import (
     MERGED_PROPERTY,
     NODEID_PROPERTY,
@@ -31,18 +29,71 @@ from sharder.core.junit_names import (
     SHARD_PROPERTY,
 )
 from sharder.core.nodeid import forward_key
+from sharder.reports.case_xml import with_additions
 from sharder.reports.inputs import Attempt, ReportInfo
-from sharder.reports.junit import EARLIER_FAILURE_TAGS, XFAIL_TYPE, Report
+from sharder.reports.junit import XFAIL_TYPE, Report
 from sharder.reports.verdict import MergeResult, ShardResult
 
 # Characters XML 1.0 cannot hold at all (control characters, lone surrogates): a message from a progress log
 # may carry them (ANSI colours, bytes a test printed), and one would make the whole merged file unreadable.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 MISSING_TYPE = "sharder.never_reported"
+_COPY_BLOCK = 1 << 20
+_CASES_PER_WRITE = 4096
 
 
 def xml_text(text: str) -> str:
     return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+# What ElementTree escapes in an attribute value (a newline or tab kept raw would be read back as a space).
+_ATTRIBUTE_SPECIAL = re.compile('[&<>"\r\n\t]')
+_ATTRIBUTE_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;", "\n": "&#10;", "\t": "&#09;"})
+
+
+def _attribute(value: str) -> str:
+    """`value` quoted as an attribute value."""
+    if _ATTRIBUTE_SPECIAL.search(value) is None:
+        return f'"{value}"'
+    return f'"{value.translate(_ATTRIBUTE_ESCAPES)}"'
+
+
+def _attribute_bytes(value: str) -> bytes:
+    """`value` made fit for XML (`xml_text`) and escaped for an attribute, without quotes: once per case, so the
+    usual value (printable ASCII, nothing to escape) is told apart at C speed."""
+    if not (value.isascii() and value.isprintable()):
+        value = xml_text(value)
+    elif '"' not in value and "&" not in value and "<" not in value and ">" not in value:
+        return value.encode()
+    return value.translate(_ATTRIBUTE_ESCAPES).encode("utf-8", "surrogatepass")
+
+
+def _text(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _start_tag(tag: str, attributes: list[tuple[str, str]]) -> str:
+    """The tag without its closing `>` (or `/>`)."""
+    return "<" + tag + "".join(f" {name}={_attribute(value)}" for name, value in attributes)
+
+
+def _element(tag: str, attributes: list[tuple[str, str]], content: str = "") -> str:
+    start = _start_tag(tag, attributes)
+    return f"{start}>{content}</{tag}>" if content else f"{start} />"
+
+
+def _property_bytes(name: str, value: str) -> bytes:
+    return _element("property", [("name", name), ("value", value)]).encode("utf-8", "surrogatepass")
+
+
+_NODEID_START = _start_tag("property", [("name", NODEID_PROPERTY)]).encode() + b' value="'
+_PROPERTY_END = b'" />'
+
+
+def _properties(properties: list[tuple[str, str]]) -> str:
+    return _element("properties", [], "".join(_element("property", [("name", name), ("value", value)])
+                                              for name, value in properties)) if properties else ""
 
 
 @dataclass
@@ -70,100 +121,54 @@ class _Totals:
         self.skipped += other.skipped
         self.time += other.time
 
-
-def _target_etree() -> Any:
-    return getattr(junitparser_module, "etree")  # noqa: B009  # not exported; the module junitparser builds with
-
-
-def _copy_element(source: ElementTree.Element, etree: Any) -> Any:
-    """An iterative deep copy into another element implementation (no recursion limit to hit)."""
-    root = etree.Element(source.tag, dict(source.attrib))
-    pending = [(source, root)]
-    while pending:
-        old, new = pending.pop()
-        new.text, new.tail = old.text, old.tail
-        for child in old:
-            copy = etree.SubElement(new, child.tag, dict(child.attrib))
-            pending.append((child, copy))
-    return root
-
-
-def _flatten_markup(case: ElementTree.Element) -> None:
-    """JUnit results and captured output hold text only; markup nested in them (a producer's bug, or an attack
-    100,000 levels deep) becomes its text, so serialising the case cannot recurse without bound."""
-    for child in case:
-        if child.tag == "properties":
-            for prop in child:
-                del prop[:]
-        elif len(child):
-            text = "".join(child.itertext())
-            attrib = dict(child.attrib)
-            child.clear()
-            child.attrib.update(attrib)
-            child.text = text
-
-
-def _set_property(case: Any, etree: Any, name: str, value: str) -> None:
-    properties = case.find("properties")
-    if properties is None:
-        properties = etree.Element("properties")
-        case.insert(0, properties)
-    etree.SubElement(properties, "property", {"name": name, "value": value})
-
-
-def _suite(name: str, properties: list[tuple[str, str]]) -> TestSuite:
-    suite = TestSuite(name)
-    for key, value in properties:
-        suite.add_property(key, value)
-    return suite
-
-
-def _set_statistics(suite: TestSuite, totals: _Totals) -> None:
-    suite.tests = totals.tests
-    suite.failures = totals.failures
-    suite.errors = totals.errors
-    suite.skipped = totals.skipped
-    suite.time = round(totals.time, 3)
-
-
-def _serialised(suite: TestSuite, etree: Any) -> bytes:
-    """The suite's XML through the element library junitparser uses. As text, then encoded once: junitparser's
-    own `tostring()` asks for UTF-8 bytes, which sends each of millions of tokens through a codec."""
-    text: str = etree.tostring(suite._elem, encoding="unicode")
-    return text.encode("utf-8", "surrogatepass")
+    def of_suite(self) -> list[tuple[str, str]]:
+        return [("tests", str(self.tests)), ("failures", str(self.failures)), ("errors", str(self.errors)),
+                ("skipped", str(self.skipped)), ("time", str(round(self.time, 3)))]
 
 
 class MergedReportWriter:
-    """Collects serialised suites as the reports are read, then writes the file once the verdict is known."""
+    """Writes each suite to a spool file as the reports are read, then the file once the verdict is known."""
 
     def __init__(self) -> None:
-        self.etree = _target_etree()
-        self.same_elements = self.etree.Element is ElementTree.Element
-        self.chunks: list[bytes] = []
+        self._spool = tempfile.TemporaryFile()  # noqa: SIM115  # closed by write(), or when the writer goes
+        self._closer = weakref.finalize(self, self._spool.close)
         self.totals = _Totals()
 
     def add_report(self, report: Report, info: ReportInfo, attempts: list[Attempt]) -> None:
-        """A `merge_inputs.CaseSink`: serialise this report's cases, then let its tree go."""
+        """A `inputs.CaseSink`: copy this report's cases into the merged report, then let its spool go."""
+        xml = report.xml
+        assert xml is not None, "collect() keeps the cases' XML when it is given a sink"
         label = f"shard {info.shard}" if info.shard is not None else "unattributed"
         properties = self._suite_properties(info.shard, info.plan_id, info.path.name)
-        suite = _suite(f"{label} ({info.path.name})", [*properties, *_kept_properties(report, properties)])
         totals = _Totals()
-        for case, attempt in zip(report.cases, attempts, strict=True):
-            element = case.element
-            if element is None:
-                continue
-            _flatten_markup(element)
-            adopted = element if self.same_elements else _copy_element(element, self.etree)
-            adopted.tail = None
-            if NODEID_PROPERTY not in case.properties:
-                _set_property(adopted, self.etree, NODEID_PROPERTY, attempt.node_id)
-            if SHARD_PROPERTY not in case.properties and attempt.shard is not None:
-                _set_property(adopted, self.etree, SHARD_PROPERTY, str(attempt.shard))
-            _add_earlier_attempts(adopted, self.etree, attempt, case.folded_messages)
-            suite._elem.append(adopted)
-            case.element = None
+        for attempt in attempts:
             totals.add(attempt.outcome, attempt.seconds)
-        self._add_suite(suite, totals)
+        self._spool.write(self._suite_start(f"{label} ({info.path.name})",
+                                            [*properties, *_kept_properties(report, properties)], totals))
+        shard_properties: dict[object, bytes] = {}
+        pending: list[bytes] = []  # written a few thousand cases at a time: one write call per case costs
+        write = pending.append
+        for case, attempt, (fragment, properties_at, present) in zip(report.cases, attempts, xml.fragments(),
+                                                                     strict=True):
+            if len(pending) >= _CASES_PER_WRITE:
+                self._spool.write(b"".join(pending))
+                pending.clear()
+            added = b""
+            if NODEID_PROPERTY not in case.properties:
+                added = _NODEID_START + _attribute_bytes(attempt.node_id) + _PROPERTY_END
+            if attempt.shard is not None and SHARD_PROPERTY not in case.properties:
+                shard = shard_properties.get(attempt.shard)
+                if shard is None:
+                    shard = shard_properties[attempt.shard] = _property_bytes(SHARD_PROPERTY, str(attempt.shard))
+                added += shard
+            earlier = b""
+            if attempt.earlier_failures > present:
+                earlier = _earlier_attempts(attempt, present, case.folded_messages).encode("utf-8", "surrogatepass")
+            write(with_additions(fragment, properties_at, added, earlier))
+        write(b"</testsuite>")
+        self._spool.write(b"".join(pending))
+        xml.close()
+        self.totals.merge(totals)
 
     def _suite_properties(self, shard: object, plan_id: str | None, source: str) -> list[tuple[str, str]]:
         properties = [(MERGED_PROPERTY, "1"), ("sharder_source", xml_text(source))]
@@ -173,9 +178,14 @@ class MergedReportWriter:
             properties.append((PLAN_ID_PROPERTY, plan_id))
         return properties
 
-    def _add_suite(self, suite: TestSuite, totals: _Totals) -> None:
-        _set_statistics(suite, totals)
-        self.chunks.append(_serialised(suite, self.etree))
+    def _suite_start(self, name: str, properties: list[tuple[str, str]], totals: _Totals) -> bytes:
+        start = _start_tag("testsuite", [("name", name), *totals.of_suite()])
+        return f"{start}>{_properties(properties)}".encode("utf-8", "surrogatepass")
+
+    def _add_suite(self, name: str, properties: list[tuple[str, str]], cases: list[str], totals: _Totals) -> None:
+        self._spool.write(self._suite_start(name, properties, totals))
+        self._spool.write("".join(cases).encode("utf-8", "surrogatepass"))
+        self._spool.write(b"</testsuite>")
         self.totals.merge(totals)
 
     def add_recovered(self, attempts: list[Attempt], plan_id: str | None) -> None:
@@ -186,44 +196,31 @@ class MergedReportWriter:
         for source, group in by_source.items():
             shard = group[0].shard
             label = f"shard {shard}" if shard is not None else "unattributed"
-            suite = _suite(f"{label} (recovered from {source})", self._suite_properties(shard, plan_id, source))
             totals = _Totals()
+            cases = []
             for attempt in group:
-                case = self._case(attempt.node_id, attempt.seconds, attempt.shard)
-                _add_case_property(case, RECOVERED_PROPERTY, xml_text(source))
-                result = _result(attempt.outcome, xml_text(attempt.message))
-                if result is not None:
-                    case.result = [result]
-                _add_earlier_attempts(case._elem, self.etree, attempt, [])
-                suite._elem.append(case._elem)
+                content = _result(attempt.outcome, xml_text(attempt.message))
+                content += _earlier_attempts(attempt, 0, ())
+                cases.append(_case(attempt.node_id, attempt.seconds, attempt.shard,
+                                   [(RECOVERED_PROPERTY, xml_text(source))], content))
                 totals.add(attempt.outcome, attempt.seconds)
-            self._add_suite(suite, totals)
+            self._add_suite(f"{label} (recovered from {source})", self._suite_properties(shard, plan_id, source),
+                            cases, totals)
 
     def add_missing(self, result: MergeResult) -> None:
         """One error case per planned test that never reported: the merged file is never green on partial data."""
         missing = result.missing
         if not missing:
             return
-        suite = _suite("sharder: planned tests that never reported",
-                       [(MERGED_PROPERTY, "1"), *([(PLAN_ID_PROPERTY, result.identity.plan_id)]
-                                                  if result.identity.plan_id else [])])
         totals = _Totals()
+        cases = []
         for node_id, shard in missing:
-            case = self._case(node_id, 0.0, shard.spec)
-            error = Error(xml_text(_missing_reason(node_id, shard)), MISSING_TYPE)
-            case.result = [error]
-            suite._elem.append(case._elem)
+            error = _element("error", [("message", xml_text(_missing_reason(node_id, shard))), ("type", MISSING_TYPE)])
+            cases.append(_case(node_id, 0.0, shard.spec, [], error))
             totals.add("error", 0.0)
-        self._add_suite(suite, totals)
-
-    def _case(self, node_id: str, seconds: float, shard: object) -> TestCase:
-        classname, name = forward_key(node_id)
-        case = TestCase(xml_text(name), xml_text(classname), round(seconds, 6))
-        case._elem.set("file", xml_text(node_id.split("::", 1)[0]))
-        _add_case_property(case, NODEID_PROPERTY, xml_text(node_id))
-        if shard is not None:
-            _add_case_property(case, SHARD_PROPERTY, str(shard))
-        return case
+        plan_id = result.identity.plan_id
+        self._add_suite("sharder: planned tests that never reported",
+                        [(MERGED_PROPERTY, "1"), *([(PLAN_ID_PROPERTY, plan_id)] if plan_id else [])], cases, totals)
 
     def write(self, path: str | os.PathLike[str]) -> None:
         totals = self.totals
@@ -232,7 +229,23 @@ class MergedReportWriter:
             f'tests="{totals.tests}" failures="{totals.failures}" errors="{totals.errors}" '
             f'skipped="{totals.skipped}" time={quoteattr(f"{totals.time:.3f}")}>'
         ).encode()
-        atomic_write_bytes(path, b"".join([head, *self.chunks, b"</testsuites>\n"]))
+        atomic_write_chunks(path, itertools.chain((head,), self._spooled(), (b"</testsuites>\n",)))
+        self._closer()
+
+    def _spooled(self) -> Iterator[bytes]:
+        self._spool.seek(0)
+        while block := self._spool.read(_COPY_BLOCK):
+            yield block
+
+
+def _case(node_id: str, seconds: float, shard: object, extra: list[tuple[str, str]], content: str) -> str:
+    """A case the merge writes itself, as junitparser's `TestCase` wrote it: name, classname, time, file."""
+    classname, name = forward_key(node_id)
+    properties = [(NODEID_PROPERTY, xml_text(node_id)), *([(SHARD_PROPERTY, str(shard))] if shard is not None else []),
+                  *extra]
+    attributes = [("name", xml_text(name)), ("classname", xml_text(classname)), ("time", str(round(seconds, 6))),
+                  ("file", xml_text(node_id.split("::", 1)[0]))]
+    return _element("testcase", attributes, _properties(properties) + content)
 
 
 def _kept_properties(report: Report, written: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -244,45 +257,38 @@ def _kept_properties(report: Report, written: list[tuple[str, str]]) -> list[tup
             if name and name not in taken]
 
 
-def _add_earlier_attempts(case: Any, etree: Any, attempt: Attempt, messages: list[str]) -> None:
+def _earlier_attempts(attempt: Attempt, present: int, messages: tuple[str, ...]) -> str:
     """The failed attempts a report wrote as separate `<testcase>` elements (pytest-rerunfailures), or that only
     the progress log saw, become Surefire's `<flakyFailure>` (the test then passed) or `<rerunFailure>` children
-    of the one case kept: one case per test, so the merged counters say what the verdict says."""
-    present = sum(1 for child in case if child.tag in EARLIER_FAILURE_TAGS)
+    of the one case kept: one case per test, so the merged counters say what the verdict says. `present`: how many
+    such children the case already holds."""
     missing = attempt.earlier_failures - present
     if missing <= 0:
-        return
+        return ""
     tag = "flakyFailure" if attempt.outcome == "passed" else "rerunFailure"
-    messages = [*messages, *[""] * missing][:missing]
-    for number, message in enumerate(messages, start=1):
+    written = []
+    for number, message in enumerate([*messages, *[""] * missing][:missing], start=1):
         first_line = message.splitlines()[0] if message else ""
         text = first_line or f"attempt {number} of {attempt.earlier_failures + 1} failed; the test was run again"
-        etree.SubElement(case, tag, {"message": xml_text(text), "type": "sharder.earlier_attempt"})
+        written.append(_element(tag, [("message", xml_text(text)), ("type", "sharder.earlier_attempt")]))
+    return "".join(written)
 
 
-def _add_case_property(case: TestCase, name: str, value: str) -> None:
-    properties = case.child(Properties)  # type: ignore[no-untyped-call]
-    if properties is None:
-        properties = Properties()  # type: ignore[no-untyped-call]
-        case.append(properties)  # type: ignore[no-untyped-call]
-    properties.add_property(Property(name, value))
-
-
-def _result(outcome: str, message: str) -> Failure | Error | Skipped | None:
+def _result(outcome: str, message: str) -> str:
+    """A recovered attempt's result element, as junitparser's Failure, Error and Skipped wrote it."""
     first_line = message.splitlines()[0] if message else ""
     if outcome in ("failed", "rerun"):
-        result: Failure | Error | Skipped = Failure(first_line, "sharder.recovered")
+        tag, kind = "failure", "sharder.recovered"
     elif outcome == "error":
-        result = Error(first_line, "sharder.recovered")
+        tag, kind = "error", "sharder.recovered"
     elif outcome == "skipped":
-        result = Skipped(first_line)
+        tag, kind = "skipped", ""
     elif outcome == "xfailed":
-        result = Skipped(first_line, XFAIL_TYPE)
+        tag, kind = "skipped", XFAIL_TYPE
     else:
-        return None
-    if message:
-        result.text = message
-    return result
+        return ""
+    attributes = [*([("message", first_line)] if first_line else []), *([("type", kind)] if kind else [])]
+    return _element(tag, attributes, _text(message))
 
 
 def _missing_reason(node_id: str, shard: ShardResult) -> str:

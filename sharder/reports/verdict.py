@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 import math
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -40,7 +41,7 @@ STALE = "stale report"  # only a report an earlier run left, and no log of this 
 CANCELLED = "cancelled"  # a progress log says sharder was told to stop (a CI cancel): never green
 
 
-@dataclass
+@dataclass(slots=True)  # one per test: a million of them in a big merge
 class TestOutcome:
     """A test's final word over all its attempts (reruns, retried jobs, several reports of one shard)."""
 
@@ -52,7 +53,7 @@ class TestOutcome:
     message: str = ""
     file: str | None = None
     line: int | None = None
-    history: list[tuple[str, str]] = field(default_factory=list)  # (outcome, source) when not simply passed
+    history: Sequence[tuple[str, str]] = ()  # (outcome, source) when not simply passed
     recovered: bool = False
 
 
@@ -186,7 +187,7 @@ def _final(node_id: str, attempts: list[Attempt]) -> TestOutcome:
     failed to the end elsewhere pass, but it does make it flaky, the way CI's "re-run failed jobs" is read."""
     if len(attempts) == 1 and attempts[0].outcome == "passed" and not attempts[0].earlier_failures:
         only = attempts[0]  # the common case, 100,000 times in a big merge: no history to build
-        return TestOutcome(node_id, "passed", only.shard, only.seconds, 1, "", only.file, only.line, [],
+        return TestOutcome(node_id, "passed", only.shard, only.seconds, 1, "", only.file, only.line, (),
                            only.recovered)
     outcomes = [a.outcome for a in attempts]
     failing = [a for a in attempts if a.outcome in FAILING]
@@ -217,10 +218,18 @@ def _final(node_id: str, attempts: list[Attempt]) -> TestOutcome:
 
 
 def _outcomes(attempts: list[Attempt]) -> dict[str, TestOutcome]:
-    grouped: dict[str, list[Attempt]] = {}
+    """Attempts grouped by test; a list only for a test with several, which a big merge seldom has."""
+    first: dict[str, Attempt] = {}
+    more: dict[str, list[Attempt]] = {}
     for attempt in attempts:
-        grouped.setdefault(attempt.node_id, []).append(attempt)
-    return {node_id: _final(node_id, group) for node_id, group in grouped.items()}
+        node_id = attempt.node_id
+        if node_id not in first:
+            first[node_id] = attempt
+        elif node_id in more:
+            more[node_id].append(attempt)
+        else:
+            more[node_id] = [first[node_id], attempt]
+    return {node_id: _final(node_id, more.get(node_id) or [attempt]) for node_id, attempt in first.items()}
 
 
 def _planned_lists(inputs: MergeInputs, identity: PlanIdentity) -> dict[int, list[str]]:

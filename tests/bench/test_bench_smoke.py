@@ -45,3 +45,11 @@ def test_stale_replays_a_history_beside_least_duration() -> None:
     assert [row[0] for row in rows] == ["2", "3"]
     for row in rows:
         assert all(float(row[i]) >= 1.0 for i in (1, 2, 3, 4))  # real makespan over the real bound
+
+
+def test_merge_runs_both_workloads_beside_junitparser() -> None:
+    result = _run("merge.py", "--cases", "600", "--reports", "3", "--big-cases", "2000", "--repeat", "1")
+    assert result.returncode == 0, result.stderr + result.stdout
+    rows = [line for line in result.stdout.splitlines() if line.startswith(("3 reports", "1 report"))]
+    assert [row.split("  ")[0] for row in rows] == ["3 reports, 600 cases"] * 4 + ["1 report, 2,000 cases"] * 2
+    assert all(row.split()[-1] in ("0", "1") for row in rows)  # nothing crashed: 1 is the generated failures
