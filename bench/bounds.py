@@ -74,7 +74,8 @@ def measure(argv: Sequence[str], checkout: Path, cwd: Path, *, timeout: float, c
         out.seek(0)
         lines = [line for line in err.read().decode("utf-8", "replace").splitlines() if line.strip()]
         table = out.read().decode("utf-8", "replace").splitlines()
-    first = lines[-1] if lines else f"{len(table)} lines of table"
+    # A success is its table (plan also says on stderr where its timings came from); a refusal its last line.
+    first = lines[-1] if lines and code != 0 else f"{len(table)} lines of table"
     return Measured(code, seconds, usage.ru_maxrss / 1024, first)
 
 

@@ -97,13 +97,12 @@ def _suite_times(args: argparse.Namespace) -> tuple[SuiteTimes, str | None]:
     path = source.path or durations_path(args.durations)
     ids, recorded = tests_and_timings(path, from_durations=args.from_durations, pytest_args=args.pytest_args)
     unknown = sum(1 for node_id in ids if node_id not in recorded.seconds)
-    print(f"sharder matrix: {source.describe()}", file=sys.stderr)
-    warning = None
+    warning = source.describe()
     if ids and not recorded.seconds:
-        warning = (f"no recorded durations ({path} not found or empty): every test counts as 1 s, so the target "
-                   "arithmetic is a guess; record durations first (sharder record, or sharder rebalance reports/)")
+        warning += ("; every test counts as 1 s, so the target arithmetic is a guess; record durations first "
+                    "(sharder record, or sharder rebalance reports/)")
     elif unknown:
-        warning = f"{unknown} of {len(ids)} tests have no recorded duration; estimated from their neighbours"
+        warning += f"; {unknown} of {len(ids)} tests have no recorded duration, estimated from their neighbours"
     return SuiteTimes.of(ids, recorded.seconds, recorded.setup_seconds), warning
 
 

@@ -161,10 +161,11 @@ def run(args: argparse.Namespace) -> int:
     plan = replace(plan, selected_by=tuple(narrowed))
     covered = sum(1 for node_id in ids if node_id in recorded.seconds)
     plan.extra[TIMINGS_KEY] = timings_record(source, covered=covered, planned=len(ids))
-    # Said on every plan: months of silent test-count splits are how users lose their balance.
+    write_plan(args.output, plan)
+    # Said on every plan (once it is written: a refusal stays one line): months of silent test-count splits are
+    # how users lose their balance.
     print(f"sharder plan: {source.describe()}; {covered} of {len(ids)} planned tests have a recorded time",
           file=sys.stderr)
-    write_plan(args.output, plan)
     # The peaks come with the timings: reading and searching a 28 MB file again for them cost 0.02 s.
     heavy = heaviest_by_shard(plan, recorded.peak_rss_mb)
     table = render_plan_table(plan, heavy) + f"\nplan written to {args.output} ({plan.total_tests} tests)"

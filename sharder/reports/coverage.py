@@ -60,7 +60,7 @@ def combine_coverage(
     try:
         import coverage
     except ImportError as exc:
-        raise SharderError("--coverage needs coverage.py: pip install 'sharder[coverage]'") from exc
+        raise SharderError("--coverage needs coverage.py: pip install 'pytest-sharder[coverage]'") from exc
 
     inputs = coverage_files(paths)
     if not inputs:

@@ -15,6 +15,7 @@ ways in, with the same refusals and the same one-line errors:
 
 from __future__ import annotations
 
+import errno
 import os
 import pyexpat
 import xml.etree.ElementTree as ElementTree
@@ -57,7 +58,14 @@ def refusals(name: str) -> Iterator[None]:
     except (UnicodeDecodeError, LookupError) as exc:
         raise CorruptReport(f"report {name!r} has an unreadable encoding ({exc})") from None
     except OSError as exc:
+        if exc.errno in _WRITE_ERRORS:  # the merge's private copy of the report (a temporary file) was refused
+            raise SharderError(f"cannot copy report {name!r} to a temporary file for the merged report: "
+                               f"{exc.strerror}{_WRITE_ERRORS[exc.errno]}; nothing was written") from None
         raise SharderError(f"cannot read report {name!r}: {exc.strerror}") from None
+
+
+_WRITE_ERRORS = {errno.ENOSPC: " (the disk is full)", errno.EDQUOT: " (disk quota exceeded)",
+                 errno.EFBIG: " (over the file size limit, ulimit -f)"}
 
 
 def not_junit(name: str, tag: str) -> SharderError:

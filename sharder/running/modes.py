@@ -131,7 +131,7 @@ def mode_args(modes: Modes) -> list[str]:
         import importlib.util
 
         if importlib.util.find_spec("pytest_cov") is None:
-            raise SharderError("--coverage needs pytest-cov: pip install 'sharder[coverage]'")
+            raise SharderError("--coverage needs pytest-cov: pip install 'pytest-sharder[coverage]'")
         if _autoload_off():
             args += ["-p", COV_PLUGIN]
         args += ["--cov", "--cov-report="]

@@ -79,8 +79,10 @@ def _acquire(sidecar: Path, deadline: float, wait: float) -> int:
             raise SharderError(f"cannot create the lock file {os.fspath(sidecar)!r}: {exc.strerror}") from None
         try:
             if _try_lock(fd, sidecar, deadline, wait):
-                os.ftruncate(fd, 0)
-                os.write(fd, f"{os.getpid()}\n".encode())
+                # Who holds it, for a waiter's message; a full disk may refuse the line, not the lock.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, 0)
+                    os.write(fd, f"{os.getpid()}\n".encode())
                 return fd
         except BaseException:
             os.close(fd)
