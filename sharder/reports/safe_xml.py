@@ -101,10 +101,7 @@ def _refuse_doctype(name: str, sysid: str | None, pubid: str | None, has_interna
 
 
 def _refuse_entity(name: str, *_: object) -> None:
-    raise defusedxml.EntitiesForbidden(name, None, None, None, None, None)
-
-
-def _refuse_unparsed_entity(name: str, *_: object) -> None:
+    """An entity declaration, parsed or not (expat calls both with the name first)."""
     raise defusedxml.EntitiesForbidden(name, None, None, None, None, None)
 
 
@@ -118,7 +115,7 @@ def defused_parser() -> pyexpat.XMLParserType:
     parser = pyexpat.ParserCreate(namespace_separator="}")
     parser.StartDoctypeDeclHandler = _refuse_doctype
     parser.EntityDeclHandler = _refuse_entity
-    parser.UnparsedEntityDeclHandler = _refuse_unparsed_entity
+    parser.UnparsedEntityDeclHandler = _refuse_entity
     parser.ExternalEntityRefHandler = _refuse_external
     parser.buffer_text = True
     parser.buffer_size = TEXT_BUFFER_BYTES
