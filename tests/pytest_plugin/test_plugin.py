@@ -55,7 +55,7 @@ def test_recorded_timings_silence_it_and_pytest_splits_file_counts(example: pyte
     result = example.runpytest_inprocess("--shard=1/5", "-p", "no:randomly")
     assert result.ret == 0, result.stdout.str()
     assert _untimed_lines(result.stdout.str()) == []
-    assert "sharder: shard 1/5, 7 of 35 tests, predicted 14.0 s (bound 14.0 s)" in result.stdout.str()
+    assert "sharder: shard 1/5, 7 of 35 tests, predicted 14.0 s (lower bound 14.0 s)" in result.stdout.str()
     # A file that times none of these tests is no timings, and is named.
     (example.path / ".test_durations").write_text(json.dumps({"tests/gone.py::test_old": 2.0}))
     (line,) = _untimed_lines(example.runpytest_inprocess("--shard=1/5", "-p", "no:randomly").stdout.str())
