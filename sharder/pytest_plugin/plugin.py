@@ -188,7 +188,7 @@ def _select(config: pytest.Config, spec: ShardSpec, ids: list[str]) -> Selection
     if ids and not any(node_id in seconds for node_id in ids):
         config.stash[_STATE_KEY].untimed = _untimed_line(config, path)
     return select_computed(
-        spec, ids, recorded.seconds(), group_by=config.getoption("sharder_group_by"),
+        spec, ids, seconds, group_by=config.getoption("sharder_group_by"),
         durations_sha256=recorded.sha256, setup_seconds=recorded.setup_seconds(),
     )
 
