@@ -1,0 +1,115 @@
+"""The batches a queue run is seeded with (pure): whole units, longest first, bounded, shrinking, few."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sharder.planning.queue_batches import MIN_BATCH_SECONDS, ZERO_UNIT_SECONDS, Unit, seed_batches
+
+
+def flat_units(count: int, seconds: float, module: str = "tests/test_a.py") -> list[Unit]:
+    return [((f"{module}::test_{i}",), seconds) for i in range(count)]
+
+
+def test_a_unit_longer_than_a_batch_is_a_batch_alone_and_goes_first() -> None:
+    units = [(("t::small_1",), 1.0), (("t::big",), 100.0), (("t::small_2",), 1.0)]
+    batches = seed_batches(units, 4)
+    assert batches[0] == ("t::big",)
+    assert sorted(t for b in batches for t in b) == ["t::big", "t::small_1", "t::small_2"]
+
+
+def test_units_are_never_split_and_keep_their_order() -> None:
+    units: list[Unit] = [((f"m{i}.py::a", f"m{i}.py::b", f"m{i}.py::c"), float(i + 1)) for i in range(30)]
+    batches = seed_batches(units, 3, min_batch_seconds=0.0)
+    flat = [t for b in batches for t in b]
+    assert sorted(flat) == sorted(t for ids, _ in units for t in ids)
+    for ids, _ in units:
+        start = flat.index(ids[0])
+        assert tuple(flat[start:start + 3]) == ids
+        assert any(ids[0] in b and ids[-1] in b for b in batches)
+
+
+def test_batches_shrink_toward_the_end() -> None:
+    batches = seed_batches(flat_units(4000, 0.5), 8)
+    sizes = [len(b) for b in batches]
+    # the first round of 8 leases holds 1/2 of the work; the tail is at the floor of one second (two tests)
+    assert sum(sizes[:8]) == pytest.approx(2000, rel=0.01)
+    assert sizes[0] > sizes[8] > sizes[16] > sizes[-3]
+    assert sizes[-2:] == [2, 2]
+    assert sizes == sorted(sizes, reverse=True)
+
+
+def test_the_floor_keeps_round_trips_few_on_tiny_tests() -> None:
+    batches = seed_batches(flat_units(10_000, 0.01), 16)  # 100 s of work in 10 ms tests
+    assert len(batches) <= 2 * 100 / MIN_BATCH_SECONDS + 1
+    assert min(len(b) for b in batches[:-1]) >= 50
+
+
+def test_zero_second_tests_do_not_all_land_in_one_batch() -> None:
+    batches = seed_batches(flat_units(5000, 0.0), 4)
+    assert max(len(b) for b in batches) <= 1 / ZERO_UNIT_SECONDS + 1
+    assert sum(len(b) for b in batches) == 5000
+
+
+def test_the_order_the_units_come_in_does_not_matter() -> None:
+    rng = random.Random(7)
+    units: list[Unit] = [((f"t.py::test_{i}",), rng.choice([0.1, 0.5, 2.0, 2.0, 9.0])) for i in range(300)]
+    shuffled = units[:]
+    rng.shuffle(shuffled)
+    assert seed_batches(units, 5) == seed_batches(shuffled, 5)
+
+
+def test_one_job_still_gets_shrinking_batches() -> None:
+    batches = seed_batches(flat_units(100, 1.0), 1)
+    assert len(batches[0]) == 50
+    assert sum(map(len, batches)) == 100
+
+
+def test_empty_units_and_empty_input() -> None:
+    assert seed_batches([], 4) == []
+    assert seed_batches([((), 5.0), (("t::a",), 1.0)], 4) == [("t::a",)]
+
+
+@pytest.mark.parametrize(("jobs", "factor", "floor"), [(0, 2.0, 1.0), (2, 0.0, 1.0), (2, 2.0, -1.0),
+                                                       (2, math.nan, 1.0)])
+def test_refuses_nonsense_parameters(jobs: int, factor: float, floor: float) -> None:
+    with pytest.raises(ValueError, match="must be"):
+        seed_batches(flat_units(3, 1.0), jobs, factor=factor, min_batch_seconds=floor)
+
+
+unit_seconds = st.one_of(st.just(0.0), st.floats(min_value=0.0, max_value=500.0, allow_nan=False))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 4), unit_seconds), max_size=80), st.integers(1, 64),
+       st.floats(min_value=0.0, max_value=20.0))
+def test_batches_are_whole_bounded_and_above_half_the_floor(
+    shapes: list[tuple[int, float]], jobs: int, floor: float
+) -> None:
+    units: list[Unit] = [(tuple(f"m{u}.py::t{i}" for i in range(size)), seconds)
+                         for u, (size, seconds) in enumerate(shapes)]
+    seconds = {t: s for ids, s in units for t in ids}
+    batches = seed_batches(units, jobs, min_batch_seconds=floor)
+    flat = [t for b in batches for t in b]
+    assert sorted(flat) == sorted(seconds)
+    unit_of = {t: u for u, (ids, _) in enumerate(units) for t in ids}
+    for ids, _ in units:  # a unit lies inside one batch, its tests side by side in their order
+        (holder,) = [b for b in batches if ids[0] in b]
+        start = holder.index(ids[0])
+        assert holder[start:start + len(ids)] == ids
+    remaining = math.fsum(max(s, ZERO_UNIT_SECONDS) for _, s in units)
+    target = 0.0
+    for position, batch in enumerate(batches):
+        cost = math.fsum(max(units[u][1], ZERO_UNIT_SECONDS) for u in {unit_of[t] for t in batch})
+        if position % jobs == 0:  # a new round
+            target = max(floor, remaining / (2.0 * jobs))
+        whole_units = {unit_of[t] for t in batch}
+        assert len(whole_units) == 1 or cost <= target * (1 + 1e-6) + 1e-9
+        if position < len(batches) - 1:  # closed because the next (no longer) unit did not fit: over half full
+            assert cost > target / 2 - 1e-9
+        remaining -= cost
