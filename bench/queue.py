@@ -35,17 +35,13 @@ queue over static, and the Redis round trips per test (and server-side commands 
 
 from __future__ import annotations
 
-import contextlib
 import heapq
+import itertools
 import math
-import os
 import random
-import shutil
-import subprocess
+import statistics
 import sys
-import tempfile
-import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,14 +51,16 @@ from typing import Any
 if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
     sys.path.append(sys.path.pop(0))
 
+import redis
 from reference import bench_parser, geometric_mean, load_flat, pytest_split_bins, shard_counts
 from stale import _store_seconds, pairs, sharder_bins
 
 from sharder.core.table import format_table
-from sharder.planning.queue_batches import seed_batches
+from sharder.planning.queue_batches import FACTOR, MIN_BATCH_SECONDS, seed_batches
+from sharder.queue.lease_queue import Lease, LeaseQueue
+from sharder.running.redis_server import RedisServer
 
 DEFAULT_SHARDS = "4,8,16,32,64"
-REDIS_SERVER = "redis-server"
 
 
 # --- the bound ------------------------------------------------------------------------------------------------------
@@ -96,73 +94,9 @@ def static_makespan(bins: Sequence[Sequence[str]], actual: Mapping[str, float], 
     return max(skew + load for skew, load in zip(skews, loads, strict=True))
 
 
-# --- redis ----------------------------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def redis_server() -> Iterator[str]:
-    """A private `redis-server` on a Unix socket in a temporary directory, no persistence; yields its URL."""
-    binary = shutil.which(REDIS_SERVER) or "/usr/bin/redis-server"
-    with tempfile.TemporaryDirectory(prefix="sharder-queue-bench-") as directory:
-        socket = Path(directory) / "redis.sock"
-        argv = [binary, "--port", "0", "--unixsocket", str(socket), "--unixsocketperm", "700", "--save", "",
-                "--appendonly", "no", "--dir", directory, "--loglevel", "warning"]
-        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                   preexec_fn=_die_with_parent())
-        try:
-            deadline = time.monotonic() + 10
-            while not socket.exists():
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"queue: redis-server did not start: "
-                                     f"{(process.stderr.read() if process.stderr else b'').decode()[:200]}")
-                time.sleep(0.01)
-            yield f"unix://{socket}"
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-
-
-def _die_with_parent() -> Any:
-    from sharder.running.supervision import _die_with_parent as arm  # the one sharder arms its pytest with
-
-    return arm()
-
-
-class CountingRedis:
-    """A redis-py client that counts its round trips (a pipeline or a script call is one)."""
-
-    def __new__(cls, url: str) -> Any:
-        import redis
-
-        class Counting(redis.Redis):  # type: ignore[misc]
-            round_trips = 0
-
-            def execute_command(self, *args: Any, **options: Any) -> Any:
-                type(self).round_trips += 1
-                return super().execute_command(*args, **options)
-
-            def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Any:
-                pipe = super().pipeline(transaction, shard_hint)
-                client = self
-                execute = pipe.execute
-
-                def counted(raise_on_error: bool = True) -> Any:
-                    type(client).round_trips += 1
-                    return execute(raise_on_error)
-
-                pipe.execute = counted
-                return pipe
-
-        return Counting.from_url(url)
-
-
-def server_commands(client: Any) -> int:
-    """Commands the server has run so far (scripts' inner commands included), from INFO commandstats."""
-    stats = client.info("commandstats")
-    return sum(int(entry["calls"]) for name, entry in stats.items() if name != "cmdstat_info")
-
-
 # --- the queue run --------------------------------------------------------------------------------------------------
+
+Batcher = Callable[[Sequence[tuple[tuple[str, ...], float]], int], list[tuple[str, ...]]]
 
 
 @dataclass(order=True)
@@ -171,105 +105,66 @@ class _Event:
     order: int
     job: int = field(compare=False)
     kind: str = field(compare=False)  # "arrive", "heartbeat", "done"
-    lease: Any = field(compare=False, default=None)
+    lease: Lease | None = field(compare=False, default=None)
 
 
 @dataclass
 class QueueRun:
     makespan: float
     batches: int
-    round_trips: int
-    server_commands: int
+    round_trips: int  # LeaseQueue's own count: one per script call or pipeline
+    server_commands: int  # what Redis ran for them, the scripts' inner commands included (INFO commandstats)
 
 
-def run_queue(queue_of: Any, client: Any, node_ids: Sequence[str], planned: Mapping[str, float],
-              actual: Mapping[str, float], skews: Sequence[float], *, round_trip: float,
-              lease_seconds: float) -> QueueRun:
-    """One queue run in virtual time: every job arrives at its skew, seeds (the first one wins), leases until the
-    queue is empty. `queue_of(client)` gives the queue, on a fresh namespace."""
-    queue = queue_of(client)
-    batches = seed_batches([((t,), planned[t]) for t in node_ids], len(skews))
-    before_trips, before_commands = client.round_trips, server_commands(client)
+def server_commands(client: Any) -> int:
+    stats = client.info("commandstats")
+    return sum(int(entry["calls"]) for name, entry in stats.items() if name != "cmdstat_info")
+
+
+def run_queue(client: Any, node_ids: Sequence[str], planned: Mapping[str, float], actual: Mapping[str, float],
+              skews: Sequence[float], *, batcher: Batcher, round_trip: float, lease_seconds: float) -> QueueRun:
+    """One queue run in virtual time on a fresh namespace: every job arrives at its skew and tries to seed (the
+    first one does), then leases until nothing is left; the run ends when the last batch is complete."""
+    queue = LeaseQueue(client, f"bench-{next(_NAMESPACES)}")
+    batches = batcher([((t,), planned[t]) for t in node_ids], len(skews))
+    commands_before = server_commands(client)
     events = [_Event(skew, job, job, "arrive") for job, skew in enumerate(skews)]
     heapq.heapify(events)
-    order = len(events)
+    order = itertools.count(len(events))
     finished_at = 0.0
     heartbeat_every = lease_seconds / 3
     while events:
         event = heapq.heappop(events)
         now, job = event.at, event.job
         if event.kind == "heartbeat":
-            queue.heartbeat(event.lease, now=now, lease_seconds=lease_seconds)
+            assert event.lease is not None
+            if not queue.heartbeat(event.lease, now=now, lease_seconds=lease_seconds):
+                raise SystemExit(f"queue: job {job + 1} lost a lease it heartbeats (a bug)")
             continue
-        if event.kind == "arrive":
-            queue.seed(list(node_ids), batches, now=now)
-            now += round_trip
+        if event.lease is None:
+            queue.seed(node_ids, batches, now=now)
         else:
-            queue.complete(event.lease, {t: "passed" for t in event.lease.tests}, now=now)
-            now += round_trip
-            finished_at = max(finished_at, now)
+            queue.complete(event.lease, dict.fromkeys(event.lease.tests, "passed"), now=now)
+            finished_at = max(finished_at, now + round_trip)
+        now += round_trip
         lease = queue.lease(f"job-{job + 1}", now=now, lease_seconds=lease_seconds)
         now += round_trip
-        if lease is None:
+        if lease is None:  # nothing waits; with no job dying nothing can come back, so this job is done
             continue
         end = now + math.fsum(actual[t] for t in lease.tests)
         beat = now + heartbeat_every
         while beat < end:
-            heapq.heappush(events, _Event(beat, order, job, "heartbeat", lease))
-            order += 1
+            heapq.heappush(events, _Event(beat, next(order), job, "heartbeat", lease))
             beat += heartbeat_every
-        heapq.heappush(events, _Event(end, order, job, "done", lease))
-        order += 1
-    if not queue.finished(now=finished_at):
+        heapq.heappush(events, _Event(end, next(order), job, "done", lease))
+    if not queue.finished(now=finished_at) or queue.snapshot().never_reported:
         raise SystemExit("queue: the run ended with tests unreported (a bug in the queue or the simulation)")
-    return QueueRun(finished_at, len(batches), client.round_trips - before_trips,
-                    server_commands(client) - before_commands - 1)
+    commands = server_commands(client) - commands_before - 1  # the INFO before is counted, this one not yet
+    client.delete(*queue.keys)
+    return QueueRun(finished_at, len(batches), queue.ops, commands)
 
 
-# --- the stand-in until the real LeaseQueue lands -------------------------------------------------------------------
-
-
-@dataclass
-class _StandInLease:
-    worker: str
-    batch: int
-    tests: tuple[str, ...]
-
-
-class StandInQueue:
-    """The LeaseQueue protocol on one Redis list and hash, without leases' expiry or a manifest check."""
-
-    counter = 0
-
-    def __init__(self, client: Any) -> None:
-        StandInQueue.counter += 1
-        self.client = client
-        self.key = f"bench:{os.getpid()}:{StandInQueue.counter}"
-
-    def seed(self, manifest: Sequence[str], batches: Sequence[tuple[str, ...]], *, now: float) -> bool:
-        if not self.client.set(f"{self.key}:seeded", "1", nx=True):
-            return False
-        pipe = self.client.pipeline()
-        pipe.rpush(f"{self.key}:pending", *["\n".join(b) for b in batches])
-        pipe.set(f"{self.key}:left", sum(map(len, batches)))
-        pipe.execute()
-        return True
-
-    def lease(self, worker: str, *, now: float, lease_seconds: float) -> _StandInLease | None:
-        text = self.client.lpop(f"{self.key}:pending")
-        return None if text is None else _StandInLease(worker, 0, tuple(text.decode().split("\n")))
-
-    def heartbeat(self, lease: _StandInLease, *, now: float, lease_seconds: float) -> None:
-        self.client.set(f"{self.key}:beat:{lease.worker}", now)
-
-    def complete(self, lease: _StandInLease, results: Mapping[str, str], *, now: float) -> None:
-        pipe = self.client.pipeline()
-        pipe.hset(f"{self.key}:results", mapping=dict(results))
-        pipe.decrby(f"{self.key}:left", len(results))
-        pipe.execute()
-
-    def finished(self, *, now: float) -> bool:
-        return int(self.client.get(f"{self.key}:left") or 0) == 0
+_NAMESPACES = itertools.count(1)
 
 
 # --- the comparison -------------------------------------------------------------------------------------------------
@@ -277,6 +172,8 @@ class StandInQueue:
 
 @dataclass
 class Scores:
+    """Per mode and N, makespan / bound of each pair; per N, the queue's batches and operations per test."""
+
     ratios: dict[str, dict[int, list[float]]] = field(default_factory=dict)
     trips_per_test: dict[int, list[float]] = field(default_factory=dict)
     commands_per_test: dict[int, list[float]] = field(default_factory=dict)
@@ -289,52 +186,98 @@ class Scores:
 MODES = ("static", "least_dur", "queue")
 
 
-def replay(versions: list[dict[str, float]], shard_list: Sequence[int], queue_of: Any, client: Any,
-           args: Any, label: str) -> Scores:
+def policy(factor: float, floor: float) -> Batcher:
+    return lambda units, jobs: seed_batches(units, jobs, factor=factor, min_batch_seconds=floor)
+
+
+def variants() -> dict[str, tuple[Batcher, bool]]:
+    """Batch policies measured beside the default: name -> (batcher, planned from the k+1 durations)."""
+    found: dict[str, tuple[Batcher, bool]] = {
+        "one test per lease": (lambda units, jobs: [ids for ids, _ in sorted(units, key=lambda u: -u[1])], False),
+        "the plan's shards as N batches (static, leased)": (lambda units, jobs: [], False),  # replaced in replay
+        f"default (factor {FACTOR:g}, floor {MIN_BATCH_SECONDS:g} s), k+1 durations known": (seed_batches, True),
+    }
+    for factor, floor in itertools.product((1.0, 1.5, 2.0, 3.0, 4.0), (0.25, 1.0, 4.0)):
+        if (factor, floor) != (FACTOR, MIN_BATCH_SECONDS):
+            found[f"factor {factor:g}, floor {floor:g} s"] = (policy(factor, floor), False)
+    return found
+
+
+def replay(versions: list[dict[str, float]], project: str, client: Any, args: Any,
+           measured: Mapping[str, tuple[Batcher, bool]]) -> Scores:
     scores = Scores()
     for index, pair in enumerate(pairs(versions)):
         planned, _ = _store_seconds(pair)
         actual = pair.actual
-        for shards in shard_list:
-            rng = random.Random(f"{args.seed}/{label}/{index}/{shards}")
+        for shards in args.shards:
+            rng = random.Random(f"{args.seed}/{project}/{index}/{shards}")
             skews = [rng.uniform(0, args.max_skew) for _ in range(shards)]
             bound = skewed_bound(list(actual.values()), skews)
-            static = static_makespan(sharder_bins(pair, shards), actual, skews)
-            theirs = static_makespan(pytest_split_bins("least_duration", pair.node_ids, pair.previous, shards),
-                                     actual, skews)
-            run = run_queue(queue_of, client, pair.node_ids, planned, actual, skews, round_trip=args.round_trip,
-                            lease_seconds=args.lease_seconds)
-            for mode, value in (("static", static), ("least_dur", theirs), ("queue", run.makespan)):
-                scores.add(mode, shards, value / bound)
+            ours = sharder_bins(pair, shards)
+            scores.add("static", shards, static_makespan(ours, actual, skews) / bound)
+            theirs = pytest_split_bins("least_duration", pair.node_ids, pair.previous, shards)
+            scores.add("least_dur", shards, static_makespan(theirs, actual, skews) / bound)
+            options = {"round_trip": args.round_trip, "lease_seconds": args.lease_seconds}
+            run = run_queue(client, pair.node_ids, planned, actual, skews, batcher=seed_batches, **options)
+            scores.add("queue", shards, run.makespan / bound)
             scores.trips_per_test.setdefault(shards, []).append(run.round_trips / len(pair.node_ids))
             scores.commands_per_test.setdefault(shards, []).append(run.server_commands / len(pair.node_ids))
             scores.batches.setdefault(shards, []).append(run.batches)
+            for name, (batcher, oracle) in measured.items():
+                if name.startswith("the plan's shards"):
+                    bins = [tuple(b) for b in ours if b]
+                    batcher = lambda units, jobs, bins=bins: bins  # noqa: E731
+                run = run_queue(client, pair.node_ids, actual if oracle else planned, actual, skews,
+                                batcher=batcher, **options)
+                scores.add(name, shards, run.makespan / bound)
     return scores
 
 
-def table(project: str, pair_count: int, scores: Scores) -> tuple[str, list[str]]:
+def _goal_flags(project: str, shards: int, queue: Sequence[float], static: Sequence[float]) -> list[str]:
+    flags = []
+    for position, (q, s) in enumerate(zip(queue, static, strict=True)):
+        if s > 1.10 and q > 1.05:
+            flags.append(f"{project} N={shards} pair {position}: queue {q:.4f} of the bound where static is {s:.4f}")
+        if q > s * 1.01:
+            flags.append(f"{project} N={shards} pair {position}: queue {q:.4f}, more than 1% above static {s:.4f}")
+    return flags
+
+
+def main_table(project: str, pair_count: int, scores: Scores) -> tuple[str, list[str]]:
     rows, flags = [], []
     for shards in sorted(scores.ratios["queue"]):
         static, theirs, queue = (scores.ratios[m][shards] for m in MODES)
-        worse = max(q / s for q, s in zip(queue, static, strict=True))
         rows.append((shards, f"{geometric_mean(static):.4f}", f"{max(static):.4f}",
                      f"{geometric_mean(theirs):.4f}", f"{max(theirs):.4f}",
                      f"{geometric_mean(queue):.4f}", f"{max(queue):.4f}",
-                     f"{geometric_mean(queue) / geometric_mean(static):.4f}", f"{worse:.4f}",
-                     f"{sum(scores.batches[shards]) / len(scores.batches[shards]):.0f}",
-                     f"{max(scores.trips_per_test[shards]):.3f}", f"{max(scores.commands_per_test[shards]):.3f}"))
-        for position, (q, s) in enumerate(zip(queue, static, strict=True)):
-            if s > 1.10 and q > 1.05:
-                flags.append(f"{project} N={shards} pair {position}: queue {q:.4f} of the bound where static is "
-                             f"{s:.4f}")
-            if q > s * 1.01:
-                flags.append(f"{project} N={shards} pair {position}: queue {q:.4f} is more than 1% above static "
-                             f"{s:.4f}")
+                     f"{geometric_mean(queue) / geometric_mean(static):.4f}",
+                     f"{max(q / s for q, s in zip(queue, static, strict=True)):.4f}",
+                     f"{statistics.fmean(scores.batches[shards]):.0f}",
+                     f"{statistics.fmean(scores.trips_per_test[shards]):.3f}",
+                     f"{statistics.fmean(scores.commands_per_test[shards]):.3f}"))
+        flags += _goal_flags(project, shards, queue, static)
     header = ("N", "static geo", "worst", "least_dur geo", "worst", "queue geo", "worst", "queue/static geo",
               "worst pair", "batches", "trips/test", "cmds/test")
-    title = (f"{project}: {pair_count} pairs (plan from k, run k+1), makespan / bound with skew "
-             "(trips and commands per test: worst pair)")
+    title = f"{project}: {pair_count} pairs (plan from k, run k+1), makespan / bound with start skew"
     return f"{title}\n{format_table(header, rows)}", flags
+
+
+def variants_table(project: str, scores: Scores, names: Sequence[str]) -> str:
+    """Each policy: geometric mean over pairs and N, worst, and the goal's two counts."""
+    rows = []
+    static = scores.ratios["static"]
+    for name in ["queue", *names]:
+        ratios = scores.ratios[name]
+        every = [r for shards in ratios for r in ratios[shards]]
+        missed = sum(q > 1.05 for shards in ratios for q, s in zip(ratios[shards], static[shards], strict=True)
+                     if s > 1.10)
+        worse = sum(q > s * 1.01 for shards in ratios for q, s in zip(ratios[shards], static[shards], strict=True))
+        rows.append(("default" if name == "queue" else name, f"{geometric_mean(every):.4f}", f"{max(every):.4f}",
+                     *(f"{geometric_mean(ratios[n]):.4f}" for n in sorted(ratios)), missed, worse))
+    shard_list = sorted(static)
+    header = ("policy", "geo", "worst", *(f"N={n}" for n in shard_list), ">1.05 where static >1.10",
+              ">1% above static")
+    return f"{project}: batch policies (makespan / bound, geo means)\n{format_table(header, rows)}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -345,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--round-trip", type=float, default=0.05, help="seconds each seed, lease, complete costs")
     parser.add_argument("--lease-seconds", type=float, default=60.0)
     parser.add_argument("--seed", default="0", help="the skews' random seed")
-    parser.add_argument("--stand-in", action="store_true", help="the in-bench queue instead of sharder's")
+    parser.add_argument("--variants", action="store_true", help="also measure other batch policies")
     args = parser.parse_args(argv)
 
     root = args.shared / "bench" / "history"
@@ -355,17 +298,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not projects:
         print(f"queue: no histories in {root}", file=sys.stderr)
         return 2
-    queue_of = StandInQueue
+    measured = variants() if args.variants else {}
     all_flags: list[str] = []
-    with redis_server() as url:
-        client = CountingRedis(url)
+    with RedisServer() as server:
+        client = redis.Redis.from_url(server.url)
         for project in projects:
             versions = [load_flat(path) for path in sorted(project.glob("*.json"))]
-            scores = replay(versions, args.shards, queue_of, client, args, project.name)
-            text, flags = table(project.name, len(versions) - 1, scores)
+            scores = replay(versions, project.name, client, args, measured)
+            text, flags = main_table(project.name, len(versions) - 1, scores)
             print(text, end="\n\n", flush=True)
+            if measured:
+                print(variants_table(project.name, scores, list(measured)), end="\n\n", flush=True)
             all_flags.extend(flags)
-    print("Flags (queue above 1.05x where static is above 1.10x, or more than 1% above static):",
+        client.close()
+    print("Flags (queue above 1.05x the bound where static is above 1.10x, or more than 1% above static):",
           "none" if not all_flags else "")
     for flag in all_flags:
         print(f"  {flag}")
