@@ -33,6 +33,8 @@ def redacted(url: str) -> str:
         netloc = f"{user}:***@{host}" if user else f"***@{host}"
     query = "&".join("password=***" if item.lower().startswith("password=") else item
                      for item in parts.query.split("&")) if parts.query else ""
+    if not netloc:  # unix:///path/redis.sock: urlunsplit would drop the empty authority's slashes
+        return f"{parts.scheme}://{parts.path}" + (f"?{query}" if query else "")
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 

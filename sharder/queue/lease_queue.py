@@ -209,6 +209,18 @@ touch(ttl)
 return {added, held}
 """
 
+_RELEASE = """
+local id, token, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+if redis.call('HGET', KEYS[5], id) ~= token then return 0 end
+redis.call('ZREM', KEYS[4], id)
+redis.call('HDEL', KEYS[5], id)
+local undone = undone_of(id)
+redis.call('HDEL', KEYS[3], id)
+if #undone > 0 then redis.call('LPUSH', KEYS[2], new_batch(undone)) end
+touch(ttl)
+return 1
+"""
+
 _FINISHED = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('LLEN', KEYS[2]) == 0 and redis.call('ZCARD', KEYS[4]) == 0 then return 1 end
@@ -259,7 +271,8 @@ class LeaseQueue:
         self.ops = 0
         self.keys = [f"sharder:{{{namespace}}}:{name}" for name in _KEY_NAMES]
         self._scripts: dict[str, Callable[..., Any]] = {}
-        for name, body in (("seed", _SEED), ("lease", _LEASE), ("heartbeat", _HEARTBEAT), ("complete", _COMPLETE)):
+        for name, body in (("seed", _SEED), ("lease", _LEASE), ("heartbeat", _HEARTBEAT), ("complete", _COMPLETE),
+                           ("release", _RELEASE)):
             self._scripts[name] = client.register_script(_REQUEUE_EXPIRED + body)
         self._scripts["finished"] = client.register_script(_FINISHED)
 
@@ -313,6 +326,11 @@ class LeaseQueue:
         for node_id, outcome in results.items():
             args += [node_id.encode("utf-8", "surrogatepass"), outcome]
         self._call("complete", args)
+
+    def release(self, lease: Lease, *, now: float) -> bool:
+        """Give the lease's unfinished tests back at once, at the front (a job stopping early: `-x`, `--maxfail`,
+        a cancel), so no one waits for its expiry and no test of it is suspected of killing the job."""
+        return bool(self._call("release", [lease.batch_id, lease.token, self.key_ttl_seconds]))
 
     def finished(self, *, now: float) -> bool:
         """Nothing waits and no lease is out: every test has a result or is a cause. Expired leases count as out

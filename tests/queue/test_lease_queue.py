@@ -179,3 +179,15 @@ def test_digest_and_namespace_are_stable() -> None:
     assert manifest_digest(IDS) == manifest_digest(list(reversed(IDS)))
     assert manifest_digest(IDS) != manifest_digest(IDS[:-1])
     assert run_namespace(["abc", "1", "2"]) == run_namespace(["abc", "1", "2"]) != run_namespace(["abc", "1", "3"])
+
+
+def test_a_released_lease_goes_back_at_once_and_suspects_nobody(redis_client: Any, queue_namespace: str) -> None:
+    queue = _queue(redis_client, queue_namespace)
+    queue.seed(IDS, BATCHES, now=0.0)
+    lease = queue.lease("stopping", now=0.0, lease_seconds=60)
+    assert lease is not None
+    queue.complete(lease, {IDS[0]: "failed"}, now=1.0)
+    assert queue.release(lease, now=1.0) and not queue.release(lease, now=1.0)
+    again = queue.lease("other", now=2.0, lease_seconds=60)  # long before the lease would have expired
+    assert again is not None and again.tests == tuple(IDS[1:3]) and not again.released
+    assert not redis_client.hgetall(f"sharder:{{{queue_namespace}}}:suspects")
