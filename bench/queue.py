@@ -41,7 +41,7 @@ import math
 import random
 import statistics
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,7 @@ from stale import _store_seconds, pairs, sharder_bins
 
 from sharder.core.table import format_table
 from sharder.planning.queue_batches import FACTOR, MIN_BATCH_SECONDS, seed_batches
+from sharder.pytest_plugin.queue_loop import MAX_POLL_SECONDS
 from sharder.queue.lease_queue import Lease, LeaseQueue
 from sharder.running.redis_server import RedisServer
 
@@ -99,15 +100,6 @@ def static_makespan(bins: Sequence[Sequence[str]], actual: Mapping[str, float], 
 Batcher = Callable[[Sequence[tuple[tuple[str, ...], float]], int], list[tuple[str, ...]]]
 
 
-@dataclass(order=True)
-class _Event:
-    at: float
-    order: int
-    job: int = field(compare=False)
-    kind: str = field(compare=False)  # "arrive", "heartbeat", "done"
-    lease: Lease | None = field(compare=False, default=None)
-
-
 @dataclass
 class QueueRun:
     makespan: float
@@ -121,47 +113,161 @@ def server_commands(client: Any) -> int:
     return sum(int(entry["calls"]) for name, entry in stats.items() if name != "cmdstat_info")
 
 
-def run_queue(client: Any, node_ids: Sequence[str], planned: Mapping[str, float], actual: Mapping[str, float],
-              skews: Sequence[float], *, batcher: Batcher, round_trip: float, lease_seconds: float) -> QueueRun:
-    """One queue run in virtual time on a fresh namespace: every job arrives at its skew and tries to seed (the
-    first one does), then leases until nothing is left; the run ends when the last batch is complete."""
+# A job's steps: each yields the virtual time of its next Redis call, made when the simulation resumes it.
+Step = Generator[float, None, None]
+
+
+@dataclass
+class _Job:
+    """One CI job of a queue run, stepping through `sharder.pytest_plugin.queue_loop` in virtual time."""
+
+    queue: Any
+    worker: str
+    clock: float
+    actual: Mapping[str, float]
+    round_trip: float
+    lease_seconds: float
+    prefetch: bool  # the next batch is leased before the last test of a batch runs, as the plugin does
+    held: dict[str, tuple[Lease, list[str]]] = field(default_factory=dict)  # batch id -> lease, tests not yet run
+    ended: float | None = None
+
+    def loop(self, node_ids: Sequence[str], batches: Sequence[tuple[str, ...]]) -> Step:
+        """QueueLoop: seed at collection, then lease; each test's result is sent as it ends; the last test of a
+        batch runs after the next lease is taken (fixtures shared; without `prefetch`, before); with nothing to
+        lease, run what is pending, else ask whether the run is finished and look again after the poll. Every
+        call costs a round trip."""
+        yield self.clock
+        self.queue.seed(node_ids, batches, now=self.clock)
+        self.clock += self.round_trip
+        pending: tuple[str, Lease] | None = None
+        poll = min(MAX_POLL_SECONDS, self.lease_seconds / 4)
+        while True:
+            yield self.clock
+            lease = self.queue.lease(self.worker, now=self.clock, lease_seconds=self.lease_seconds)
+            self.clock += self.round_trip
+            if lease is not None:
+                self.held[lease.batch_id] = (lease, list(lease.tests))
+                for node_id in lease.tests:
+                    if pending is not None:
+                        yield from self.run(*pending)
+                    pending = (node_id, lease)
+                if not self.prefetch:
+                    yield from self.run(*pending)
+                    pending = None
+            elif pending is not None:
+                yield from self.run(*pending)
+                pending = None
+            else:
+                yield self.clock
+                done = self.queue.finished(now=self.clock)
+                self.clock += self.round_trip
+                if done:  # at the session's end the report gets the queue's re-leased tests and causes
+                    yield self.clock
+                    self.queue.snapshot()
+                    self.clock += self.round_trip
+                    self.ended = self.clock
+                    return
+                self.clock += poll
+
+    def run(self, node_id: str, lease: Lease) -> Step:
+        self.clock += self.actual[node_id]
+        yield self.clock  # the test ran until now; its lease is heartbeaten until it is done
+        left = self.held[lease.batch_id][1]
+        left.remove(node_id)
+        if not left:
+            del self.held[lease.batch_id]
+        self.queue.complete(lease, {node_id: "passed"}, now=self.clock)
+        self.clock += self.round_trip
+
+    def heartbeats(self) -> Step:
+        """The heartbeat thread: every third of a lease, each held lease renewed, until the job ends; it runs
+        beside the tests, so it costs the job no time."""
+        beat = self.clock
+        while True:
+            beat += self.lease_seconds / 3
+            yield beat
+            if self.ended is not None:
+                return
+            for lease, _ in list(self.held.values()):
+                if not self.queue.heartbeat(lease, now=beat, lease_seconds=self.lease_seconds):
+                    raise SystemExit(f"queue: {self.worker} lost a lease it heartbeats (a bug)")
+
+
+def run_queue(queue: Any, node_ids: Sequence[str], batches: Sequence[tuple[str, ...]], actual: Mapping[str, float],
+              skews: Sequence[float], *, round_trip: float, lease_seconds: float, prefetch: bool) -> float:
+    """One run in virtual time: the jobs' steps interleaved in time order (each Redis call at its job's clock), so
+    the queue sees the calls as a real run would send them. The makespan: when the last job ends its loop."""
+    jobs = [_Job(queue, f"job-{j + 1}", skew, actual, round_trip, lease_seconds, prefetch)
+            for j, skew in enumerate(skews)]
+    order = itertools.count()
+    steps: list[tuple[float, int, Step]] = []
+    for job in jobs:
+        for step in (job.loop(node_ids, batches), job.heartbeats()):
+            steps.append((next(step), next(order), step))
+    heapq.heapify(steps)
+    while steps:
+        _, _, step = heapq.heappop(steps)
+        at = next(step, None)
+        if at is not None:
+            heapq.heappush(steps, (at, next(order), step))
+    ends = [job.ended for job in jobs if job.ended is not None]
+    if len(ends) != len(jobs):
+        raise SystemExit("queue: a job never ended (a bug in the simulation)")
+    return max(ends)
+
+
+def run_on_redis(client: Any, node_ids: Sequence[str], batches: Sequence[tuple[str, ...]],
+                 actual: Mapping[str, float], skews: Sequence[float], **options: Any) -> QueueRun:
+    """`run_queue` on sharder's LeaseQueue, on a fresh namespace, and what it cost Redis."""
     queue = LeaseQueue(client, f"bench-{next(_NAMESPACES)}")
-    batches = batcher([((t,), planned[t]) for t in node_ids], len(skews))
     commands_before = server_commands(client)
-    events = [_Event(skew, job, job, "arrive") for job, skew in enumerate(skews)]
-    heapq.heapify(events)
-    order = itertools.count(len(events))
-    finished_at = 0.0
-    heartbeat_every = lease_seconds / 3
-    while events:
-        event = heapq.heappop(events)
-        now, job = event.at, event.job
-        if event.kind == "heartbeat":
-            assert event.lease is not None
-            if not queue.heartbeat(event.lease, now=now, lease_seconds=lease_seconds):
-                raise SystemExit(f"queue: job {job + 1} lost a lease it heartbeats (a bug)")
-            continue
-        if event.lease is None:
-            queue.seed(node_ids, batches, now=now)
-        else:
-            queue.complete(event.lease, dict.fromkeys(event.lease.tests, "passed"), now=now)
-            finished_at = max(finished_at, now + round_trip)
-        now += round_trip
-        lease = queue.lease(f"job-{job + 1}", now=now, lease_seconds=lease_seconds)
-        now += round_trip
-        if lease is None:  # nothing waits; with no job dying nothing can come back, so this job is done
-            continue
-        end = now + math.fsum(actual[t] for t in lease.tests)
-        beat = now + heartbeat_every
-        while beat < end:
-            heapq.heappush(events, _Event(beat, next(order), job, "heartbeat", lease))
-            beat += heartbeat_every
-        heapq.heappush(events, _Event(end, next(order), job, "done", lease))
-    if not queue.finished(now=finished_at) or queue.snapshot().never_reported:
-        raise SystemExit("queue: the run ended with tests unreported (a bug in the queue or the simulation)")
+    makespan = run_queue(queue, node_ids, batches, actual, skews, **options)
+    round_trips = queue.ops
+    if queue.snapshot().never_reported:
+        raise SystemExit("queue: the queue says tests never reported (a bug in the queue or the simulation)")
     commands = server_commands(client) - commands_before - 1  # the INFO before is counted, this one not yet
     client.delete(*queue.keys)
-    return QueueRun(finished_at, len(batches), queue.ops, commands)
+    return QueueRun(makespan, len(batches), round_trips, commands)
+
+
+class ReplicaQueue:
+    """LeaseQueue's order when no lease expires, in memory: batches leased first in, first out, a lease done when
+    its every test is. The batch policies beyond the default are compared on it (a hundred runs of a suite in
+    seconds, not minutes); every default run checks that it gives the real queue's makespan."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[str, ...]] = []
+        self.out: dict[str, set[str]] = {}
+        self.seeded = False
+
+    def seed(self, manifest: Sequence[str], batches: Sequence[tuple[str, ...]], *, now: float) -> bool:
+        if self.seeded:
+            return False
+        self.pending, self.seeded = list(reversed(batches)), True
+        return True
+
+    def lease(self, worker: str, *, now: float, lease_seconds: float) -> Lease | None:
+        if not self.pending:
+            return None
+        batch_id = str(len(self.pending))
+        tests = self.pending.pop()
+        self.out[batch_id] = set(tests)
+        return Lease(batch_id, worker, tests, False)
+
+    def heartbeat(self, lease: Lease, *, now: float, lease_seconds: float) -> bool:
+        return lease.batch_id in self.out
+
+    def snapshot(self) -> None:
+        pass
+
+    def complete(self, lease: Lease, results: Mapping[str, str], *, now: float) -> None:
+        left = self.out[lease.batch_id]
+        left.difference_update(results)
+        if not left:
+            del self.out[lease.batch_id]
+
+    def finished(self, *, now: float) -> bool:
+        return not self.pending and not self.out
 
 
 _NAMESPACES = itertools.count(1)
@@ -217,19 +323,25 @@ def replay(versions: list[dict[str, float]], project: str, client: Any, args: An
             scores.add("static", shards, static_makespan(ours, actual, skews) / bound)
             theirs = pytest_split_bins("least_duration", pair.node_ids, pair.previous, shards)
             scores.add("least_dur", shards, static_makespan(theirs, actual, skews) / bound)
-            options = {"round_trip": args.round_trip, "lease_seconds": args.lease_seconds}
-            run = run_queue(client, pair.node_ids, planned, actual, skews, batcher=seed_batches, **options)
+            options = {"round_trip": args.round_trip, "lease_seconds": args.lease_seconds,
+                       "prefetch": not args.no_prefetch}
+            units = [((t,), planned[t]) for t in pair.node_ids]
+            batches = seed_batches(units, shards)
+            run = run_on_redis(client, pair.node_ids, batches, actual, skews, **options)
+            replica = run_queue(ReplicaQueue(), pair.node_ids, batches, actual, skews, **options)
+            if not math.isclose(replica, run.makespan, rel_tol=1e-12):
+                raise SystemExit(f"queue: the replica's makespan {replica} is not the real queue's {run.makespan}")
             scores.add("queue", shards, run.makespan / bound)
             scores.trips_per_test.setdefault(shards, []).append(run.round_trips / len(pair.node_ids))
             scores.commands_per_test.setdefault(shards, []).append(run.server_commands / len(pair.node_ids))
             scores.batches.setdefault(shards, []).append(run.batches)
             for name, (batcher, oracle) in measured.items():
                 if name.startswith("the plan's shards"):
-                    bins = [tuple(b) for b in ours if b]
-                    batcher = lambda units, jobs, bins=bins: bins  # noqa: E731
-                run = run_queue(client, pair.node_ids, actual if oracle else planned, actual, skews,
-                                batcher=batcher, **options)
-                scores.add(name, shards, run.makespan / bound)
+                    tried = [tuple(b) for b in ours if b]
+                else:
+                    tried = batcher([((t,), actual[t]) for t in pair.node_ids] if oracle else units, shards)
+                makespan = run_queue(ReplicaQueue(), pair.node_ids, tried, actual, skews, **options)
+                scores.add(name, shards, makespan / bound)
     return scores
 
 
@@ -285,9 +397,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.set_defaults(shards=shard_counts(DEFAULT_SHARDS))
     parser.add_argument("--projects", help="comma-separated history names (default: all)")
     parser.add_argument("--max-skew", type=float, default=60.0, help="job start skew is uniform on 0..this (s)")
-    parser.add_argument("--round-trip", type=float, default=0.05, help="seconds each seed, lease, complete costs")
+    parser.add_argument("--round-trip", type=float, default=0.01,
+                        help="seconds a job waits for each Redis call (default 0.01)")
     parser.add_argument("--lease-seconds", type=float, default=60.0)
     parser.add_argument("--seed", default="0", help="the skews' random seed")
+    parser.add_argument("--no-prefetch", action="store_true",
+                        help="jobs lease the next batch after a batch's last test, not before it (as the plugin does)")
     parser.add_argument("--variants", action="store_true", help="also measure other batch policies")
     args = parser.parse_args(argv)
 
