@@ -51,8 +51,11 @@ def seed_batches(
 
     A batch takes units in descending predicted seconds while it stays within
     `max(min_batch_seconds, remaining / (factor * jobs))`, where `remaining` is the work not yet batched when its
-    round of `jobs` batches began; a unit longer than that is a batch alone. Units with no test ids are dropped
-    (nothing to run).
+    round of `jobs` batches began; a unit longer than that is a batch alone. A batch whose last unit is longer than
+    `min_batch_seconds` then ends on the shortest unit left, if that one is no longer: a job leases its next
+    batch just before its batch's last test (so fixtures shared with the next batch survive, as in xdist), and a
+    batch that ended on a 70 s test would hold the next one back for 70 s, doubling up the longest tests on one
+    job at the start of the run. Units with no test ids are dropped (nothing to run).
     """
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
@@ -64,18 +67,22 @@ def seed_batches(
     remaining = math.fsum(cost for _, cost in kept)
     share = factor * jobs
     batches: list[tuple[str, ...]] = []
-    batch: list[str] = []
-    load = 0.0
-    target = 0.0
-    for ids, cost in kept:
-        if batch and load + cost > target * (1 + 1e-9):
-            batches.append(tuple(batch))
-            remaining -= load
-            batch, load = [], 0.0
-        if not batch and len(batches) % jobs == 0:
+    front, back = 0, len(kept)  # kept[front:back] is not batched yet; companions come off the back
+    while front < back:
+        if len(batches) % jobs == 0:
             target = max(min_batch_seconds, remaining / share)
-        batch.extend(ids)
-        load += cost
-    if batch:
+        batch, load = list(kept[front][0]), kept[front][1]
+        last = load
+        front += 1
+        while front < back and load + kept[front][1] <= target * (1 + 1e-9):
+            batch.extend(kept[front][0])
+            load += kept[front][1]
+            last = kept[front][1]
+            front += 1
+        if last > min_batch_seconds and front < back and kept[back - 1][1] <= min_batch_seconds:
+            back -= 1
+            batch.extend(kept[back][0])
+            load += kept[back][1]
         batches.append(tuple(batch))
+        remaining -= load
     return batches
