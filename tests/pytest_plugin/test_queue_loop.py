@@ -38,6 +38,8 @@ def test_a1():
 def test_hang():
     if os.environ.get("HANG_HERE"):
         time.sleep(600)
+    while os.environ.get("WAIT_FOR") and not os.path.exists(os.environ["WAIT_FOR"]):
+        time.sleep(0.05)
 
 def test_a3():
     pass
@@ -167,6 +169,13 @@ def test_four_jobs_run_every_test_exactly_once(tmp_path: Path, redis_server: Red
     assert code == 0, text
     assert merged["queue"]["re_leased"] == [] and merged["queue"]["causes"] == {}
     assert sum("seeded queue run" in out for _, out in results) == 1  # one job seeded, the others joined
+    # A queue job's progress log replays as any shard's: its tests, in the order it ran them.
+    from sharder.reports.junit import read_report
+
+    own = [case.node_id for case in read_report(root / "reports/shard-1-of-4.xml").cases]
+    replayed = _sharder(["replay", "--from", "reports/shard-1-of-4.progress.jsonl"], root, env)
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert f"{len(own)} tests" in replayed.stdout
 
 
 def test_a_killed_jobs_lease_is_run_by_the_others(tmp_path: Path, redis_server: RedisServer, run_name: str) -> None:
@@ -244,3 +253,22 @@ def test_unreachable_redis_falls_back_to_the_static_shard(tmp_path: Path, redis_
     assert sorted(_reported_cases(root)) == sorted(plan["bins"][0]["tests"])
     (code, out), = _finish([_job(root, "2/2", run_name, env, "--queue-fallback", "fail")])
     assert code == 2 and "(--queue-fallback fail)" in out
+
+
+def test_redis_lost_mid_run_the_job_finishes_what_it_holds_and_fails(tmp_path: Path, run_name: str) -> None:
+    root = _suite(tmp_path)
+    release = tmp_path / "release"
+    with RedisServer() as server:
+        env = _env(server, WAIT_FOR=str(release))
+        _plan(root, env)
+        job = _job(root, "1/4", run_name, env)
+        _wait_until_started(root / "reports/shard-1-of-4.progress.jsonl", HANG)
+    release.write_text("")  # Redis is gone now; the job's test goes on
+    (code, out), = _finish([job])
+    assert code == 1, out
+    assert "lost the queue mid-run" in out
+    held = ["tests/test_a.py::test_a1", HANG, "tests/test_a.py::test_a3"]
+    assert sorted(_reported_cases(root)) == sorted(held)  # the batch it held, and nothing more
+    code, merged, text = _merge(root, _env(server))
+    assert code == 1, text
+    assert _missing(merged) == set(_ids(root)) - set(held)
