@@ -44,7 +44,16 @@ def test_hang():
 def test_a3():
     pass
 ''',
-    "tests/test_b.py": "".join(f"\ndef test_b{n}():\n    pass\n" for n in range(4)),
+    # A module fixture that logs each setup: the queue loop must keep it across the module's tests (nextitem).
+    "tests/test_b.py": """
+import os, pytest
+
+@pytest.fixture(scope="module", autouse=True)
+def shared():
+    if os.environ.get("SETUP_LOG"):
+        with open(os.environ["SETUP_LOG"], "a") as log:
+            log.write("setup\\n")
+""" + "".join(f"\ndef test_b{n}():\n    pass\n" for n in range(4)),
     "tests/test_c.py": "".join(f"\ndef test_c{n}():\n    pass\n" for n in range(3)),
 }
 CRASHING = '''
@@ -159,9 +168,10 @@ def run_name() -> str:
 
 def test_four_jobs_run_every_test_exactly_once(tmp_path: Path, redis_server: RedisServer, run_name: str) -> None:
     root = _suite(tmp_path)
-    env = _env(redis_server)
+    env = _env(redis_server, SETUP_LOG=str(tmp_path / "setups"))
     _plan(root, env)
     results = _finish([_job(root, f"{k}/4", run_name, env) for k in range(1, 5)])
+    assert (tmp_path / "setups").read_text() == "setup\n"  # the module's 4 tests shared one fixture setup
     assert [code for code, _ in results] == [0, 0, 0, 0], results
     cases = _reported_cases(root)
     assert sorted(cases) == sorted(_ids(root))  # each test once, in exactly one job's report
