@@ -302,7 +302,8 @@ class QueueLoop:
         if self.state is not None and xml is not None:
             xml.add_global_property(QUEUE_RELEASED_PROPERTY, json.dumps(list(self.state.re_leased), ensure_ascii=True))
             xml.add_global_property(QUEUE_CAUSES_PROPERTY, json.dumps(dict(self.state.causes), ensure_ascii=True))
-        line = (f"sharder: shard {self.spec} ran {self.ran} tests in {self.leases} lease{'' if self.leases == 1 else 's'} of queue run "
+        leases = f"{self.leases} lease{'' if self.leases == 1 else 's'}"
+        line = (f"sharder: shard {self.spec} ran {self.ran} tests in {leases} of queue run "
                 f"{self.namespace}, {self.queue.ops} Redis round trips")
         if self.released_leases:
             line += f" ({self.released_leases} held tests another job had leased before)"
