@@ -192,6 +192,9 @@ def _queue_run(config: pytest.Config, shard: ShardSpec | None) -> str | None:
     queue_run: str | None = config.getoption("sharder_queue_run", None)
     if queue_run and (shard is None or not config.getoption("sharder_plan")):
         raise pytest.UsageError(f"{QUEUE_RUN_OPTION} needs --shard K/N and {PLAN_OPTION} (the plan seeds the queue)")
+    if queue_run and config.getoption("numprocesses", None):
+        raise pytest.UsageError(f"{QUEUE_RUN_OPTION} runs the job's tests in this one session; drop -n (more jobs "
+                                "on the queue are its parallelism)")
     if queue_run and config.getoption("sharder_ids_file"):
         raise pytest.UsageError(f"{QUEUE_RUN_OPTION} and {IDS_OPTION} choose the tests differently; give one")
     return queue_run

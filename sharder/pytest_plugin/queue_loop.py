@@ -109,6 +109,7 @@ class _Heartbeat:
                 try:
                     if not self.queue.heartbeat(held.lease, now=time.time(), lease_seconds=self.lease_seconds):
                         held.lost = True
+                        self.remove(held)
                 except QueueError as exc:
                     self.error = str(exc)
                     return
@@ -251,8 +252,9 @@ class QueueLoop:
 
     def _run(self, session: pytest.Session, item: pytest.Item, held: _Held, nextitem: pytest.Item | None,
              heartbeat: _Heartbeat) -> None:
-        if held.lost:  # the lease expired under this job and went to another: its tests are theirs now
-            return
+        # A lost lease (it expired under this job: a stalled heartbeat) still runs here: this item was already the
+        # previous one's `nextitem`, and skipping it would leave fixtures set up that pytest's next setup refuses.
+        # The other job's result or this one's, whichever comes first, counts.
         self.ran += 1
         item.user_properties.append((NODEID_PROPERTY, item.nodeid))
         item.user_properties.append((ORDER_PROPERTY, self.ran))
@@ -300,8 +302,9 @@ class QueueLoop:
         if self.state is not None and xml is not None:
             xml.add_global_property(QUEUE_RELEASED_PROPERTY, json.dumps(list(self.state.re_leased), ensure_ascii=True))
             xml.add_global_property(QUEUE_CAUSES_PROPERTY, json.dumps(dict(self.state.causes), ensure_ascii=True))
-        line = (f"sharder: shard {self.spec} ran {self.ran} tests in {self.leases} leases of queue run "
-                f"{self.namespace}")
+        leases = f"{self.leases} lease{'' if self.leases == 1 else 's'}"
+        line = (f"sharder: shard {self.spec} ran {self.ran} tests in {leases} of queue run "
+                f"{self.namespace}, {self.queue.ops} Redis round trips")
         if self.released_leases:
             line += f" ({self.released_leases} held tests another job had leased before)"
         _write_line(self.config, line)

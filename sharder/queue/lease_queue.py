@@ -8,8 +8,9 @@ Time is the caller's: every method that depends on it takes `now` (seconds, `tim
 virtual clock in `bench/queue.py`), and a lease's deadline is its score in a sorted set, so "expired" is a range
 query, not a Redis key expiry the bench could not control.
 
-A lease that expires goes back to the queue without the tests it already completed. Its first unfinished test
-was running when the job died, so it is the suspect: it is retried alone (at the back), the rest of the batch at
+A lease that expires goes back to the queue without the tests it already completed. In the dead job's oldest
+unfinished lease (a job may hold the next one, leased ahead and not started), the first unfinished test was
+running when the job died, so it is the suspect: it is retried alone (at the back), the rest of the batch at
 the front. A test that was the suspect of two expired leases is not leased again: it is the *cause* (a segfault, an
 `os._exit`, a hang), so it costs two jobs at most, and the merge names it.
 
@@ -25,6 +26,7 @@ so an abandoned run's queue disappears by itself:
     sharder:{NS}:done      hash  test id -> outcome (first result wins)
     sharder:{NS}:causes    hash  test id -> expired leases (>= 2): never leased again
     sharder:{NS}:released  set   test ids that went back to the queue from an expired lease
+    sharder:{NS}:dead      hash  worker -> the lease whose expiry charged its suspect (a job dies once)
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from sharder.core.errors import SharderError
 DEFAULT_KEY_TTL_SECONDS = 24 * 3600
 # Expired leases of one test after which it is the cause, not retried: the first death may be the runner's.
 KILLS_FOR_CAUSE = 2
-_KEY_NAMES = ("meta", "pending", "batches", "leases", "owners", "suspects", "done", "causes", "released")
+_KEY_NAMES = ("meta", "pending", "batches", "leases", "owners", "suspects", "done", "causes", "released", "dead")
 
 
 class QueueError(SharderError):
@@ -111,28 +113,38 @@ local function undone_of(id)
   return undone
 end
 local function requeue_expired(now, kills_for_cause)
-  local expired = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now)
-  for _, id in ipairs(expired) do
+  -- Oldest lease first: a job runs one test at a time, in the oldest lease it holds (a newer one is leased ahead,
+  -- before the last test of the older runs), so only a dead job's oldest unfinished lease names a suspect.
+  local order = {}
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now)) do
+    local token = redis.call('HGET', KEYS[5], id) or ''
+    local worker, n = string.match(token, '^(.*)#(%d+)$')
+    table.insert(order, {id = id, worker = worker or token, n = tonumber(n) or 0})
+  end
+  table.sort(order, function(a, b) return a.n < b.n end)
+  for _, lease in ipairs(order) do
+    local id = lease.id
     redis.call('ZREM', KEYS[4], id)
     redis.call('HDEL', KEYS[5], id)
     local undone = undone_of(id)
     redis.call('HDEL', KEYS[3], id)
     if #undone > 0 then
-      local suspect = undone[1]
-      local kills = redis.call('HINCRBY', KEYS[6], suspect, 1)
-      if #undone > 1 then
-        local rest = {}
-        for i = 2, #undone do
-          table.insert(rest, undone[i])
-          redis.call('SADD', KEYS[9], undone[i])
-        end
-        redis.call('LPUSH', KEYS[2], new_batch(rest))
-      end
-      redis.call('SADD', KEYS[9], suspect)
-      if kills >= kills_for_cause then
-        redis.call('HSET', KEYS[8], suspect, kills)
+      for _, test in ipairs(undone) do redis.call('SADD', KEYS[9], test) end
+      if redis.call('HSETNX', KEYS[10], lease.worker, id) == 0 then
+        redis.call('LPUSH', KEYS[2], new_batch(undone))  -- leased ahead, never started: no suspect in it
       else
-        redis.call('RPUSH', KEYS[2], new_batch({suspect}))
+        local suspect = undone[1]
+        local kills = redis.call('HINCRBY', KEYS[6], suspect, 1)
+        if #undone > 1 then
+          local rest = {}
+          for i = 2, #undone do table.insert(rest, undone[i]) end
+          redis.call('LPUSH', KEYS[2], new_batch(rest))
+        end
+        if kills >= kills_for_cause then
+          redis.call('HSET', KEYS[8], suspect, kills)
+        else
+          redis.call('RPUSH', KEYS[2], new_batch({suspect}))
+        end
       end
     end
   end
@@ -343,7 +355,7 @@ class LeaseQueue:
     def snapshot(self) -> QueueState:
         """Everything the merge needs from the queue, read in one round trip (a pipeline, not atomic: call it when
         the run is over, or accept a view a moment old)."""
-        meta, pending, batches, leases, owners, _suspects, done, causes, released = self.keys
+        meta, pending, batches, leases, owners, _suspects, done, causes, released, _dead = self.keys
 
         def read() -> list[Any]:
             pipe = self.client.pipeline(transaction=False)

@@ -300,7 +300,7 @@ def _shard_result(
     reported_ids = {a.node_id for a in attempts}
     missing = [node_id for node_id in planned_list if node_id not in seen] if planned_list is not None else []
     unnamed = max(0, planned - len(reported_ids) - len(missing)) if planned is not None else 0
-    if queued and planned_list is not None:  # a queue job ran what it leased: only its bin's unreported tests count
+    if queued:  # a queue job ran what it leased: its bin's size says nothing (the run's total is judged in `judge`)
         unnamed = 0
     failed = len({a.node_id for a in attempts if a.outcome in FAILING})
     died_in = next((log.running_when_stopped for log in logs if log.running_when_stopped), None)
@@ -342,6 +342,14 @@ def _shard_result(
     )
 
 
+def _queue_total(shards: list[ShardResult], identity: PlanIdentity, reported: int) -> None:
+    """A queue run merged without its plan: only the run's total is known (the reports' plan sizes), so the tests
+    short of it are counted, unnamed, once (on the first shard's row, where the summary says to pass --plan)."""
+    planned = sum(identity.sizes) if identity.sizes is not None else None
+    if planned is not None and reported < planned:
+        shards[0].missing_unnamed = planned - reported
+
+
 def judge(inputs: MergeInputs, identity: PlanIdentity, *, fail_on_flaky: bool = False) -> MergeResult:
     recovered = attempts_from_logs(inputs)
     attempts = inputs.attempts + recovered
@@ -358,6 +366,8 @@ def judge(inputs: MergeInputs, identity: PlanIdentity, *, fail_on_flaky: bool = 
             spec = ShardSpec(index, identity.shards)
             shards.append(_shard_result(spec, inputs, identity, by_shard.get(spec, []), planned_lists.get(index), seen,
                                         queued=queue is not None))
+    if queue is not None and identity.plan is None and shards:
+        _queue_total(shards, identity, len(tests))
     unclaimed = by_shard.get(None, [])
     if unclaimed:
         ids = {a.node_id for a in unclaimed}

@@ -191,3 +191,14 @@ def test_a_released_lease_goes_back_at_once_and_suspects_nobody(redis_client: An
     again = queue.lease("other", now=2.0, lease_seconds=60)  # long before the lease would have expired
     assert again is not None and again.tests == tuple(IDS[1:3]) and not again.released
     assert not redis_client.hgetall(f"sharder:{{{queue_namespace}}}:suspects")
+
+
+def test_a_lease_taken_ahead_by_a_job_that_died_suspects_nobody(redis_client: Any, queue_namespace: str) -> None:
+    queue = _queue(redis_client, queue_namespace)
+    queue.seed(IDS, BATCHES, now=0.0)
+    running = queue.lease("job1", now=0.0, lease_seconds=5)
+    ahead = queue.lease("job1", now=1.0, lease_seconds=5)  # taken before the last test of `running` ran
+    assert running is not None and ahead is not None
+    queue.lease("job2", now=10.0, lease_seconds=5)  # both expired: job1 died once, in `running`'s first test
+    suspects = redis_client.hgetall(f"sharder:{{{queue_namespace}}}:suspects")
+    assert suspects == {running.tests[0].encode(): b"1"}
