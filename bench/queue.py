@@ -292,6 +292,7 @@ class Scores:
     trips_per_test: dict[int, list[float]] = field(default_factory=dict)
     commands_per_test: dict[int, list[float]] = field(default_factory=dict)
     batches: dict[int, list[int]] = field(default_factory=dict)
+    pair_indices: list[int] = field(default_factory=list)  # which pairs the ratios are of, in order
     real_runs: int = 0  # runs on the real LeaseQueue (the others on the replica, checked equal on these)
 
     def add(self, mode: str, shards: int, ratio: float) -> None:
@@ -326,6 +327,7 @@ def replay(versions: list[dict[str, float]], project: str, client: Any, args: An
             continue
         planned, _ = _store_seconds(pair)
         actual = pair.actual
+        scores.pair_indices.append(index)
         for shards in args.shards:
             rng = random.Random(f"{args.seed}/{project}/{index}/{shards}")
             skews = [rng.uniform(0, args.max_skew) for _ in range(shards)]
@@ -359,9 +361,10 @@ def replay(versions: list[dict[str, float]], project: str, client: Any, args: An
     return scores
 
 
-def _goal_flags(project: str, shards: int, queue: Sequence[float], static: Sequence[float]) -> list[str]:
+def _goal_flags(project: str, shards: int, queue: Sequence[float], static: Sequence[float],
+                indices: Sequence[int]) -> list[str]:
     flags = []
-    for position, (q, s) in enumerate(zip(queue, static, strict=True)):
+    for position, q, s in zip(indices, queue, static, strict=True):
         if s > 1.10 and q > 1.05:
             flags.append(f"{project} N={shards} pair {position}: queue {q:.4f} of the bound where static is {s:.4f}")
         if q > s * 1.01:
@@ -381,7 +384,7 @@ def main_table(project: str, pair_count: int, scores: Scores) -> tuple[str, list
                      f"{statistics.fmean(scores.batches[shards]):.0f}",
                      *(f"{statistics.fmean(per_test[shards]):.3f}" if shards in per_test else "-"
                        for per_test in (scores.trips_per_test, scores.commands_per_test))))
-        flags += _goal_flags(project, shards, queue, static)
+        flags += _goal_flags(project, shards, queue, static, scores.pair_indices)
     header = ("N", "static geo", "worst", "least_dur geo", "worst", "queue geo", "worst", "queue/static geo",
               "worst pair", "batches", "trips/test", "cmds/test")
     title = (f"{project}: {pair_count} pairs (plan from k, run k+1), makespan / bound with start skew; "
