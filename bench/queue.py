@@ -313,7 +313,7 @@ def variants() -> dict[str, tuple[Batcher, bool]]:
         "the plan's shards as N batches (static, leased)": (lambda units, jobs: [], False),  # replaced in replay
         f"default (factor {FACTOR:g}, floor {MIN_BATCH_SECONDS:g} s), k+1 durations known": (seed_batches, True),
     }
-    for factor, floor in itertools.product((1.0, 1.5, 2.0, 3.0), (0.25, 1.0, 4.0)):
+    for factor, floor in itertools.product((2.0, 4.0, 6.0, 8.0), (0.25, 0.5, 1.0)):
         if (factor, floor) != (FACTOR, MIN_BATCH_SECONDS):
             found[f"factor {factor:g}, floor {floor:g} s"] = (policy(factor, floor), False)
     return found

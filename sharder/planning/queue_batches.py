@@ -21,23 +21,28 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-# Each batch aims at this fraction of the remaining work per job: 2 halves it in every round of `jobs` leases
-# (factoring's classic choice, robust when the predictions are off by up to a factor of two).
-FACTOR = 2.0
-# The smallest batch, in predicted seconds: a lease costs a round trip or two to Redis (milliseconds in CI, more
-# across regions) plus pytest's per-batch bookkeeping, so one second keeps that overhead near 1% while still
-# letting the last leases even out the jobs' finishing times to about a second.
-MIN_BATCH_SECONDS = 1.0
-# What a unit predicted at 0 s counts for when sizing batches, so ten thousand unrecorded or instant tests do not
-# all land in one batch (the same floor `partition` deals zero-weight units with).
-ZERO_UNIT_SECONDS = 0.001
+# Each round of `jobs` leases hands out 1/FACTOR of the work left. Factoring's classic 2 assumes the predictions
+# are roughly right; here they are last run's timings, and the jobs start up to a minute apart. Measured with
+# bench/queue.py (onegov-cloud, N = 16-64, 10 ms per Redis call): 2 -> 4 takes the makespan over the bound from
+# 1.046 to 1.036 on the pairs it was chosen on, and the gains of 6-8 there came with 1.5-2x the leases and none on
+# the held-out pairs.
+FACTOR = 4.0
+# The smallest batch, in cost seconds: a lease is a round trip to Redis (milliseconds, tens across regions), and
+# half a second keeps that near 1-2% while letting the last leases even out the jobs' finishing times.
+MIN_BATCH_SECONDS = 0.5
+# What each test costs on top of its recorded seconds, which leave out pytest's own per-test work (reporting, the
+# progress log, a few ms) and queue mode's round trip per result (a millisecond near Redis, tens across regions).
+# Without it a batch of 100 tests predicted at 0.01 s each is "1 s" yet runs for several, and the end of the run
+# turns ragged; with it, ten thousand unrecorded tests never land in one batch.
+PER_TEST_SECONDS = 0.01
 
 Unit = tuple[tuple[str, ...], float]
 
 
-def _cost(seconds: float) -> float:
-    """A unit's sizing cost: its prediction, at least `ZERO_UNIT_SECONDS` (negative or NaN predictions too)."""
-    return seconds if seconds > ZERO_UNIT_SECONDS else ZERO_UNIT_SECONDS
+def unit_cost(unit: Unit) -> float:
+    """A unit's sizing cost: its predicted seconds (negative or NaN counted as 0) plus `PER_TEST_SECONDS` a test."""
+    ids, seconds = unit
+    return (seconds if seconds > 0 else 0.0) + PER_TEST_SECONDS * len(ids)
 
 
 def seed_batches(
@@ -49,7 +54,8 @@ def seed_batches(
 ) -> list[tuple[str, ...]]:
     """The run's batches in lease order: each is the test ids of whole units, longest units first.
 
-    A batch takes units in descending predicted seconds while it stays within
+    A batch takes units in descending cost (`unit_cost`: predicted seconds and a per-test overhead) while it stays
+    within
     `max(min_batch_seconds, remaining / (factor * jobs))`, where `remaining` is the work not yet batched when its
     round of `jobs` batches began; a unit longer than that is a batch alone. A batch whose last unit is longer than
     `min_batch_seconds` then ends on the shortest unit left, if that one is no longer: a job leases its next
@@ -61,7 +67,7 @@ def seed_batches(
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     if not factor > 0 or not min_batch_seconds >= 0:
         raise ValueError(f"factor must be > 0 and min_batch_seconds >= 0, got {factor}, {min_batch_seconds}")
-    kept = [(ids, _cost(seconds)) for ids, seconds in units if ids]
+    kept = [(ids, unit_cost((ids, seconds))) for ids, seconds in units if ids]
     # Ties broken on the first test id, so the order does not depend on how the caller listed the units.
     kept.sort(key=lambda unit: (-unit[1], unit[0]))
     remaining = math.fsum(cost for _, cost in kept)

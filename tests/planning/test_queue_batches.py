@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sharder.planning.queue_batches import MIN_BATCH_SECONDS, ZERO_UNIT_SECONDS, Unit, seed_batches
+from sharder.planning.queue_batches import (
+    FACTOR,
+    MIN_BATCH_SECONDS,
+    PER_TEST_SECONDS,
+    Unit,
+    seed_batches,
+    unit_cost,
+)
 
 
 def flat_units(count: int, seconds: float, module: str = "tests/test_a.py") -> list[Unit]:
@@ -17,8 +24,8 @@ def flat_units(count: int, seconds: float, module: str = "tests/test_a.py") -> l
 
 
 def test_a_unit_longer_than_a_batch_goes_first_and_ends_on_the_shortest_unit_left() -> None:
-    units = [(("t::small_1",), 1.0), (("t::big",), 100.0), (("t::small_2",), 1.0)]
-    # 100 s is more than a batch of 102 / 8 s holds: alone, but for the short unit its job runs after leasing again
+    units = [(("t::small_1",), 0.2), (("t::big",), 100.0), (("t::small_2",), 0.2)]
+    # 100 s is more than a batch holds: alone, but for the short unit its job runs after leasing again
     assert seed_batches(units, 4) == [("t::big", "t::small_2"), ("t::small_1",)]
 
 
@@ -48,23 +55,26 @@ def test_units_are_never_split_and_keep_their_order() -> None:
 def test_batches_shrink_toward_the_end() -> None:
     batches = seed_batches(flat_units(4000, 0.5), 8)
     sizes = [len(b) for b in batches]
-    # the first round of 8 leases holds 1/2 of the work; the tail is at the floor of one second (two tests)
-    assert sum(sizes[:8]) == pytest.approx(2000, rel=0.01)
+    # the first round of 8 leases holds 1/FACTOR of the work; the tail is at the floor: one test a lease
+    assert sum(sizes[:8]) == pytest.approx(4000 / FACTOR, rel=0.01)
     assert sizes[0] > sizes[8] > sizes[16] > sizes[-3]
-    assert sizes[-2:] == [2, 2]
+    assert sizes[-2:] == [1, 1]
     assert sizes == sorted(sizes, reverse=True)
 
 
 def test_the_floor_keeps_round_trips_few_on_tiny_tests() -> None:
-    batches = seed_batches(flat_units(10_000, 0.01), 16)  # 100 s of work in 10 ms tests
-    assert len(batches) <= 2 * 100 / MIN_BATCH_SECONDS + 1
-    assert min(len(b) for b in batches[:-1]) >= 50
+    units = flat_units(10_000, 0.01)  # 100 s of work in 10 ms tests, 200 s with pytest's per-test work
+    total = sum(map(unit_cost, units))
+    batches = seed_batches(units, 16)
+    assert len(batches) <= 2 * total / MIN_BATCH_SECONDS + 1
+    assert min(len(b) for b in batches[:-1]) > MIN_BATCH_SECONDS / (2 * unit_cost(units[0]))
 
 
-def test_zero_second_tests_do_not_all_land_in_one_batch() -> None:
+def test_zero_second_tests_still_cost_their_overhead_and_spread() -> None:
     batches = seed_batches(flat_units(5000, 0.0), 4)
-    assert max(len(b) for b in batches) <= 1 / ZERO_UNIT_SECONDS + 1
+    assert max(len(b) for b in batches) <= 5000 / (FACTOR * 4) + 1  # no batch holds more than a round's share
     assert sum(len(b) for b in batches) == 5000
+    assert min(len(b) for b in batches[:-1]) > MIN_BATCH_SECONDS / (2 * PER_TEST_SECONDS)
 
 
 def test_the_order_the_units_come_in_does_not_matter() -> None:
@@ -77,7 +87,7 @@ def test_the_order_the_units_come_in_does_not_matter() -> None:
 
 def test_one_job_still_gets_shrinking_batches() -> None:
     batches = seed_batches(flat_units(100, 1.0), 1)
-    assert len(batches[0]) == 50
+    assert len(batches[0]) == 100 // FACTOR
     assert sum(map(len, batches)) == 100
 
 
@@ -113,14 +123,14 @@ def test_batches_are_whole_bounded_and_above_half_the_floor(
         (holder,) = [b for b in batches if ids[0] in b]
         start = holder.index(ids[0])
         assert holder[start:start + len(ids)] == ids
-    remaining = math.fsum(max(s, ZERO_UNIT_SECONDS) for _, s in units)
+    remaining = math.fsum(map(unit_cost, units))
     target = 0.0
     for position, batch in enumerate(batches):
-        cost = math.fsum(max(units[u][1], ZERO_UNIT_SECONDS) for u in {unit_of[t] for t in batch})
+        cost = math.fsum(unit_cost(units[u]) for u in {unit_of[t] for t in batch})
         if position % jobs == 0:  # a new round
-            target = max(floor, remaining / (2.0 * jobs))
+            target = max(floor, remaining / (FACTOR * jobs))
         in_order = list(dict.fromkeys(unit_of[t] for t in batch))
-        cost_of = [max(units[u][1], ZERO_UNIT_SECONDS) for u in in_order]
+        cost_of = [unit_cost(units[u]) for u in in_order]
         # a companion: the shortest unit, at most the floor, ending a batch whose own last unit was longer
         companion = len(in_order) > 1 and cost_of[-1] <= floor < cost_of[-2]
         core = cost_of[:-1] if companion else cost_of
