@@ -22,7 +22,8 @@ from sharder.example import copy_example
 
 # conftest_lib: gc and asyncio cleanup after each test, per-test peak memory, the unit/slow/... markers.
 # tests.faults.ledger: the fault report, here so that the xdist controller, which prints it, loads it too.
-pytest_plugins = ["pytester", "conftest_lib", "tests.faults.ledger"]
+# tests.redis_service: a real redis-server for queue mode's tests.
+pytest_plugins = ["pytester", "conftest_lib", "tests.faults.ledger", "tests.redis_service"]
 
 # The example suite sleeps for real; sharder's own tests run it 20x faster.
 EXAMPLE_TIME_SCALE = "0.05"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sharder.ci.workflow import DISTRIBUTION
+from sharder.ci.workflow import DISTRIBUTION, queue_mode_line
 from sharder.ci.yaml_text import render_yaml
 
 DEFAULT_OUTPUT = Path(".gitlab-ci.yml")
@@ -38,6 +38,12 @@ HEADER = """\
 #   report: always runs after the shards; one verdict for all of them, and the rebalanced durations store
 #           saved to the cache on the default branch only.
 """
+QUEUE_HEADER = """\
+# Queue mode (--queue): with the CI/CD variable SHARDER_QUEUE_URL (masked; redis://[:PASSWORD@]HOST:PORT/DB of a
+#   Redis every job can reach; `services:` are per job, so one cannot be the shared queue) the test jobs lease
+#   batches from one queue. Without it (not set, or a protected variable on an unprotected branch) every job runs
+#   its shard of the plan, as without --queue, and its log says so.
+"""
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,7 @@ class PipelineOptions:
     python_version: str = "3.12"
     pytest_args: tuple[str, ...] = ()
     test_timeout_minutes: int = 60
+    queue: bool = False  # test jobs lease from the Redis queue at $SHARDER_QUEUE_URL, else run the plan
 
 
 def _with_pytest_args(command: str, options: PipelineOptions) -> str:
@@ -79,7 +86,8 @@ def gitlab_pipeline(options: PipelineOptions) -> dict[str, Any]:
             "needs": ["plan"],
             "parallel": options.shards,
             "timeout": f"{options.test_timeout_minutes} minutes",
-            "script": [_with_pytest_args("sharder run --plan plan.json --junit-dir reports", options)],
+            "script": [*([queue_mode_line("", "variable")] if options.queue else []),
+                       _with_pytest_args("sharder run --plan plan.json --junit-dir reports", options)],
             "artifacts": {
                 "when": "always",
                 "paths": ["reports/"],
@@ -105,5 +113,5 @@ def gitlab_pipeline(options: PipelineOptions) -> dict[str, Any]:
     }
 
 
-def render_pipeline(pipeline: dict[str, Any]) -> str:
-    return HEADER + render_yaml(pipeline)
+def render_pipeline(pipeline: dict[str, Any], *, queue: bool = False) -> str:
+    return HEADER + (QUEUE_HEADER if queue else "") + render_yaml(pipeline)

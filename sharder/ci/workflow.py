@@ -93,6 +93,18 @@ KNOWN_PYTHONS = ("3.9", "3.10", "3.11", "3.12", "3.13")
 PLAN_TIMEOUT_MINUTES = 15
 REPORT_TIMEOUT_MINUTES = 15
 DEFAULT_TEST_TIMEOUT_MINUTES = 60
+# Queue mode (`--queue`): the URL of one Redis every shard job reaches. A service container cannot be it: GitHub
+# starts one per job, so each shard would seed a queue of its own and run the whole suite. So the URL is a secret
+# (absent on forks' pull requests, or until it is set: then each job runs its shard of the plan, and says so).
+QUEUE_URL_ENV = "SHARDER_QUEUE_URL"
+QUEUE_SECRET = "${{ secrets.SHARDER_QUEUE_URL }}"
+QUEUE_DISTRIBUTION = f"'{DISTRIBUTION}[queue]'"
+QUEUE_HEADER = """\
+# Queue mode (--queue): with the repository secret SHARDER_QUEUE_URL (redis://[:PASSWORD@]HOST:PORT/DB of a Redis
+#   every job can reach; a service container cannot be shared between jobs) the shard jobs lease batches from one
+#   queue; the URL reaches sharder through the environment only. Without it (not set yet, or a fork's pull request)
+#   every job runs its shard of the plan, as without --queue, and a notice says so.
+"""
 
 
 @dataclass(frozen=True)
@@ -117,6 +129,7 @@ class WorkflowOptions:
     dependency_files: tuple[str, ...] = ()
     pytest_args: tuple[str, ...] = ()  # after `--` on every line that collects: matrix --target, plan and run
     store: str = "cache"  # "cache": the store in GitHub's cache (.sharder/); "repo": a committed durations.json
+    queue: bool = False  # shard jobs lease from the Redis queue at secrets.SHARDER_QUEUE_URL, else run the plan
 
     @property
     def test_timeout_minutes(self) -> int:
@@ -231,6 +244,26 @@ def matrix_command(options: WorkflowOptions) -> str:
                              f"--job-overhead {format_duration(options.overhead_seconds)}{_store_flag(options)}", options)
 
 
+def queue_install(install: str) -> str:
+    """The install line with the queue's extra (the redis client) on sharder's own requirement."""
+    head, separator, last = install.rpartition(" ")
+    return f"{head}{separator}{QUEUE_DISTRIBUTION}" if last == DISTRIBUTION else install
+
+
+def queue_mode_line(notice: str, setting: str) -> str:
+    """One shell line that says whether this job joins the queue or runs its shard of the plan (`notice`: the CI's
+    annotation prefix, if any; `setting`: what the CI calls the missing URL, a secret or a variable)."""
+    return (f'if [ -n "${QUEUE_URL_ENV}" ]; then echo "queue mode: this job leases its tests from the Redis queue of '
+            f'this run"; else echo "{notice}no {QUEUE_URL_ENV} {setting}: this job runs its shard of the plan"; fi')
+
+
+def _queue_steps(options: WorkflowOptions) -> list[dict[str, Any]]:
+    if not options.queue:
+        return []
+    return [{"name": "Queue or plan", "env": {QUEUE_URL_ENV: QUEUE_SECRET},
+             "run": queue_mode_line("::notice title=sharder::", "secret")}]
+
+
 def _restore_store(options: WorkflowOptions) -> list[dict[str, Any]]:
     if options.store != "cache":
         return []
@@ -285,9 +318,12 @@ def github_workflow(options: WorkflowOptions) -> dict[str, Any]:
         "steps": [
             *_setup_steps(options),
             {"uses": DOWNLOAD_ARTIFACT, "with": {"name": PLAN_ARTIFACT}},
-            # SHARDER_SHARD is how any CI tells `sharder run` its shard (see sharder.ci.providers).
-            {"name": "Run shard", "env": {SHARD_VARIABLE: "${{ matrix.shard }}"}, "run": _with_pytest_args(
-                "sharder run --plan plan.json --junit-dir reports", options)},
+            *_queue_steps(options),
+            # SHARDER_SHARD is how any CI tells `sharder run` its shard (see sharder.ci.providers); the queue's URL is
+            # a secret and reaches the job through the environment only.
+            {"name": "Run shard",
+             "env": {SHARD_VARIABLE: "${{ matrix.shard }}", **({QUEUE_URL_ENV: QUEUE_SECRET} if options.queue else {})},
+             "run": _with_pytest_args("sharder run --plan plan.json --junit-dir reports", options)},
             {"name": "Upload reports", "if": "always()", "uses": UPLOAD_ARTIFACT, "with": {
                 # The shard ("3/8") cannot name an artifact ("/" is not allowed); the job index can. The attempt keeps
                 # a re-run job from colliding with its first attempt's artifact (GitHub answers 409).
@@ -343,5 +379,5 @@ def _with_release_comments(text: str) -> str:
     return _PINNED_USE.sub(comment, text)
 
 
-def render_workflow(workflow: dict[str, Any]) -> str:
-    return HEADER + _with_release_comments(render_yaml(workflow))
+def render_workflow(workflow: dict[str, Any], *, queue: bool = False) -> str:
+    return HEADER + (QUEUE_HEADER if queue else "") + _with_release_comments(render_yaml(workflow))

@@ -42,6 +42,9 @@ def register(subparsers: Any) -> None:
                         help="github: where the durations store lives between runs: GitHub's cache (default; saved "
                              "from the default branch, read everywhere) or a committed durations.json (the report "
                              "job uploads the refreshed file to commit)")
+    parser.add_argument("--queue", action="store_true",
+                        help="queue mode: shard jobs lease batches from one Redis queue at $SHARDER_QUEUE_URL (a "
+                             "GitHub secret, a GitLab CI/CD variable), and run their shard of the plan without it")
     parser.add_argument("-o", "--output", metavar="PATH",
                         help="where to write (default .github/workflows/sharder.yml, or .gitlab-ci.yml)")
     parser.add_argument("--force", action="store_true", help="replace an existing file")
@@ -57,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         WorkflowOptions,
         detect_setup,
         github_workflow,
+        queue_install,
         render_workflow,
     )
     from sharder.core.atomic import atomic_write_text
@@ -83,25 +87,31 @@ def run(args: argparse.Namespace) -> int:
     if output.exists() and not args.force:
         raise SharderError(f"{os.fspath(output)!r} already exists; pass --force to replace it")
     setup = detect_setup(Path.cwd(), install=args.install, python=args.python)
+    install = queue_install(setup.install) if args.queue else setup.install
     if args.provider == "github":
         options = WorkflowOptions(
             shards=args.shards, target_seconds=args.target,
             overhead_seconds=DEFAULT_OVERHEAD_SECONDS if args.job_overhead is None else args.job_overhead,
-            install=setup.install, python_version=setup.python_version, dependency_files=setup.dependency_files,
-            pytest_args=tuple(args.pytest_args), store=args.store,
+            install=install, python_version=setup.python_version, dependency_files=setup.dependency_files,
+            pytest_args=tuple(args.pytest_args), store=args.store, queue=args.queue,
         )
-        text = render_workflow(github_workflow(options))
+        text = render_workflow(github_workflow(options), queue=args.queue)
     else:
-        pipeline = PipelineOptions(shards=args.shards or DEFAULT_GITLAB_SHARDS, install=setup.install,
-                                   python_version=setup.python_version, pytest_args=tuple(args.pytest_args))
-        text = render_pipeline(gitlab_pipeline(pipeline))
+        pipeline = PipelineOptions(shards=args.shards or DEFAULT_GITLAB_SHARDS, install=install,
+                                   python_version=setup.python_version, pytest_args=tuple(args.pytest_args),
+                                   queue=args.queue)
+        text = render_pipeline(gitlab_pipeline(pipeline), queue=args.queue)
     try:
         atomic_write_text(output, text)
     except OSError as exc:
         raise SharderError(f"cannot write {os.fspath(output)!r}: {exc.strerror}") from None
     print(f"sharder init: wrote {os.fspath(output)}", file=sys.stderr)
-    print(f"  install: {setup.install}  ({setup.install_reason}; --install CMD to change)", file=sys.stderr)
+    print(f"  install: {install}  ({setup.install_reason}; --install CMD to change)", file=sys.stderr)
     print(f"  python:  {setup.python_version}  ({setup.python_reason}; --python VERSION to change)", file=sys.stderr)
+    if args.queue:
+        where = "a repository secret" if args.provider == "github" else "a masked CI/CD variable"
+        print(f"  queue:   set SHARDER_QUEUE_URL as {where} (a Redis every job reaches); until then each job "
+              "runs its shard of the plan", file=sys.stderr)
     if args.pytest_args:
         print(f"  pytest arguments on the lines that collect: {shlex.join(args.pytest_args)}", file=sys.stderr)
     return 0

@@ -38,6 +38,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("-o", "--output", default=None, metavar="PATH",
                         help="merged JUnit report (default: JUNIT_DIR/merged.xml)")
     parser.add_argument("--markdown", metavar="PATH", help="also write the summary as Markdown here")
+    parser.add_argument("--queue", action="store_true",
+                        help="queue mode: start a private redis-server for the run; the J jobs lease the plan's "
+                        "batches from it instead of running one shard each")
     parser.set_defaults(func=run)
 
 
@@ -61,7 +64,7 @@ def _clear_outputs(junit_dir: Path, stem: str) -> None:
 
 
 def _run_parallel(argvs: dict[int, list[str]], junit_dir: Path, shards: int, jobs: int,
-                  running_now: set[int]) -> dict[int, int]:
+                  running_now: set[int], env: dict[str, str] | None = None) -> dict[int, int]:
     """J pytest processes at a time, each writing its output to its own log file; prints as each one ends.
 
     `running_now` holds the shards whose pytest runs, for the caller to record a cancel in (a forwarded signal
@@ -79,7 +82,7 @@ def _run_parallel(argvs: dict[int, list[str]], junit_dir: Path, shards: int, job
                 log_path = junit_dir / f"shard-{number}-of-{shards}.log"
                 log = open(log_path, "wb")  # noqa: SIM115  # closed when the shard ends
                 try:
-                    process = supervision.start(argvs[number], stdout=log, stderr=subprocess.STDOUT)
+                    process = supervision.start(argvs[number], stdout=log, stderr=subprocess.STDOUT, env=env)
                 except OSError as exc:
                     log.close()
                     raise SharderError(f"cannot start pytest: {exc.strerror}") from None
@@ -128,7 +131,7 @@ def _record_cancel(cancel: Cancelled, junit_dir: Path, shards: int, numbers: set
 
 def run_local(
     shards: int, *, durations: Path, junit_dir: Path, plan_path: Path, pytest_args: Sequence[str], jobs: int = 1,
-    output: Path | None = None, markdown: Path | None = None,
+    output: Path | None = None, markdown: Path | None = None, queue: bool = False,
 ) -> int:
     from sharder.commands.merge_command import merge_and_report
     from sharder.commands.plan_command import render_plan_table
@@ -148,24 +151,27 @@ def run_local(
     junit_dir.mkdir(parents=True, exist_ok=True)
     write_plan(plan_path, plan)
     print(render_plan_table(plan), flush=True)
-    argvs: dict[int, list[str]] = {}
-    for shard_bin in plan.bins:
-        spec = ShardSpec(shard_bin.shard, shards)
-        _clear_outputs(junit_dir, spec.report_stem)
-        argvs[shard_bin.shard] = runner.shard_argv(spec, junit_dir=junit_dir, plan_path=plan_path,
-                                                   durations_path=durations, pytest_args=["-q", *pytest_args])
     running_now: set[int] = set()
     codes: dict[int, int] = {}
     try:
-        with supervising():
+        with supervising(), contextlib.ExitStack() as stack:
+            queue_args, env = _private_queue(stack) if queue else ([], None)
+            argvs: dict[int, list[str]] = {}
+            for shard_bin in plan.bins:
+                spec = ShardSpec(shard_bin.shard, shards)
+                _clear_outputs(junit_dir, spec.report_stem)
+                argvs[shard_bin.shard] = runner.shard_argv(spec, junit_dir=junit_dir, plan_path=plan_path,
+                                                           durations_path=durations,
+                                                           pytest_args=["-q", *queue_args, *pytest_args])
             if jobs > 1:
-                print(f"\nrunning {shards} shards, {min(jobs, shards)} at a time", flush=True)
-                codes = _run_parallel(argvs, junit_dir, shards, jobs, running_now)
+                what = "jobs on one queue" if queue else "shards"
+                print(f"\nrunning {shards} {what}, {min(jobs, shards)} at a time", flush=True)
+                codes = _run_parallel(argvs, junit_dir, shards, jobs, running_now, env)
             else:
                 for number, argv in argvs.items():
                     print(f"\n=== shard {number}/{shards}: {len(plan.bins[number - 1].tests)} tests ===", flush=True)
                     running_now = {number}
-                    codes[number] = runner.run(argv)
+                    codes[number] = runner.run(argv, env=env)
                 running_now = set()
     except Cancelled as cancel:
         raise _record_cancel(cancel, junit_dir, shards, running_now) from None
@@ -182,13 +188,28 @@ def run_local(
                             markdown=markdown)
 
 
+def _private_queue(stack: contextlib.ExitStack) -> tuple[list[str], dict[str, str]]:
+    """A redis-server of this run's own (stopped when the run ends, dead with it if it is killed) and a fresh
+    queue run on it: the jobs' pytest options and environment."""
+    import uuid
+
+    from sharder.queue.lease_queue import run_namespace
+    from sharder.running.queue_mode import QueueJoin
+    from sharder.running.redis_server import RedisServer
+
+    server = stack.enter_context(RedisServer())
+    join = QueueJoin(server.url, run_namespace(["local", uuid.uuid4().hex]))
+    print(f"queue mode: a private redis-server at {server.url}, queue run {join.namespace}", flush=True)
+    return join.pytest_args(), {**os.environ, **join.env()}
+
+
 def run(args: argparse.Namespace) -> int:
     junit_dir = Path(args.junit_dir)
     plan_path = Path(args.plan_output) if args.plan_output else junit_dir / "plan.json"
     return run_local(args.shards, durations=durations_path(args.durations), junit_dir=junit_dir,
                      plan_path=plan_path, pytest_args=args.pytest_args, jobs=args.jobs,
                      output=Path(args.output) if args.output else None,
-                     markdown=Path(args.markdown) if args.markdown else None)
+                     markdown=Path(args.markdown) if args.markdown else None, queue=args.queue)
 
 
 def run_in(directory: Path, shards: int, jobs: int = 1) -> int:

@@ -27,6 +27,12 @@ PYTEST_ARGS_PROPERTY = "sharder_pytest_args"
 # On the suite, only when it happened: how many tests the shard would have run had its pytest arguments (-k, -m,
 # --deselect) not deselected every one of them; such a shard ran nothing and is not a pass.
 ALL_DESELECTED_PROPERTY = "sharder_all_deselected"
+# On the suite, in queue mode: the queue run the job took its tests from, and what the queue knew at the job's end:
+# the tests that went back to it from an expired lease (JSON list) and the causes, tests never leased again after
+# two jobs died running them (JSON object: id -> expired leases). A merge unions them over the run's reports.
+QUEUE_RUN_PROPERTY = "sharder_queue_run"
+QUEUE_RELEASED_PROPERTY = "sharder_queue_released"
+QUEUE_CAUSES_PROPERTY = "sharder_queue_causes"
 
 
 # ---------------------------------------------------------------------------------------------- case keys

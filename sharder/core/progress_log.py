@@ -11,7 +11,8 @@ where `--sharder-progress-log` puts it. Events, one JSON object per line:
 - `{"event": "session", "format": 1, "shard": "3/8" | null, "plan_id": ..., "plan_sizes": [..] | null,
   "predicted_seconds": s | null, "collected": n, "selected": n, "order": [ids in run order],
   "randomly_seed": int | null, "report": "shard-3-of-8.xml" | null, "pid": ..., "run_id": "..." | null,
-  "pytest_args": [the user's pytest arguments] | null, "all_deselected": n | null}` first;
+  "pytest_args": [the user's pytest arguments] | null, "all_deselected": n | null, "queue_run": name | null}`
+  first (a queue job's `order` is empty: it learns its tests as it leases them, and its `start` lines are its order);
 - `{"event": "start", "nodeid": ...}` when a test starts;
 - `{"event": "test", "nodeid": ..., "outcome": "passed|failed|error|skipped|rerun", "setup": s, "call": s,
   "teardown": s, "seconds": s, "shard": "3/8" | null, "index": i, "message": ..., "peak_rss_mb": mb?}` when
@@ -108,6 +109,7 @@ class ProgressLog:
     all_deselected: int | None = None
     error: str | None = None  # why the shard refused to run, when it did
     cancelled_by: str | None = None  # the signal name of a `cancelled` record: the shard was cancelled
+    queue_run: str | None = None  # queue mode: the queue run the job leased its tests from
 
     @property
     def running_when_stopped(self) -> str | None:
@@ -152,6 +154,8 @@ def _apply_header(log: ProgressLog, event: dict[str, Any], source: str) -> None:
     run_id = event.get("run_id")
     log.run_id = run_id if isinstance(run_id, str) and run_id else None
     log.pytest_args = pytest_args_from(event.get("pytest_args"))
+    queue_run = event.get("queue_run")
+    log.queue_run = queue_run if isinstance(queue_run, str) and queue_run else None
     deselected = event.get("all_deselected")
     log.all_deselected = (deselected if isinstance(deselected, int) and not isinstance(deselected, bool)
                           and deselected > 0 else None)

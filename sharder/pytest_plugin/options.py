@@ -17,3 +17,8 @@ FULL_COLLECTION_OPTION = "--sharder-full-collection"
 RUN_ID_OPTION = "--sharder-run-id"
 # The user's own pytest arguments, as a JSON list, recorded in the shard's outputs for `sharder replay`.
 PYTEST_ARGS_OPTION = "--sharder-pytest-args"
+# Queue mode (`sharder run --queue URL`): the queue run's namespace on Redis and the lease length; the URL itself
+# comes from $SHARDER_QUEUE_URL only, so a password never stands on a command line.
+QUEUE_RUN_OPTION = "--sharder-queue-run"
+QUEUE_LEASE_OPTION = "--sharder-queue-lease"
+QUEUE_URL_ENV = "SHARDER_QUEUE_URL"

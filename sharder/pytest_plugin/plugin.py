@@ -44,6 +44,8 @@ from sharder.pytest_plugin.options import (
     PROGRESS_LOG_OPTION,
     PYTEST_ARGS_OPTION,
     PYTEST_SPLIT_PLUGIN,
+    QUEUE_LEASE_OPTION,
+    QUEUE_RUN_OPTION,
     RUN_ID_OPTION,
     SHARD_OPTION,
     STORE_OPTION,
@@ -109,6 +111,7 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                     help="the run identity stamped on the progress log and the JUnit report (default: a new one "
                     "per session); a merge takes a report for its shard only when it matches the log's")
     group.addoption(PYTEST_ARGS_OPTION, type=parse_pytest_args_option, metavar="JSON", help=argparse.SUPPRESS)
+    _add_queue_options(group)
     if not _pytest_split_active(pluginmanager):
         group.addoption("--splits", dest="sharder_splits", type=_positive_int, metavar="N",
                         help="pytest-split spelling of N in --shard K/N")
@@ -150,7 +153,8 @@ def pytest_configure(config: pytest.Config) -> None:
     shard = _requested_shard(config)
     if shard is None and config.getoption("sharder_plan"):
         raise pytest.UsageError(f"{PLAN_OPTION} needs --shard K/N to say which of its shards to run")
-    if shard is not None and config.getoption("sharder_plan") and not (
+    queue_run = _queue_run(config, shard)
+    if shard is not None and config.getoption("sharder_plan") and not queue_run and not (
         config.getoption("sharder_ids_file") or config.getoption("sharder_collect_to")
     ):
         install_footprint(config, shard, config.getoption("sharder_plan"))
@@ -162,6 +166,8 @@ def pytest_configure(config: pytest.Config) -> None:
         outputs = ShardOutputs(config, log_path, report_name, spec=shard, plan_path=config.getoption("sharder_plan"),
                                run=_run_facts(config, log_path is not None))
         config.pluginmanager.register(outputs, _OUTPUTS_NAME)
+        if queue_run and shard is not None and not _is_xdist_worker(config):
+            _register_queue_loop(config, shard, queue_run, outputs)
 
 
 def _run_facts(config: pytest.Config, writes_log: bool) -> RunFacts:
@@ -171,7 +177,37 @@ def _run_facts(config: pytest.Config, writes_log: bool) -> RunFacts:
     given_args = config.getoption("sharder_pytest_args", None)
     if given_args is None and writes_log:
         given_args = user_pytest_args(config.invocation_params.args)
-    return RunFacts(run_id=run_id, pytest_args=given_args if writes_log else None)
+    return RunFacts(run_id=run_id, pytest_args=given_args if writes_log else None,
+                    queue_run=config.getoption("sharder_queue_run", None))
+
+
+def _add_queue_options(group: pytest.OptionGroup) -> None:
+    from sharder.pytest_plugin.queue_loop import DEFAULT_LEASE_SECONDS, lease_seconds_argument
+
+    group.addoption(QUEUE_RUN_OPTION, metavar="NAME",
+                    help="queue mode: lease this job's tests from the queue run NAME on the Redis at "
+                    "$SHARDER_QUEUE_URL (with --shard K/N and --sharder-plan; `sharder run --queue` sets it)")
+    group.addoption(QUEUE_LEASE_OPTION, type=lease_seconds_argument, default=DEFAULT_LEASE_SECONDS, metavar="SECONDS",
+                    help=f"queue mode: how long a lease lasts without a heartbeat (default {DEFAULT_LEASE_SECONDS:g})")
+
+
+def _queue_run(config: pytest.Config, shard: ShardSpec | None) -> str | None:
+    queue_run: str | None = config.getoption("sharder_queue_run", None)
+    if queue_run and (shard is None or not config.getoption("sharder_plan")):
+        raise pytest.UsageError(f"{QUEUE_RUN_OPTION} needs --shard K/N and {PLAN_OPTION} (the plan seeds the queue)")
+    if queue_run and config.getoption("numprocesses", None):
+        raise pytest.UsageError(f"{QUEUE_RUN_OPTION} runs the job's tests in this one session; drop -n (more jobs "
+                                "on the queue are its parallelism)")
+    if queue_run and config.getoption("sharder_ids_file"):
+        raise pytest.UsageError(f"{QUEUE_RUN_OPTION} and {IDS_OPTION} choose the tests differently; give one")
+    return queue_run
+
+
+def _register_queue_loop(config: pytest.Config, shard: ShardSpec, queue_run: str, outputs: ShardOutputs) -> None:
+    from sharder.pytest_plugin.queue_loop import QUEUE_LOOP_NAME, QueueLoop
+
+    config.pluginmanager.register(QueueLoop(config, shard, config.getoption("sharder_plan"), queue_run,
+                                            config.getoption("sharder_queue_lease"), outputs), QUEUE_LOOP_NAME)
 
 
 def _select(config: pytest.Config, spec: ShardSpec, ids: list[str]) -> Selection:
@@ -238,6 +274,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         atomic_write_text(collect_to, json.dumps({"tests": ids, "selected_by": state.narrowed_by}, ensure_ascii=False))
         if not config.getoption("sharder_ids_file"):  # with an id list, a replay's first run also collects
             return
+    if config.getoption("sharder_queue_run", None):  # queue mode: `queue_loop` checks and leases the tests
+        return
     try:
         ids_file = config.getoption("sharder_ids_file")
         if ids_file:

@@ -22,6 +22,8 @@ from sharder.pytest_plugin.options import (
     PLAN_OPTION,
     PROGRESS_LOG_OPTION,
     PYTEST_ARGS_OPTION,
+    QUEUE_LEASE_OPTION,
+    QUEUE_RUN_OPTION,
     RUN_ID_OPTION,
     SHARD_OPTION,
     STORE_OPTION,
@@ -36,13 +38,15 @@ class RunFacts:
     run_id: str | None = None
     pytest_args: tuple[str, ...] | None = None
     all_deselected: int | None = None  # how many tests the user's arguments took from a shard left with none
+    queue_run: str | None = None  # queue mode: the queue run this job leases its tests from
 
 
 # Options sharder's own launchers add (with a value in the same token or the next one), and flags: not the user's
 # arguments, so not recorded for a replay, which adds its own.
 _OWN_OPTIONS_WITH_VALUE = (SHARD_OPTION, PLAN_OPTION, DURATIONS_OPTION, PROGRESS_LOG_OPTION, RUN_ID_OPTION,
                            PYTEST_ARGS_OPTION, IDS_OPTION, COLLECT_TO_OPTION, GROUP_BY_OPTION, "--junitxml",
-                           "--junit-xml", "--splits", "--group", "--durations-path")
+                           "--junit-xml", "--splits", "--group", "--durations-path",
+                           QUEUE_RUN_OPTION, QUEUE_LEASE_OPTION)
 _OWN_FLAGS = (STORE_OPTION, FULL_COLLECTION_OPTION, "--store-durations")
 
 

@@ -154,6 +154,7 @@ class ProgressWriter:
             "run_id": self.run.run_id,
             "pytest_args": list(self.run.pytest_args) if self.run.pytest_args is not None else None,
             "all_deselected": self.run.all_deselected,
+            "queue_run": self.run.queue_run,
         })
 
     @property
@@ -336,8 +337,10 @@ class ShardOutputs:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         if self.writer is not None:
-            # a refused shard ran nothing: its order is empty, not the whole unselected collection
-            order = [] if self.error is not None else [item.nodeid for item in session.items]
+            # a refused shard ran nothing: its order is empty, not the whole unselected collection; a queue job's
+            # order is known only as it leases (its `start` lines and the report's positions hold it)
+            order = ([] if self.error is not None or self.run.queue_run is not None
+                     else [item.nodeid for item in session.items])
             collected = self.collected if self.collected is not None else len(order)
             self.writer.open(self.config, self.identity, collected, order)
             if self.error is not None:

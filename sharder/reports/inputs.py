@@ -35,6 +35,9 @@ from sharder.core.junit_names import (
     PLAN_SIZES_PROPERTY,
     PREDICTED_SECONDS_PROPERTY,
     PYTEST_ARGS_PROPERTY,
+    QUEUE_CAUSES_PROPERTY,
+    QUEUE_RELEASED_PROPERTY,
+    QUEUE_RUN_PROPERTY,
     RUN_ID_PROPERTY,
     SETUP_PROPERTY,
     SHARD_PROPERTY,
@@ -88,6 +91,9 @@ class ReportInfo:
     run_id: str | None = None
     pytest_args: tuple[str, ...] | None = None
     all_deselected: int | None = None  # the shard's pytest arguments deselected all of these tests
+    queue_run: str | None = None  # queue mode: the queue run the job leased from, and what the queue knew at its end
+    queue_released: tuple[str, ...] = ()
+    queue_causes: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -317,6 +323,25 @@ def _json_args(text: str | None) -> tuple[str, ...] | None:
         return None
 
 
+def _json_ids(text: str | None) -> list[str]:
+    """A queue property's id list; anything else (a hand-edited or foreign report) is no list at all."""
+    try:
+        value = json.loads(text) if text else []
+    except ValueError:
+        return []
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
+def _json_causes(text: str | None) -> dict[str, int]:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {key: kills for key, kills in value.items() if isinstance(kills, int) and not isinstance(kills, bool)}
+
+
 def _read_logs(paths: Iterable[Path], inputs: MergeInputs) -> None:
     for path in paths:
         try:
@@ -382,6 +407,9 @@ def collect(
             cases=len(report.cases), run_id=run_id,
             pytest_args=_json_args(report.suite_properties.get(PYTEST_ARGS_PROPERTY)),
             all_deselected=_deselected_count(report.suite_properties.get(ALL_DESELECTED_PROPERTY)),
+            queue_run=report.suite_properties.get(QUEUE_RUN_PROPERTY) or None,
+            queue_released=tuple(_json_ids(report.suite_properties.get(QUEUE_RELEASED_PROPERTY))),
+            queue_causes=_json_causes(report.suite_properties.get(QUEUE_CAUSES_PROPERTY)),
         )
         attempts = _attempts(report, shard, shard_of_test, shards, report_identity(report, shard))
         _add_logged_reruns(attempts, path, reruns)

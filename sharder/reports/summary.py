@@ -174,6 +174,7 @@ def render_terminal(result: MergeResult) -> str:
                 for test in flaky[:TERMINAL_LIST_LIMIT]]
         _capped(out, len(flaky), TERMINAL_LIST_LIMIT, "flaky tests")
     out += _terminal_missing(result)
+    out += [log_safe(line) if line else line for line in queue_lines(result)]
     if result.unplanned:
         out += ["", f"NOT IN THE PLAN ({len(result.unplanned)}): these ran but the plan does not list them"]
         out += [f"  {log_safe(node_id)}" for node_id in result.unplanned[:TERMINAL_LIST_LIMIT]]
@@ -185,6 +186,20 @@ def render_terminal(result: MergeResult) -> str:
         out += [""] + [f"note: {log_safe(note)}" for note in result.notes]
     out += ["", f"sharder merge: {verdict_word(result)}: {headline(result)}"]
     return "\n".join(out)
+
+
+def queue_lines(result: MergeResult) -> list[str]:
+    """Queue mode: which queue run, the tests that went back to the queue when a job died, and the causes."""
+    queue = result.queue
+    if queue is None:
+        return []
+    out = ["", f"QUEUE: run {', '.join(queue.runs)}; {len(queue.re_leased)} tests re-leased after a lease expired "
+           "(a job died or hung)" + (":" if queue.re_leased else "")]
+    out += [f"  {node_id}" for node_id in queue.re_leased[:TERMINAL_LIST_LIMIT]]
+    _capped(out, len(queue.re_leased), TERMINAL_LIST_LIMIT, "re-leased tests")
+    for node_id, kills in queue.causes.items():
+        out.append(f"  CAUSE {node_id}: {kills} jobs died running it; it was not leased again")
+    return out
 
 
 def _terminal_missing(result: MergeResult) -> list[str]:
@@ -315,6 +330,7 @@ def render_markdown(result: MergeResult, budget: int = STEP_SUMMARY_LIMIT - MARK
                  intro=_md_table(SHARD_HEADER, [])[:2], outro=["", balance.capitalize()] if balance else []),
         _Section(f"### Failures ({len(result.failures)})", [_failure_item(t) for t in result.failures]),
         _Section(f"### Never reported ({result.missing_count})", _missing_items(result)),
+        *_md_queue_sections(result),
         _Section(f"### Flaky ({len(result.flaky)})",
                  [f"- {md.code(t.node_id)} ({_shard_of(t)}): {md.text(_history(t))}" for t in result.flaky]),
         _Section(f"### Not in the plan ({len(result.unplanned)})", [f"- {md.code(n)}" for n in result.unplanned]),
@@ -328,6 +344,20 @@ def render_markdown(result: MergeResult, budget: int = STEP_SUMMARY_LIMIT - MARK
     _fit(sections, budget - len("\n".join(head).encode("utf-8")) - 2)
     lines = head + [line for section in sections for line in section.render()]
     return "\n".join(lines) + "\n"
+
+
+def _md_queue_sections(result: MergeResult) -> list[_Section]:
+    queue = result.queue
+    if queue is None:
+        return []
+    return [
+        _Section(f"### Causes ({len(queue.causes)})",
+                 [f"- {md.code(node_id)}: {kills} jobs died running it; not leased again"
+                  for node_id, kills in queue.causes.items()]),
+        _Section(f"### Re-leased after a job died ({len(queue.re_leased)})",
+                 [f"- {md.code(node_id)}" for node_id in queue.re_leased],
+                 intro=[f"Queue run {md.code(', '.join(queue.runs))}.", ""]),
+    ]
 
 
 def _fit(sections: list[_Section], budget: int) -> None:
@@ -383,4 +413,7 @@ def render_json(result: MergeResult) -> dict[str, Any]:
         "unreadable": result.unreadable,
         "notes": result.notes,
         "slowest": [_test_json(t) for t in result.slowest(SLOWEST)],
+        "queue": None if result.queue is None else {"runs": list(result.queue.runs),
+                                                    "re_leased": list(result.queue.re_leased),
+                                                    "causes": result.queue.causes},
     }

@@ -39,6 +39,9 @@ ERROR = "error"  # the shard refused to run: its progress log holds the error
 DESELECTED = "deselected"  # its own -k/-m/--deselect left it nothing to run
 STALE = "stale report"  # only a report an earlier run left, and no log of this run
 CANCELLED = "cancelled"  # a progress log says sharder was told to stop (a CI cancel): never green
+# Queue mode: a job that died or never reported is no problem by itself, its leases went to the other jobs;
+# completeness is judged over the whole plan, test by test.
+LEFT_QUEUE = "left the queue"
 
 
 @dataclass(slots=True)  # one per test: a million of them in a big merge
@@ -83,7 +86,30 @@ class ShardResult:
 
     @property
     def is_problem(self) -> bool:
-        return self.status not in (OK, EMPTY)
+        return self.status not in (OK, EMPTY, LEFT_QUEUE)
+
+
+@dataclass(frozen=True)
+class QueueOutcome:
+    """Queue mode: the queue runs the reports name, the tests that went back to the queue from a lease that
+    expired (a job died or hung), and the causes, never leased again after two jobs died running them."""
+
+    runs: tuple[str, ...]
+    re_leased: tuple[str, ...] = ()
+    causes: dict[str, int] = field(default_factory=dict)
+
+
+def queue_outcome(inputs: MergeInputs) -> QueueOutcome | None:
+    runs = sorted({r.queue_run for r in inputs.reports if r.queue_run} | {log.queue_run for log in inputs.logs
+                                                                         if log.queue_run})
+    if not runs:
+        return None
+    causes: dict[str, int] = {}
+    for report in inputs.reports:
+        for node_id, kills in report.queue_causes.items():
+            causes[node_id] = max(kills, causes.get(node_id, 0))
+    released = sorted({node_id for report in inputs.reports for node_id in report.queue_released})
+    return QueueOutcome(tuple(runs), tuple(released), dict(sorted(causes.items())))
 
 
 @dataclass
@@ -98,6 +124,7 @@ class MergeResult:
     fail_on_flaky: bool = False
     recovered: list[Attempt] = field(default_factory=list)  # progress-log lines standing in for lost reports
     attempts: list[Attempt] = field(default_factory=list, repr=False)  # every attempt, recovered ones included
+    queue: QueueOutcome | None = None
 
     @cached_property
     def _by_outcome(self) -> dict[str, list[TestOutcome]]:
@@ -246,7 +273,7 @@ def _planned_lists(inputs: MergeInputs, identity: PlanIdentity) -> dict[int, lis
 
 def _shard_result(
     spec: ShardSpec, inputs: MergeInputs, identity: PlanIdentity, attempts: list[Attempt],
-    planned_list: list[str] | None, seen: set[str],
+    planned_list: list[str] | None, seen: set[str], *, queued: bool = False,
 ) -> ShardResult:
     reports = [r for r in inputs.reports if r.shard == spec]
     unreadable = [u for u in inputs.unreadable if u.shard == spec]
@@ -273,6 +300,8 @@ def _shard_result(
     reported_ids = {a.node_id for a in attempts}
     missing = [node_id for node_id in planned_list if node_id not in seen] if planned_list is not None else []
     unnamed = max(0, planned - len(reported_ids) - len(missing)) if planned is not None else 0
+    if queued:  # a queue job ran what it leased: its bin's size says nothing (the run's total is judged in `judge`)
+        unnamed = 0
     failed = len({a.node_id for a in attempts if a.outcome in FAILING})
     died_in = next((log.running_when_stopped for log in logs if log.running_when_stopped), None)
     # Reports that name no shard (plain `pytest --junitxml`, another runner) are credited to no shard, but with a
@@ -300,6 +329,8 @@ def _shard_result(
     cancelled_by = next((log.cancelled_by for log in logs if log.cancelled_by), None)
     if cancelled_by is not None:
         status = CANCELLED
+    elif queued and status in (DIED, NO_REPORT, STALE, INCOMPLETE):
+        status = LEFT_QUEUE if status != INCOMPLETE else OK  # its bin's missing tests are still listed, and red
     return ShardResult(
         spec=spec, planned=planned, predicted_seconds=predicted, reported=len(reported_ids), failed=failed,
         actual_seconds=math.fsum(a.seconds for a in attempts), status=status,
@@ -311,6 +342,14 @@ def _shard_result(
     )
 
 
+def _queue_total(shards: list[ShardResult], identity: PlanIdentity, reported: int) -> None:
+    """A queue run merged without its plan: only the run's total is known (the reports' plan sizes), so the tests
+    short of it are counted, unnamed, once (on the first shard's row, where the summary says to pass --plan)."""
+    planned = sum(identity.sizes) if identity.sizes is not None else None
+    if planned is not None and reported < planned:
+        shards[0].missing_unnamed = planned - reported
+
+
 def judge(inputs: MergeInputs, identity: PlanIdentity, *, fail_on_flaky: bool = False) -> MergeResult:
     recovered = attempts_from_logs(inputs)
     attempts = inputs.attempts + recovered
@@ -320,11 +359,15 @@ def judge(inputs: MergeInputs, identity: PlanIdentity, *, fail_on_flaky: bool = 
     for attempt in attempts:
         by_shard.setdefault(attempt.shard, []).append(attempt)
     planned_lists = _planned_lists(inputs, identity)
+    queue = queue_outcome(inputs)
     shards: list[ShardResult] = []
     if identity.shards is not None:
         for index in range(1, identity.shards + 1):
             spec = ShardSpec(index, identity.shards)
-            shards.append(_shard_result(spec, inputs, identity, by_shard.get(spec, []), planned_lists.get(index), seen))
+            shards.append(_shard_result(spec, inputs, identity, by_shard.get(spec, []), planned_lists.get(index), seen,
+                                        queued=queue is not None))
+    if queue is not None and identity.plan is None and shards:
+        _queue_total(shards, identity, len(tests))
     unclaimed = by_shard.get(None, [])
     if unclaimed:
         ids = {a.node_id for a in unclaimed}
@@ -350,5 +393,5 @@ def judge(inputs: MergeInputs, identity: PlanIdentity, *, fail_on_flaky: bool = 
     return MergeResult(
         identity=identity, shards=shards, tests=tests, unplanned=unplanned, notes=notes,
         unreadable=[u.reason for u in inputs.unreadable], report_count=len(inputs.reports),
-        fail_on_flaky=fail_on_flaky, recovered=recovered, attempts=attempts,
+        fail_on_flaky=fail_on_flaky, recovered=recovered, attempts=attempts, queue=queue,
     )

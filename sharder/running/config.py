@@ -29,6 +29,8 @@ class RunConfig:
     slowest_first: bool = False
     memory_budget_mb: float | None = None
     memory_safety: float = DEFAULT_SAFETY
+    queue: str | None = None  # queue mode's Redis URL (`sharder run --queue`; keep passwords in $SHARDER_QUEUE_URL)
+    queue_fallback: str | None = None
     source: str | None = None  # the pyproject.toml the values came from
 
 
@@ -88,6 +90,8 @@ def config_from_table(table: dict[str, Any], source: str) -> RunConfig:
             slowest_first=_bool(table, "slowest_first", where),
             memory_budget_mb=None if budget is None else parse_memory_size(str(budget)),
             memory_safety=check_safety(float(safety)),
+            queue=_text(table, "queue", where),
+            queue_fallback=_text(table, "queue_fallback", where),
             source=source,
         )
     except SharderError as exc:

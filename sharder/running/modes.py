@@ -159,6 +159,7 @@ class ShardRun:
     workers: int = 1
     scratch: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
     run_id: str = field(default_factory=new_run_id)
+    queue: Any = None  # queue_mode.QueueJoin: this job leases its tests from the run's queue
 
     @property
     def stem(self) -> str:
@@ -180,7 +181,9 @@ class ShardRun:
         """What every pass is told about the run: its identity and the user's own pytest arguments (JSON, one token)."""
         from sharder.pytest_plugin.options import PYTEST_ARGS_OPTION, RUN_ID_OPTION
 
-        return [f"{RUN_ID_OPTION}={self.run_id}", f"{PYTEST_ARGS_OPTION}={json.dumps(list(self.pytest_args))}"]
+        queue = self.queue.pytest_args() if self.queue is not None else []
+        return [f"{RUN_ID_OPTION}={self.run_id}", f"{PYTEST_ARGS_OPTION}={json.dumps(list(self.pytest_args))}",
+                *queue]
 
     def passes(self) -> list[PytestPass]:
         shared = [*mode_args(self.modes), *self.run_args()]
@@ -245,9 +248,12 @@ def largest_peak(run: ShardRun) -> tuple[Any, str]:
 
 
 def _pass_env(run: ShardRun) -> dict[str, str] | None:
-    if not run.modes.coverage:
+    if not run.modes.coverage and run.queue is None:
         return None
-    return {**os.environ, "COVERAGE_FILE": os.fspath(run.coverage_file.resolve())}
+    env = {**os.environ, **(run.queue.env() if run.queue is not None else {})}
+    if run.modes.coverage:
+        env["COVERAGE_FILE"] = os.fspath(run.coverage_file.resolve())
+    return env
 
 
 def run_shard(run: ShardRun) -> int:

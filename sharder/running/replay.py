@@ -180,12 +180,14 @@ def _shard_seed(report: Report, shard_text: str | None, source: str) -> str | No
 
 
 def shard_from_progress_log(path: str | os.PathLike[str]) -> ShardRun:
-    """The log's header holds the exact start order and the seed, even for a shard killed before its report."""
+    """The log's header holds the exact start order and the seed, even for a shard killed before its report; a
+    queue job's header has no order (it learnt its tests lease by lease), its `start` lines are the order it ran."""
     log = read_progress_log(path)
-    if not log.order:
+    order = log.order or (log.started if log.queue_run else [])
+    if not order:
         raise SharderError(f"progress log {os.fspath(path)!r} records no test order; nothing to replay")
     origin = os.fspath(path) + (f" (shard {log.shard})" if log.shard else "")
-    return ShardRun(tuple(dict.fromkeys(log.order)), origin, log.randomly_seed,
+    return ShardRun(tuple(dict.fromkeys(order)), origin, log.randomly_seed,
                     _outcomes([(test.node_id, test.outcome) for test in log.tests]), log.pytest_args)
 
 

@@ -53,3 +53,16 @@ def test_merge_runs_both_workloads_beside_junitparser() -> None:
     rows = [line for line in result.stdout.splitlines() if line.startswith(("3 reports", "1 report"))]
     assert [row.split("  ")[0] for row in rows] == ["3 reports, 600 cases"] * 4 + ["1 report, 2,000 cases"] * 2
     assert all(row.split()[-1] in ("0", "1") for row in rows)  # nothing crashed: 1 is the generated failures
+
+
+def test_queue_drives_the_real_queue_and_nothing_beats_the_bound_with_skew() -> None:
+    # one pair at N = 2 on the real queue (its Lua steps cost milliseconds each on a loaded machine), N = 3 and 4 on
+    # the replica
+    result = _run("queue.py", "--projects", "pgmpy", "--shards", "2-4", "--pairs", "0", "--real-every", "1",
+                  "--real-shards", "2")
+    assert result.returncode in (0, 1), result.stderr  # 1: a goal flag, still a result
+    rows = _rows(result.stdout, "pgmpy: 1 pairs")
+    assert [row[0] for row in rows] == ["2", "3", "4"]
+    for row in rows:  # static, least_duration and queue over the bound with start skew
+        assert all(float(row[i]) >= 1.0 for i in (1, 2, 3, 4, 5, 6)), row
+    assert "1 runs also on the real LeaseQueue (same makespans)" in result.stdout

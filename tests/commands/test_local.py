@@ -27,3 +27,19 @@ def test_local_runs_shards_in_parallel_and_exits_with_the_merge_verdict(
         assert (example_dir / "reports" / f"shard-{index}-of-3.log").stat().st_size > 0
     assert (example_dir / "reports" / "merged.xml").is_file()
     assert "UNREADABLE" not in out
+
+
+def test_local_queue_mode_starts_its_own_redis_and_runs_each_test_once(
+    example_dir: Path, run_sharder: RunSharder, redis_server: object,  # redis_server: skip/fail as queue tests do
+) -> None:
+    from sharder.reports.junit import read_report
+
+    result = run_sharder(["local", "--shards", "3", "--jobs", "3", "--queue"], cwd=example_dir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "queue mode: a private redis-server at unix://" in result.stdout
+    assert "35 of 35 planned tests reported, 0 failed, 0 missing" in result.stdout
+    cases = [case.node_id for k in (1, 2, 3)
+             for case in read_report(example_dir / "reports" / f"shard-{k}-of-3.xml").cases]
+    assert len(cases) == len(set(cases)) == 35  # each test in exactly one job's report
+    socket = result.stdout.split("private redis-server at unix://", 1)[1].split(",", 1)[0]
+    assert not Path(socket).parent.exists()  # the run's redis-server stopped and its folder is gone

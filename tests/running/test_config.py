@@ -52,3 +52,10 @@ def test_broken_toml_is_one_error(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.sharder\n")
     with pytest.raises(SharderError, match="not valid TOML"):
         load_run_config(tmp_path)
+
+
+def test_queue_mode_settings_come_from_the_table() -> None:
+    from sharder.running.config import config_from_table
+
+    config = config_from_table({"queue": "redis://cache:6379/0", "queue-fallback": "fail"}, "pyproject.toml")
+    assert (config.queue, config.queue_fallback) == ("redis://cache:6379/0", "fail")
