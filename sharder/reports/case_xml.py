@@ -176,7 +176,7 @@ class CaseCapture:
         end = self._parser.CurrentByteIndex  # an empty case's end; else where its end tag starts
         window = self._window
         local = end - self._window_at
-        if window[local:local + len(self._case_end)] == self._case_end:
+        if window.startswith(self._case_end, local):
             end = window.index(self._tag_close, local) + len(self._tag_close) + self._window_at
         outside = [(prefix, uri) for prefix, uri, where in self._namespaces if where < start] if self._namespaces else []
         if nested or outside or self._encoding is not None or self._instruction_in_case:
