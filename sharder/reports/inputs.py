@@ -47,6 +47,7 @@ from sharder.core.progress_log import ProgressLog, progress_log_path_for, pytest
 from sharder.core.shardspec import ShardSpec, parse_shard
 from sharder.planning.plan import Plan
 from sharder.reports.junit import (
+    NO_PROPERTIES,
     CorruptReport,
     LazyManglingIndex,
     Report,
@@ -203,7 +204,7 @@ def _report_shard(report: Report, path: Path) -> ShardSpec | None:
     suite = _parse_shard_text(report.suite_properties.get(SHARD_PROPERTY), where)
     if suite is not None:
         return suite
-    named = {case.properties.get(SHARD_PROPERTY) for case in report.cases} - {None, ""}
+    named = {case.properties.get(SHARD_PROPERTY) for case in report.special.values()} - {None, ""}  # plain: none
     if len(named) == 1:
         return _parse_shard_text(named.pop(), where)
     return _shard_from_name(path) if not named else None
@@ -215,6 +216,20 @@ def _fingerprint(report: Report, shard: ShardSpec | None) -> str:
     for case in report.cases:
         digest.update(f"{case.node_id}\0{case.outcome}\0{case.seconds!r}\n".encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
+
+
+def _same_report_as(seen: dict[tuple[str, ...], list[tuple[Path, list[Attempt]]]], key: tuple[str, ...], path: Path,
+                    attempts: list[Attempt]) -> Path | None:
+    """The report read earlier that this one repeats (`_fingerprint`'s sameness: shard, suite timestamps, every
+    case's id, outcome and time), or None; this one is remembered under `key` (shard, timestamps, case count).
+    Cases are compared only between reports whose keys are equal, which different shards' never are: a merge of
+    one report of a million cases no longer walks them to hash them."""
+    others = seen.setdefault(key, [])
+    for other_path, other in others:
+        if [(a.node_id, a.outcome, a.seconds) for a in other] == [(a.node_id, a.outcome, a.seconds) for a in attempts]:
+            return other_path
+    others.append((path, attempts))
+    return None
 
 
 def report_identity(report: Report, shard: ShardSpec | None = None) -> str:
@@ -260,19 +275,35 @@ class _ShardCache:
 
 def _attempts(report: Report, shard: ShardSpec | None, shard_of_test: dict[str, ShardSpec] | None,
               shards: _ShardCache, origin: str = "") -> list[Attempt]:
+    """One attempt per case: once per case of every report, a million times for a big one, hence the locals and
+    the positional arguments (keywords cost a dataclass three times as much), in `Attempt`'s field order."""
     name = Path(report.path).name
+    where = report.path
     out: list[Attempt] = []
-    for case in report.cases:
-        case_shard = shards.get(case.properties.get(SHARD_PROPERTY), report.path) or shard
+    append = out.append
+    special = report.special
+    plain_shard = shard
+    for position, (node_id, seconds) in enumerate(zip(report.node_ids, report.seconds, strict=True)):
+        case = special.get(position) if special else None
+        if case is None:  # a plain pass: no properties, so the report's shard (or the plan's)
+            if shard_of_test is not None and shard is None:
+                plain_shard = shard_of_test.get(node_id)
+            append(Attempt(node_id, "passed", seconds, plain_shard, name, "", None, None, None, None, False, 0, True,
+                           True, origin))
+            continue
+        properties = case.properties
+        if properties is NO_PROPERTIES:
+            case_shard, setup_seconds, peak_rss_mb = shard, None, None
+        else:
+            case_shard = shards.get(properties.get(SHARD_PROPERTY), where) or shard
+            setup = properties.get(SETUP_PROPERTY)
+            setup_seconds = None if setup is None else optional_number(setup)
+            peak = properties.get(PEAK_RSS_PROPERTY)
+            peak_rss_mb = None if peak is None else optional_number(peak)
         if case_shard is None and shard_of_test is not None:
-            case_shard = shard_of_test.get(case.node_id)
-        out.append(Attempt(
-            node_id=case.node_id, outcome=case.outcome, seconds=case.seconds, shard=case_shard, source=name,
-            message=case.message, file=case.file, line=case.line,
-            setup_seconds=optional_number(case.properties.get(SETUP_PROPERTY)),
-            peak_rss_mb=optional_number(case.properties.get(PEAK_RSS_PROPERTY)),
-            earlier_failures=case.earlier_failures, timed=case.timed, named=case.named, origin=origin,
-        ))
+            case_shard = shard_of_test.get(node_id)
+        append(Attempt(node_id, case.outcome, seconds, case_shard, name, case.message, case.file, case.line,
+                       setup_seconds, peak_rss_mb, False, case.earlier_failures, case.timed, case.named, origin))
     return out
 
 
@@ -371,7 +402,7 @@ def collect(
     shards = _ShardCache()
     reruns = _logged_reruns(inputs)
     own_logs = {log.path.resolve(): log for log in inputs.logs}
-    seen: dict[str, Path] = {}
+    seen: dict[tuple[str, ...], list[tuple[Path, list[Attempt]]]] = {}
     for path in report_paths:
         try:
             report = read_report(path, index, keep_xml=sink is not None)
@@ -392,19 +423,12 @@ def collect(
             inputs.stale.append(UnreadableReport(path, stale, shard))
             inputs.notes.append(f"ignored {stale}")
             continue
-        fingerprint = _fingerprint(report, shard)
-        if fingerprint in seen:
-            raise SharderError(
-                f"{os.fspath(seen[fingerprint])!r} and {where!r} are the same report (same shard, same "
-                f"{len(report.cases)} test cases and times); give each report once"
-            )
-        seen[fingerprint] = path
         info = ReportInfo(
             path=path, shard=shard,
             plan_id=report.suite_properties.get(PLAN_ID_PROPERTY) or None,
             plan_sizes=_sizes(report.suite_properties.get(PLAN_SIZES_PROPERTY), where),
             predicted_seconds=optional_number(report.suite_properties.get(PREDICTED_SECONDS_PROPERTY)),
-            cases=len(report.cases), run_id=run_id,
+            cases=len(report.node_ids), run_id=run_id,
             pytest_args=_json_args(report.suite_properties.get(PYTEST_ARGS_PROPERTY)),
             all_deselected=_deselected_count(report.suite_properties.get(ALL_DESELECTED_PROPERTY)),
             queue_run=report.suite_properties.get(QUEUE_RUN_PROPERTY) or None,
@@ -412,6 +436,12 @@ def collect(
             queue_causes=_json_causes(report.suite_properties.get(QUEUE_CAUSES_PROPERTY)),
         )
         attempts = _attempts(report, shard, shard_of_test, shards, report_identity(report, shard))
+        earlier = _same_report_as(seen, (str(shard), *report.suite_timestamps, str(len(attempts))), path, attempts)
+        if earlier is not None:
+            raise SharderError(
+                f"{os.fspath(earlier)!r} and {where!r} are the same report (same shard, same "
+                f"{len(report.node_ids)} test cases and times); give each report once"
+            )
         _add_logged_reruns(attempts, path, reruns)
         if sink is not None:
             sink(report, info, attempts)
@@ -498,6 +528,8 @@ def attempts_from_logs(inputs: MergeInputs) -> list[Attempt]:
 
     One attempt per test and log, as for a report: its last line is the result, the lines before it (the
     "rerun" ones) its earlier failed attempts, so the merged report counts the test once."""
+    if not inputs.logs:  # nothing to recover from (and a million attempts not to index)
+        return []
     reported: dict[ShardSpec | None, set[str]] = {}
     for attempt in inputs.attempts:
         reported.setdefault(attempt.shard, set()).add(attempt.node_id)

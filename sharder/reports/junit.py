@@ -1,8 +1,9 @@
 """Reading JUnit XML from any producer safely, and mapping its test cases back to pytest node ids.
 
 A report is streamed (`safe_xml.stream`: expat with DTDs and entities refused, as defusedxml refuses them) and
-nothing of its document is kept: each case becomes a compact `CaseResult` as its end tag is read, so a report of a
-million cases costs its results, not its element tree (2 GB before). A writer that copies the cases into another
+nothing of its document is kept: as its end tag is read, each case becomes its id and seconds, and a `CaseResult`
+only when it is more than a plain pass (`Report.special`), so a report of a million cases costs its results, not
+its element tree (2 GB before). A writer that copies the cases into another
 report asks for `keep_xml`: each case's bytes are then spooled to a temporary file (`case_xml`). The cases are read
 under any root (`<testsuite>` or `<testsuites>`) and at any depth; junitparser's view of a report stops at the
 `<testsuite>` children of the root, so a nested `<testsuites>` or a bare `<testcase>` would go unseen, and its
@@ -42,6 +43,7 @@ from sharder.durations.store import MAX_TEST_SECONDS
 from sharder.reports.case_xml import CaseCapture
 from sharder.reports.junit_cases import (
     EARLIER_FAILURE_TAGS,
+    NO_PROPERTIES,
     XFAIL_TYPE,
     CaseResult,
     LazyManglingIndex,
@@ -54,9 +56,9 @@ from sharder.reports.junit_reader import ReportReader
 from sharder.reports.safe_xml import CorruptReport, defused_parser, parse_root, release, stream
 
 __all__ = [
-    "EARLIER_FAILURE_TAGS", "MAX_TEST_SECONDS", "XFAIL_TYPE", "CaseResult", "CorruptReport", "LazyManglingIndex",
-    "Report", "mangling_index", "optional_number", "parse_number", "parse_xml_root", "read_report", "report_files",
-    "report_from_root",
+    "EARLIER_FAILURE_TAGS", "MAX_TEST_SECONDS", "NO_PROPERTIES", "XFAIL_TYPE", "CaseResult", "CorruptReport",
+    "LazyManglingIndex", "Report", "mangling_index", "optional_number", "parse_number", "parse_xml_root", "read_report",
+    "report_files", "report_from_root",
 ]
 
 

@@ -7,6 +7,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 
 from sharder.core.junit_names import SHARD_PROPERTY
@@ -45,8 +46,16 @@ class CaseResult:
 
 @dataclass
 class Report:
+    """A report's cases, held as columns: each case's node id and seconds, and a `CaseResult` only for the cases
+    that are not a plain pass (`special`, by position): a report of a million passing cases costs two lists, not a
+    million records. `cases` gives every case as a `CaseResult`, for the readers that want them all."""
+
     path: str
-    cases: list[CaseResult]
+    node_ids: list[str]
+    seconds: list[float]
+    # The cases that are not a plain pass (any result, property, file, line, earlier attempt, or no time or name),
+    # by position; every other case is `CaseResult(node_ids[i], "passed", seconds[i], properties=NO_PROPERTIES)`.
+    special: dict[int, CaseResult]
     suite_properties: dict[str, str]
     suite_timestamps: list[str] = field(default_factory=list)
     # Why the report's counters cannot be believed (see the module docstring), or None.
@@ -56,6 +65,17 @@ class Report:
     suite_property_sets: list[dict[str, str]] = field(default_factory=list)
     # Each case's XML, in `cases` order, when `read_report` was asked to keep it.
     xml: CaseXml | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def cases(self) -> list[CaseResult]:
+        special = self.special
+        return [special.get(position) or plain_case(node_id, seconds)
+                for position, (node_id, seconds) in enumerate(zip(self.node_ids, self.seconds, strict=True))]
+
+
+def plain_case(node_id: str, seconds: float) -> CaseResult:
+    """A case that passed and holds nothing: no result, no properties, no file or line, timed and named."""
+    return CaseResult(node_id, "passed", seconds, "", NO_PROPERTIES)
 
 
 # pytest writes an expected failure as `<skipped type="pytest.xfail">`: not a skip (the test ran and failed as

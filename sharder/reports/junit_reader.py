@@ -25,6 +25,7 @@ from sharder.reports.junit_cases import (
     LazyManglingIndex,
     Report,
     parse_number,
+    plain_case,
 )
 from sharder.reports.safe_xml import is_junit_root, not_junit
 
@@ -111,7 +112,9 @@ class ReportReader:
         self.nested = False  # markup inside a result, output or property: its XML must go through the tree
         self.text: list[str] | None = None  # a failure's text, while it is wanted
         # The cases so far, and per case what folding and qualifying need (arrays: a million cases are read).
-        self.cases: list[CaseResult] = []
+        self.node_ids: list[str] = []  # per case (see `Report`)
+        self.seconds: list[float] = []
+        self.special: dict[int, CaseResult] = {}
         self.where_of: array[int] = array("q")  # 2 * its suite + 1 if its id is exact (from a property or index)
         self.attributes_of: array[int] = array("q")  # hash of (classname, name, file)
         self.content_of: array[int] | None = None  # the occurrence each case's XML is, once a rerun folded
@@ -158,7 +161,10 @@ class ReportReader:
         depth = self.depth
         self.depth = depth - 1
         if depth == self.case_depth:
-            self._close_case()
+            if self.child:
+                self._close_case()
+            else:
+                self._close_plain_case()
         elif self.case_depth:
             if depth == self.case_depth + 1:
                 if self.text is not None:
@@ -251,6 +257,50 @@ class ReportReader:
         if self.parser is not None:
             self.parser.CharacterDataHandler = None
 
+    def _close_plain_case(self) -> None:
+        """`_close_case` for the usual case of a big foreign report: no child element, no file or line, a name, a
+        time, an id not met before. The busiest code of a merge, so anything else goes to `_close_case` before a
+        thing is changed; what is left is what `_close_case` does for such a case, step for step."""
+        attrs = self.attrs
+        if "file" in attrs or "line" in attrs:
+            self._close_case()
+            return
+        classname, name = attrs.get("classname") or "", attrs.get("name") or ""
+        node_id = None
+        index = self.index
+        if index is not None:
+            if type(index) is LazyManglingIndex:  # first needed now: from here on, the dict itself
+                index = self.index = index.built()
+            node_id = index.get((classname, name)) if index else None
+        exact = bool(node_id)
+        if not node_id:
+            if not classname and not name:
+                self._close_case()
+                return
+            node_id = f"{classname}::{name}" if classname else name  # `fallback_key` without a file
+        first_case = self.first_case
+        time_text = attrs.get("time") or ""
+        seconds = self.seconds_of.get(time_text)
+        if seconds is None:
+            seconds = _seconds(time_text)
+            if seconds is not None and seconds <= MAX_TEST_SECONDS and len(self.seconds_of) < _KNOWN_TIMES:
+                self.seconds_of[time_text] = seconds
+        if seconds is None or seconds > MAX_TEST_SECONDS or node_id in first_case:
+            self._close_case()  # no time, or one refused, or a rerun
+            return
+        self.case_depth = 0
+        suite = self.open[-1]
+        suite.cases += 1
+        occurrence = self.capture.plain_case_ended() if self.capture is not None else -1
+        node_ids = self.node_ids
+        first_case[node_id] = len(node_ids)
+        node_ids.append(node_id)
+        self.seconds.append(seconds)
+        self.where_of.append(2 * suite.index + exact)
+        self.attributes_of.append(hash((classname, name, None)))
+        if self.content_of is not None:
+            self.content_of.append(occurrence)
+
     def _close_case(self) -> None:
         """The case ends: its result, folded into the case it repeats if it is a rerun. The busiest code of a
         merge (once per case, a million times for a big report), hence the locals."""
@@ -283,12 +333,10 @@ class ReportReader:
                 self.seconds_of[time_text] = seconds
         too_long = seconds is not None and seconds > MAX_TEST_SECONDS
         line = attrs.get("line")
-        result = CaseResult(
-            node_id, outcome, 0.0 if seconds is None or too_long else seconds, self.message, properties, file,
-            int(line) if line and line.isascii() and line.isdigit() else None, earlier, seconds is not None, named,
-        )
-        cases = self.cases
-        position = len(cases)
+        line_number = int(line) if line and line.isascii() and line.isdigit() else None
+        stored = 0.0 if seconds is None or too_long else seconds
+        node_ids = self.node_ids
+        position = len(node_ids)
         # Two occurrences are one case only with the same attributes; a 64-bit hash stands in for them, a million
         # times smaller than the strings (a chance of 2**-64 that two different ones compare equal).
         attributes = hash((classname, name, file))
@@ -300,21 +348,33 @@ class ReportReader:
                 self.first_case[node_id] = position
             else:
                 folded_into = self._rerun_of(first, node_id, where, attributes)
+        # A plain pass (no child element, no file or line, a time, a name) is its id and seconds alone; any other
+        # case, and any case a rerun folds into, is a record of its own.
+        result = None
+        if self.child or file is not None or line_number is not None or seconds is None or not named or (
+                folded_into is not None):
+            result = CaseResult(node_id, outcome, stored, self.message, properties, file, line_number, earlier,
+                                seconds is not None, named)
         if folded_into is None:
-            cases.append(result)
+            node_ids.append(node_id)
+            self.seconds.append(stored)
+            if result is not None:
+                self.special[position] = result
             self.where_of.append(where)
             self.attributes_of.append(attributes)
             if self.content_of is not None:
                 self.content_of.append(occurrence)
         else:
             # a rerun: the first occurrence's place, the last one's result, the earlier ones as failed attempts
+            assert result is not None
             position = folded_into
-            folded = cases[folded_into]
+            folded = self.special.get(folded_into) or plain_case(node_ids[folded_into], self.seconds[folded_into])
             result.earlier_failures += folded.earlier_failures + 1
             result.folded_messages = (*folded.folded_messages, folded.message)
-            cases[folded_into] = result
+            self.special[folded_into] = result
+            self.seconds[folded_into] = stored
             if self.content_of is None:
-                self.content_of = array("i", range(len(cases)))
+                self.content_of = array("i", range(len(node_ids)))
             self.content_of[folded_into] = occurrence
         if too_long and self.too_long is None:
             self.too_long = (position, time_text)
@@ -336,7 +396,7 @@ class ReportReader:
         slot = (key, suite, attributes)
         found = self.other_cases.get(slot)
         if found is None:
-            self.other_cases[slot] = len(self.cases)
+            self.other_cases[slot] = len(self.node_ids)
         return found
 
     # -- the end ------------------------------------------------------------------------------------------------
@@ -349,7 +409,7 @@ class ReportReader:
         self._qualify_spread_keys()
         if self.too_long is not None:
             position, text = self.too_long
-            raise _too_long(self.where, self.cases[position].node_id, text)
+            raise _too_long(self.where, self.node_ids[position], text)
         suites = self.suites
         property_sets = [suite.properties for suite in suites]
         suite_properties = dict(property_sets[0]) if suites[0].tag == "testsuite" else {}
@@ -358,17 +418,18 @@ class ReportReader:
                 suite_properties.setdefault(key, value)
         timestamps = [suite.timestamp for suite in suites if suite.tag == "testsuite"]
         xml = self.capture.finish(self.content_of) if self.capture is not None else None
-        return Report(self.where, self.cases, suite_properties, timestamps, self._contradiction(), property_sets, xml)
+        return Report(self.where, self.node_ids, self.seconds, self.special, suite_properties, timestamps,
+                      self._contradiction(), property_sets, xml)
 
     def _qualify_spread_keys(self) -> None:
         """A key from attributes alone found in several suites names several tests: give each suite's its label."""
         if not self.spread:
             return
         suites_of: dict[str, list[int]] = {}
-        for position, case in enumerate(self.cases):
+        for position, node_id in enumerate(self.node_ids):
             where = self.where_of[position]
-            if case.node_id in self.spread and not where & 1:
-                found = suites_of.setdefault(case.node_id, [])
+            if node_id in self.spread and not where & 1:
+                found = suites_of.setdefault(node_id, [])
                 if where >> 1 not in found:
                     found.append(where >> 1)
         labels: dict[tuple[str, int], str] = {}
@@ -376,12 +437,15 @@ class ReportReader:
             if len(indices) > 1:
                 named = suite_labels([(self.suites[i].name, self.suites[i].hostname) for i in indices])
                 labels.update({(key, index): label for index, label in zip(indices, named, strict=True)})
-        for position, case in enumerate(self.cases):
+        for position, node_id in enumerate(self.node_ids):
             where = self.where_of[position]
-            if not where & 1 and case.named:
-                label = labels.get((case.node_id, where >> 1))
+            case = self.special.get(position)
+            if not where & 1 and (case is None or case.named):
+                label = labels.get((node_id, where >> 1))
                 if label is not None:
-                    case.node_id = f"{case.node_id}[{label}]"
+                    self.node_ids[position] = f"{node_id}[{label}]"
+                    if case is not None:
+                        case.node_id = self.node_ids[position]
 
     def _contradiction(self) -> str | None:
         """Only "declared > 0, found 0": pytest counts a case that fails in call and errors in teardown twice."""

@@ -11,11 +11,13 @@ own pytest arguments deselected every test it would have run.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import shlex
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, KeysView, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from operator import attrgetter
 
 from sharder.core.shardspec import ShardSpec
 from sharder.reports.inputs import Attempt, MergeInputs, PlanIdentity, attempts_from_logs
@@ -58,6 +60,54 @@ class TestOutcome:
     line: int | None = None
     history: Sequence[tuple[str, str]] = ()  # (outcome, source) when not simply passed
     recovered: bool = False
+
+
+def _passed(only: Attempt) -> TestOutcome:
+    """The outcome of a test whose one attempt passed with no earlier failure: no history to build."""
+    return TestOutcome(only.node_id, "passed", only.shard, only.seconds, 1, "", only.file, only.line, (), only.recovered)
+
+
+class TestOutcomes(Mapping[str, TestOutcome]):
+    """Every test's outcome, in the order of its first attempt. A test whose one attempt passed (all but a few, in a
+    big merge) is held as that attempt and becomes its `TestOutcome` only when asked for: a million outcome records
+    built and kept cost more than the rest of the verdict."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    def __init__(self, held: dict[str, TestOutcome | Attempt]) -> None:
+        self._held = held
+
+    def __getitem__(self, node_id: str) -> TestOutcome:
+        value = self._held[node_id]
+        return value if isinstance(value, TestOutcome) else _passed(value)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._held)
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self._held
+
+    @property
+    def ids(self) -> KeysView[str]:
+        """The tests' ids, for lookups at C speed."""
+        return self._held.keys()
+
+    def all(self) -> Iterator[TestOutcome]:
+        """Every outcome, in order (the passing ones built as they go by)."""
+        for value in self._held.values():
+            yield value if isinstance(value, TestOutcome) else _passed(value)
+
+    def decided(self) -> Iterator[TestOutcome]:
+        """The outcomes that are not a single passing attempt (failures, skips, flaky and rerun tests), in order."""
+        return (value for value in self._held.values() if isinstance(value, TestOutcome))
+
+    def slowest(self, count: int) -> list[TestOutcome]:
+        """The `count` longest, ties by id: an attempt has the seconds and id its outcome would have."""
+        held = heapq.nsmallest(count, self._held.values(), key=lambda t: (-t.seconds, t.node_id))
+        return [value if isinstance(value, TestOutcome) else _passed(value) for value in held]
 
 
 @dataclass
@@ -116,7 +166,7 @@ def queue_outcome(inputs: MergeInputs) -> QueueOutcome | None:
 class MergeResult:
     identity: PlanIdentity
     shards: list[ShardResult]
-    tests: dict[str, TestOutcome]
+    tests: TestOutcomes
     unplanned: list[str]
     notes: list[str]
     unreadable: list[str]
@@ -128,15 +178,18 @@ class MergeResult:
 
     @cached_property
     def _by_outcome(self) -> dict[str, list[TestOutcome]]:
+        """The outcomes other than a lone pass, by outcome (a lone pass is asked for by nothing but "passed")."""
         grouped: dict[str, list[TestOutcome]] = {}
-        for test in self.tests.values():
+        for test in self.tests.decided():
             grouped.setdefault(test.outcome, []).append(test)
         return grouped
 
     def with_outcome(self, *outcomes: str) -> list[TestOutcome]:
+        if "passed" in outcomes:
+            return [test for test in self.tests.all() if test.outcome in outcomes]
         if len(outcomes) == 1:
             return self._by_outcome.get(outcomes[0], [])
-        return [test for test in self.tests.values() if test.outcome in outcomes]
+        return [test for test in self.tests.decided() if test.outcome in outcomes]
 
     @cached_property
     def failures(self) -> list[TestOutcome]:
@@ -176,7 +229,7 @@ class MergeResult:
         return max(ran) / (math.fsum(ran) / len(ran))
 
     def slowest(self, count: int = 10) -> list[TestOutcome]:
-        return heapq.nsmallest(count, self.tests.values(), key=lambda t: (-t.seconds, t.node_id))
+        return self.tests.slowest(count)
 
     @property
     def nothing_ran(self) -> str | None:
@@ -244,8 +297,15 @@ def _final(node_id: str, attempts: list[Attempt]) -> TestOutcome:
     )
 
 
-def _outcomes(attempts: list[Attempt]) -> dict[str, TestOutcome]:
+def _outcomes(attempts: list[Attempt]) -> TestOutcomes:
     """Attempts grouped by test; a list only for a test with several, which a big merge seldom has."""
+    # At C speed: every test's last attempt, in the order of its first; when no test has two, that is all of them,
+    # and only the attempts that are not a lone pass need an outcome of their own.
+    held: dict[str, TestOutcome | Attempt] = dict(zip(map(_node_id, attempts), attempts, strict=True))
+    if len(held) == len(attempts):
+        for attempt in [a for a in attempts if a.outcome != "passed" or a.earlier_failures]:
+            held[attempt.node_id] = _final(attempt.node_id, [attempt])
+        return TestOutcomes(held)
     first: dict[str, Attempt] = {}
     more: dict[str, list[Attempt]] = {}
     for attempt in attempts:
@@ -256,7 +316,26 @@ def _outcomes(attempts: list[Attempt]) -> dict[str, TestOutcome]:
             more[node_id].append(attempt)
         else:
             more[node_id] = [first[node_id], attempt]
-    return {node_id: _final(node_id, more.get(node_id) or [attempt]) for node_id, attempt in first.items()}
+    return TestOutcomes({
+        node_id: only if only.outcome == "passed" and not only.earlier_failures and node_id not in more
+        else _final(node_id, more.get(node_id) or [only])
+        for node_id, only in first.items()
+    })
+
+
+_node_id = attrgetter("node_id")
+_outcome = attrgetter("outcome")
+_seconds = attrgetter("seconds")
+_source = attrgetter("source")
+_recovered = attrgetter("recovered")
+_shard = attrgetter("shard")
+
+
+def _failed_count(attempts: list[Attempt]) -> int:
+    """How many tests have a failing attempt; the outcomes are looked at once at C speed, most merges having few."""
+    if FAILING.isdisjoint(map(_outcome, attempts)):
+        return 0
+    return len({a.node_id for a in attempts if a.outcome in FAILING})
 
 
 def _planned_lists(inputs: MergeInputs, identity: PlanIdentity) -> dict[int, list[str]]:
@@ -273,7 +352,7 @@ def _planned_lists(inputs: MergeInputs, identity: PlanIdentity) -> dict[int, lis
 
 def _shard_result(
     spec: ShardSpec, inputs: MergeInputs, identity: PlanIdentity, attempts: list[Attempt],
-    planned_list: list[str] | None, seen: set[str], *, queued: bool = False,
+    planned_list: list[str] | None, seen: Collection[str], *, queued: bool = False,
 ) -> ShardResult:
     reports = [r for r in inputs.reports if r.shard == spec]
     unreadable = [u for u in inputs.unreadable if u.shard == spec]
@@ -297,23 +376,27 @@ def _shard_result(
         predicted = next((r.predicted_seconds for r in reports if r.predicted_seconds is not None), None)
         if predicted is None:
             predicted = next((log.predicted_seconds for log in logs if log.predicted_seconds is not None), None)
-    reported_ids = {a.node_id for a in attempts}
+    reported_ids = set(map(_node_id, attempts))
     missing = [node_id for node_id in planned_list if node_id not in seen] if planned_list is not None else []
     unnamed = max(0, planned - len(reported_ids) - len(missing)) if planned is not None else 0
     if queued:  # a queue job ran what it leased: its bin's size says nothing (the run's total is judged in `judge`)
         unnamed = 0
-    failed = len({a.node_id for a in attempts if a.outcome in FAILING})
+    failed = _failed_count(attempts)
+    recovered = sum(map(_recovered, attempts))
     died_in = next((log.running_when_stopped for log in logs if log.running_when_stopped), None)
     # Reports that name no shard (plain `pytest --junitxml`, another runner) are credited to no shard, but with a
     # plan their tests are still this shard's: judged by what they hold, never "no report" for a shard whose every
     # test reported. Tests recovered from a progress log do not count: that shard's report is missing.
-    unattributed = sorted({a.source for a in attempts if not a.recovered}
-                          & {r.path.name for r in inputs.reports if r.shard is None})
+    unattributed: list[str] = []
+    unattributed_names = {r.path.name for r in inputs.reports if r.shard is None}
+    if unattributed_names:
+        sources = set(map(_source, attempts)) if not recovered else {a.source for a in attempts if not a.recovered}
+        unattributed = sorted(sources & unattributed_names)
     if error is not None:  # the run refused, or stopped before pytest's session began: that says it all
         status = ERROR
     elif all_deselected is not None and not attempts:
         status = DESELECTED
-    elif reports or (unattributed and not any(a.recovered for a in attempts)):
+    elif reports or (unattributed and not recovered):
         status = FAILED if failed else (INCOMPLETE if missing or unnamed else OK)
     elif planned == 0 and not unreadable and not stale:
         status = EMPTY
@@ -333,11 +416,11 @@ def _shard_result(
         status = LEFT_QUEUE if status != INCOMPLETE else OK  # its bin's missing tests are still listed, and red
     return ShardResult(
         spec=spec, planned=planned, predicted_seconds=predicted, reported=len(reported_ids), failed=failed,
-        actual_seconds=math.fsum(a.seconds for a in attempts), status=status,
+        actual_seconds=math.fsum(map(_seconds, attempts)), status=status,
         sources=[r.path.name for r in reports] + unattributed + [u.path.name for u in unreadable]
         + [log.path.name for log in logs],
         missing=missing, missing_unnamed=unnamed, died_in=died_in,
-        recovered=sum(1 for a in attempts if a.recovered), error=error, all_deselected=all_deselected,
+        recovered=recovered, error=error, all_deselected=all_deselected,
         pytest_args=pytest_args, stale=[u.path.name for u in stale], cancelled_by=cancelled_by,
     )
 
@@ -354,10 +437,10 @@ def judge(inputs: MergeInputs, identity: PlanIdentity, *, fail_on_flaky: bool = 
     recovered = attempts_from_logs(inputs)
     attempts = inputs.attempts + recovered
     tests = _outcomes(attempts)
-    seen = set(tests)
+    seen = tests.ids
     by_shard: dict[ShardSpec | None, list[Attempt]] = {}
-    for attempt in attempts:
-        by_shard.setdefault(attempt.shard, []).append(attempt)
+    for spec, group in itertools.groupby(attempts, _shard):  # a report's attempts come mostly of one shard
+        by_shard.setdefault(spec, []).extend(group)
     planned_lists = _planned_lists(inputs, identity)
     queue = queue_outcome(inputs)
     shards: list[ShardResult] = []
@@ -370,12 +453,12 @@ def judge(inputs: MergeInputs, identity: PlanIdentity, *, fail_on_flaky: bool = 
         _queue_total(shards, identity, len(tests))
     unclaimed = by_shard.get(None, [])
     if unclaimed:
-        ids = {a.node_id for a in unclaimed}
-        failed = len({a.node_id for a in unclaimed if a.outcome in FAILING})
+        ids = set(map(_node_id, unclaimed))
+        failed = _failed_count(unclaimed)
         shards.append(ShardResult(
             spec=None, planned=None, predicted_seconds=None, reported=len(ids), failed=failed,
-            actual_seconds=math.fsum(a.seconds for a in unclaimed), status=FAILED if failed else OK,
-            sources=sorted({a.source for a in unclaimed}),
+            actual_seconds=math.fsum(map(_seconds, unclaimed)), status=FAILED if failed else OK,
+            sources=sorted(set(map(_source, unclaimed))),
         ))
     unplanned: list[str] = []
     if identity.plan is not None:

@@ -3,6 +3,7 @@ the shard's progress log) is red whatever its report says."""
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,9 @@ import pytest
 from sharder.cli import main
 from sharder.core.progress_log import append_cancelled
 from sharder.core.shardspec import parse_shard
+from sharder.reports import verdict as verdict_module
+from sharder.reports.inputs import Attempt, collect, resolve_identity
+from sharder.reports.verdict import judge
 from tests.example_runs import planned_and_run_example, private_copy
 
 
@@ -36,6 +40,31 @@ def _merge(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[st
     code_json = main(["merge", "reports", "--plan", "plan.json", "--json"])
     assert code_json == code
     return code, json.loads(capsys.readouterr().out), out
+
+
+def test_lone_passes_kept_as_attempts_read_as_judging_them_reads(tmp_path: Path) -> None:
+    """A test whose one attempt passed is held as that attempt (`TestOutcomes`, so a million-case merge builds no
+    outcome per pass); asked for, it is the outcome `_final` gives it, and every view of the outcomes (all of them,
+    by outcome, the slowest) is what an eager dict of every test's outcome gives, in the same order."""
+    cases = [f'<testcase classname="t.m" name="test_{i}" time="0.{i:03d}" />' for i in range(12)]
+    cases[3] = '<testcase classname="t.m" name="test_3" time="0.5"><failure message="boom">E boom</failure></testcase>'
+    cases[5] = '<testcase classname="t.m" name="test_5" time="0.2"><skipped message="later" /></testcase>'
+    cases[7] = '<testcase classname="t.m" name="test_7" time="0.9"><skipped type="pytest.xfail" /></testcase>'
+    cases[9] = '<testcase classname="t.m" name="test_9" file="t/m.py" line="4" time="0.9" />'
+    cases.append('<testcase classname="t.m" name="test_2" time="0.7" />')  # a rerun of test_2: flaky
+    (tmp_path / "junit.xml").write_text(f'<testsuite tests="13">{"".join(cases)}</testsuite>', encoding="utf-8")
+    inputs = collect([tmp_path / "junit.xml"])
+    result = judge(inputs, resolve_identity(inputs, None))
+    attempts: dict[str, list[Attempt]] = {}
+    for attempt in result.attempts:
+        attempts.setdefault(attempt.node_id, []).append(attempt)
+    eager = {node_id: verdict_module._final(node_id, group) for node_id, group in attempts.items()}
+    assert list(result.tests) == list(eager) and dict(result.tests) == eager
+    assert list(result.tests.all()) == list(eager.values())
+    for outcome in ("passed", "failed", "skipped", "xfailed", "flaky"):
+        assert result.with_outcome(outcome) == [test for test in eager.values() if test.outcome == outcome]
+    assert result.slowest(4) == heapq.nsmallest(4, eager.values(), key=lambda t: (-t.seconds, t.node_id))
+    assert [t.node_id for t in result.with_outcome("flaky")] == ["t.m::test_2"]
 
 
 def test_a_cancelled_shard_is_red_even_with_a_complete_green_report(
