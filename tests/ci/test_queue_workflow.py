@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from sharder.ci.gitlab import PipelineOptions, gitlab_pipeline, render_pipeline
+from sharder.ci.providers import SHARD_VARIABLE
 from sharder.ci.workflow import QUEUE_SECRET, QUEUE_URL_ENV, WorkflowOptions, github_workflow, render_workflow
 from sharder.reports.junit import read_report
 from sharder.running.redis_server import RedisServer
@@ -49,7 +50,10 @@ def test_the_queue_workflow_is_the_sharded_one_with_the_url_from_a_secret(tmp_pa
     # The secret reaches exactly the two steps that need it, as an environment variable, never a command line.
     holders = [name for name, step in test_steps.items() if QUEUE_URL_ENV in step.get("env", {})]
     assert holders == STEPS_WITH_THE_URL
-    assert all(test_steps[name]["env"] == {QUEUE_URL_ENV: QUEUE_SECRET} for name in holders)
+    assert all(test_steps[name]["env"][QUEUE_URL_ENV] == QUEUE_SECRET for name in holders)
+    # Beside the URL, only the shard (through the environment, as in the static workflow) reaches the run step.
+    assert test_steps["Queue or plan"]["env"] == {QUEUE_URL_ENV: QUEUE_SECRET}
+    assert test_steps["Run shard"]["env"] == {SHARD_VARIABLE: "${{ matrix.shard }}", QUEUE_URL_ENV: QUEUE_SECRET}
     assert "env" not in document["jobs"]["test"] and "env" not in document
     text = _queue_workflow(tmp_path, shards=4).read_text()
     assert text.count("secrets.") == 2 and "--queue" not in test_steps["Run shard"]["run"]
