@@ -33,6 +33,7 @@ from sharder.durations.trust import NotUsed, unused_reason
 from sharder.planning.plan import read_plan
 from sharder.planning.planner import GROUP_BY_CHOICES
 from sharder.pytest_plugin.collection_scope import narrowed_by
+from sharder.pytest_plugin.collection_timing import CollectionTiming
 from sharder.pytest_plugin.footprint_filter import install_footprint, installed_footprint
 from sharder.pytest_plugin.options import (
     COLLECT_TO_OPTION,
@@ -159,6 +160,9 @@ def pytest_configure(config: pytest.Config) -> None:
         outputs = ShardOutputs(config, log_path, report_name, spec=shard, plan_path=config.getoption("sharder_plan"),
                                run=_run_facts(config, log_path is not None))
         config.pluginmanager.register(outputs, _OUTPUTS_NAME)
+        # Under xdist each worker is a process of its own and the controller collects nothing: no one timeline.
+        if not _is_xdist_worker(config) and getattr(config.option, "dist", "no") == "no":
+            config.pluginmanager.register(CollectionTiming(outputs.writer), _TIMING_NAME)
 
 
 def _run_facts(config: pytest.Config, writes_log: bool) -> RunFacts:
@@ -368,6 +372,7 @@ class DurationRecorder:
 
 _RECORDER_NAME = "sharder-duration-recorder"
 _OUTPUTS_NAME = "sharder-shard-outputs"
+_TIMING_NAME = "sharder-collection-timing"
 
 
 def _is_xdist_worker(config: pytest.Config) -> bool:
@@ -392,6 +397,12 @@ def _store_durations(session: pytest.Session) -> None:
         scope.append("tests deselected")
     stopped = bool(session.shouldstop or session.shouldfail)
     keep_only = state.collected_ids if not scope and not stopped and state.collected_ids else None
+
+    timing = config.pluginmanager.get_plugin(_TIMING_NAME)
+    # What the process paid besides its tests, stored at its very end (the terminal summary and reports are part
+    # of it); a run that stopped early shows no whole session.
+    if isinstance(timing, CollectionTiming) and not stopped and observations:
+        timing.record_costs_to = path
 
     def change(recorded: store.Durations) -> tuple[store.Durations | None, int]:
         durations = store.updated(recorded, observations, keep_only=keep_only)
