@@ -19,7 +19,7 @@ from sharder.commands.common import (
 from sharder.core.log_text import json_line, log_safe
 from sharder.core.table import format_table
 from sharder.planning.plan import TIMINGS_KEY, Plan, ShardBin, write_plan
-from sharder.planning.planner import GROUP_BY_CHOICES
+from sharder.planning.planner import DEFAULT_GROUP_BY, GROUP_BY_CHOICES
 from sharder.stores.location import durations_path
 from sharder.stores.timings_source import timings_record
 
@@ -40,9 +40,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     parser.add_argument("--from-durations", action="store_true",
                         help="plan the ids of the durations file itself, without collecting (a what-if)")
-    parser.add_argument("--group-by", choices=GROUP_BY_CHOICES, default="test",
+    parser.add_argument("--group-by", choices=GROUP_BY_CHOICES, default=DEFAULT_GROUP_BY,
                         help="keep each class or module in one shard, splitting only those too big for N; "
-                        "auto: modules, split only where the gain outweighs the fixture setup it repeats")
+                        "auto: modules, split only where the gain outweighs the fixture setup and the import it "
+                        f"repeats (default {DEFAULT_GROUP_BY})")
     parser.set_defaults(func=run)
 
 

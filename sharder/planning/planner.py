@@ -36,6 +36,8 @@ from sharder.planning.plan import GROUPINGS, Plan, ShardBin
 from sharder.planning.wall import WallModel, import_charges
 
 GROUP_BY_CHOICES = GROUPINGS  # one list, so the plan reader refuses exactly the groupings the planner does not make
+# The grouping `sharder plan`, `matrix` and `local` use unless told otherwise (bench/wall.py decides it).
+DEFAULT_GROUP_BY = "test"
 
 _GROUP_KEYS: dict[str, Callable[[str], str]] = {
     "class": class_of,

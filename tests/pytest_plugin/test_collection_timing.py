@@ -86,8 +86,28 @@ def test_auto_keeps_import_heavy_files_whole_and_predicts_the_walls_it_measures(
         log = read_progress_log(report.with_name(f"shard-{shard}.progress.jsonl"))
         assert log.timeline is not None
         assert set(log.timeline.files) == files_of[shard - 1]  # the footprint: only its own files imported
+        timeline = log.timeline
         predicted = auto.bins[shard - 1].predicted_wall_seconds or 0.0
-        assert 0.7 <= predicted / log.timeline.wall_seconds <= 1.4, (predicted, log.timeline)
+        # What the plan decides (the files' imports and the tests, which sleep) is predicted within the tolerance;
+        # the whole wall adds the process start, CPU-bound, which a loaded machine stretches two-fold between two
+        # runs: that ratio only has to show that nothing of the wall is missing (bench/wall.py measures it).
+        planned_part = predicted - (auto.fixed_seconds or 0.0)
+        measured_part = sum(timeline.files.values()) + timeline.tests_span_seconds
+        assert 0.7 <= planned_part / measured_part <= 1.4, (planned_part, timeline)
+        assert 0.4 <= predicted / timeline.wall_seconds <= 2.5, (predicted, timeline)
+    # after the run: the merge shows each shard's wall beside its plan's, and rebalance learns the costs
+    merged = _run(["-m", "sharder", "merge", str(recorded_suite), "--plan", "auto.json", "--json",
+                   "-o", "merged.xml"], recorded_suite, sharder_env)
+    shards = json.loads(merged.stdout)["shards"]
+    assert [shard["wall"]["files"].keys() == files_of[index] for index, shard in enumerate(shards)] == [True, True]
+    assert all(shard["predicted_wall_seconds"] > 0 for shard in shards)
+    terminal = _run(["-m", "sharder", "merge", str(recorded_suite), "--plan", "auto.json", "-o", "merged.xml"],
+                    recorded_suite, sharder_env).stdout
+    assert "wall per shard" in terminal and "planned wall s" in terminal
+    before = load_durations(recorded_suite / "durations.json").costs
+    _run(["-m", "sharder", "rebalance", str(recorded_suite), "--plan", "auto.json"], recorded_suite, sharder_env)
+    after = load_durations(recorded_suite / "durations.json").costs
+    assert before is not None and after is not None and after.runs == before.runs + 2
 
 
 def test_the_progress_log_costs_event_survives_a_reader_and_a_forged_one_does_not(tmp_path: Path) -> None:
