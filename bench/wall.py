@@ -94,8 +94,11 @@ class Suite:
 
 
 def record(suite: Suite) -> None:
+    """A collection first, so every later process (the record too) finds the test modules' rewritten bytecode
+    cached, as each other one does: otherwise the record alone pays pytest's assertion rewriting of every file."""
     if suite.durations.exists():
         suite.durations.unlink()
+    suite.collect()
     suite.run(["-m", "sharder", "record", "--durations", str(suite.durations), "--", *suite.common])
     suite.flat.write_text(render_durations(load_durations(suite.durations), flat=True))
 
@@ -108,7 +111,8 @@ def shard_args(tool: str, plans: dict[str, Path], suite: Suite, shards: int, sha
             "--splitting-algorithm", "least_duration", "--durations-path", str(suite.flat), *suite.common]
 
 
-def bench_suite(suite: Suite, shard_counts: Sequence[int], default_group_by: str, repeat: int) -> dict[str, object]:
+def bench_suite(suite: Suite, shard_counts: Sequence[int], default_group_by: str, repeat: int,
+                progress: Path | None = None) -> dict[str, object]:
     print(f"== {suite.name}: recording (serial run with sharder record)", file=sys.stderr, flush=True)
     record(suite)
     ids = suite.collect()
@@ -144,6 +148,10 @@ def bench_suite(suite: Suite, shard_counts: Sequence[int], default_group_by: str
                 "predicted": {tool: [b.predicted_wall_seconds for b in predicted[tool].bins]
                               for tool in predicted},
             })
+            result["runs"] = runs
+            if progress is not None:  # each N as soon as it is measured: a long run shows what it has so far
+                progress.write_text(json.dumps(result, indent=1))
+                print(report([result]), file=sys.stderr, flush=True)
     result["runs"] = runs
     result["serial_median"] = statistics.median(serial_walls)
     return result
@@ -187,7 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the raw measurements here")
     parser.add_argument("--paths", nargs="+", default=(), help="test paths instead of the suite's (a quick try)")
     args = parser.parse_args(argv)
-    results = [bench_suite(Suite(name, args.python, args.work, args.paths), args.shards, args.default_group_by, args.repeat)
+    results = [bench_suite(Suite(name, args.python, args.work, args.paths), args.shards, args.default_group_by,
+                           args.repeat, args.work / f"{name}.partial.json")
                for name in args.suite or sorted(SUITES)]
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

@@ -31,7 +31,7 @@ from sharder.durations import store
 from sharder.durations.history import LastUpdate
 from sharder.durations.trust import NotUsed, unused_reason
 from sharder.planning.plan import read_plan
-from sharder.planning.planner import GROUP_BY_CHOICES
+from sharder.planning.planner import DEFAULT_GROUP_BY, GROUP_BY_CHOICES
 from sharder.pytest_plugin.collection_scope import narrowed_by
 from sharder.pytest_plugin.collection_timing import CollectionTiming
 from sharder.pytest_plugin.footprint_filter import install_footprint, installed_footprint
@@ -93,8 +93,9 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     group.addoption(DURATIONS_OPTION, metavar="PATH",
                     help="durations file (default: durations.json at rootdir, else .test_durations)")
     group.addoption(STORE_OPTION, action="store_true", help="record this run's durations into the durations file")
-    group.addoption(GROUP_BY_OPTION, choices=GROUP_BY_CHOICES, default="test",
-                    help="keep each class or module in one shard where N allows (default: test)")
+    group.addoption(GROUP_BY_OPTION, choices=GROUP_BY_CHOICES, default=DEFAULT_GROUP_BY,
+                    help=f"keep each class or module in one shard where N allows (default: {DEFAULT_GROUP_BY}, "
+                    "as `sharder plan`)")
     group.addoption(COLLECT_TO_OPTION, metavar="PATH", help=argparse.SUPPRESS)
     group.addoption(IDS_OPTION, metavar="PATH",
                     help="run exactly these ids (one per line) in this order, as a replay does")
@@ -186,7 +187,7 @@ def _select(config: pytest.Config, spec: ShardSpec, ids: list[str]) -> Selection
     recorded = store.load_durations_if_present(_durations_path(config))
     return select_computed(
         spec, ids, recorded.seconds(), group_by=config.getoption("sharder_group_by"),
-        durations_sha256=recorded.sha256, setup_seconds=recorded.setup_seconds(),
+        durations_sha256=recorded.sha256, setup_seconds=recorded.setup_seconds(), costs=recorded.costs,
     )
 
 
