@@ -31,6 +31,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sharder.core.table import format_table
 from sharder.durations.planning_input import load_planning_input
@@ -112,14 +113,14 @@ def shard_args(tool: str, plans: dict[str, Path], suite: Suite, shards: int, sha
 
 
 def bench_suite(suite: Suite, shard_counts: Sequence[int], default_group_by: str, repeat: int,
-                progress: Path | None = None) -> dict[str, object]:
+                progress: Path | None = None) -> dict[str, Any]:
     print(f"== {suite.name}: recording (serial run with sharder record)", file=sys.stderr, flush=True)
     record(suite)
     ids = suite.collect()
     timings = load_planning_input(suite.durations)
     serial_walls = []
-    result: dict[str, object] = {"suite": suite.name, "tests": len(ids), "runs": {}}
-    runs: dict[str, object] = {}
+    result: dict[str, Any] = {"suite": suite.name, "tests": len(ids), "runs": {}}
+    runs: dict[str, list[dict[str, Any]]] = {}
     for n in shard_counts:
         plans: dict[str, Path] = {}
         predicted: dict[str, Plan] = {}
@@ -140,7 +141,7 @@ def bench_suite(suite: Suite, shard_counts: Sequence[int], default_group_by: str
                 for tool in order:
                     walls[tool].append(suite.run(shard_args(tool, plans, suite, n, shard)))
                     cpu[tool].append(suite.cpu[-1])
-            runs.setdefault(str(n), []).append({  # type: ignore[union-attr]
+            runs.setdefault(str(n), []).append({
                 "serial": serial_walls[-1],
                 "serial_cpu": serial_cpu,
                 "walls": walls,
@@ -157,11 +158,11 @@ def bench_suite(suite: Suite, shard_counts: Sequence[int], default_group_by: str
     return result
 
 
-def report(results: list[dict[str, object]]) -> str:
+def report(results: list[dict[str, Any]]) -> str:
     lines = []
     rows = []
     for result in results:
-        for n, attempts in result["runs"].items():  # type: ignore[attr-defined]
+        for n, attempts in result["runs"].items():
             for attempt in attempts:
                 ideal = attempt["serial"] / int(n)
                 rows.append((result["suite"], n, f"{attempt['serial']:.1f}", f"{attempt['serial_cpu']:.1f}",
@@ -171,7 +172,7 @@ def report(results: list[dict[str, object]]) -> str:
     lines.append("")
     rows = []
     for result in results:
-        for n, attempts in result["runs"].items():  # type: ignore[attr-defined]
+        for n, attempts in result["runs"].items():
             for attempt in attempts:
                 for tool in TOOLS[:2]:
                     for shard, (wall, cpu, guess) in enumerate(zip(attempt["walls"][tool], attempt["cpu"][tool],
