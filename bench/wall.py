@@ -14,7 +14,9 @@ Per suite, in one run:
    Each shard's wall is the whole `pytest` process, measured from outside.
 
 Printed: slowest shard / (serial / N) per tool and N, and each sharder shard's predicted wall beside the
-measured one. Goals: sharder's default <= 1.15x at N = 4; every predicted wall within 10%.
+measured one, with each process's CPU seconds (a shared machine's load stretches walls, not CPU). "sharder
+default" is the grouping `--default-group-by` names: `auto` unless told, the candidate for `sharder plan`'s default.
+Goals: sharder's default <= 1.15x at N = 4; every predicted wall within 10%.
 
     python bench/wall.py --python /tmp/wallvenv/bin/python [--suite networkx] [--shards 2 4 8] [--work DIR]
 """
