@@ -15,6 +15,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from sharder.commands.common import add_durations_option, collected_ids_and_scope, shard_count_arg
 from sharder.core.errors import Cancelled
+from sharder.planning.planner import DEFAULT_GROUP_BY, GROUP_BY_CHOICES
 from sharder.stores.location import durations_path
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--queue", action="store_true",
                         help="queue mode: start a private redis-server for the run; the J jobs lease the plan's "
                         "batches from it instead of running one shard each")
+    parser.add_argument("--group-by", choices=GROUP_BY_CHOICES, default=DEFAULT_GROUP_BY,
+                        help=f"as `sharder plan --group-by` (default {DEFAULT_GROUP_BY})")
     parser.set_defaults(func=run)
 
 
@@ -132,6 +135,7 @@ def _record_cancel(cancel: Cancelled, junit_dir: Path, shards: int, numbers: set
 def run_local(
     shards: int, *, durations: Path, junit_dir: Path, plan_path: Path, pytest_args: Sequence[str], jobs: int = 1,
     output: Path | None = None, markdown: Path | None = None, queue: bool = False,
+    group_by: str = DEFAULT_GROUP_BY,
 ) -> int:
     from sharder.commands.merge_command import merge_and_report
     from sharder.commands.plan_command import render_plan_table
@@ -146,7 +150,9 @@ def run_local(
 
     recorded = store.load_durations_if_present(durations)
     ids, narrowed = collected_ids_and_scope(pytest_args)  # refuses none: a plan of no tests would merge green
-    plan = replace(make_plan(ids, recorded.seconds(), shards, durations_sha256=recorded.sha256),
+    # Planned exactly as `sharder plan` plans: the recorded setup times (module fixtures) and costs count too.
+    plan = replace(make_plan(ids, recorded.seconds(), shards, group_by=group_by, durations_sha256=recorded.sha256,
+                             setup_seconds=recorded.setup_seconds(), costs=recorded.costs),
                    selected_by=tuple(narrowed))  # so a rebalance of its reports knows whether it may prune
     junit_dir.mkdir(parents=True, exist_ok=True)
     write_plan(plan_path, plan)
@@ -209,7 +215,8 @@ def run(args: argparse.Namespace) -> int:
     return run_local(args.shards, durations=durations_path(args.durations), junit_dir=junit_dir,
                      plan_path=plan_path, pytest_args=args.pytest_args, jobs=args.jobs,
                      output=Path(args.output) if args.output else None,
-                     markdown=Path(args.markdown) if args.markdown else None, queue=args.queue)
+                     markdown=Path(args.markdown) if args.markdown else None, queue=args.queue,
+                     group_by=args.group_by)
 
 
 def run_in(directory: Path, shards: int, jobs: int = 1) -> int:

@@ -59,7 +59,12 @@ def register(subparsers: Any) -> None:
     how_many.add_argument("--target", type=duration_argument, metavar="DURATION",
                           help="the wall time to meet, e.g. 10m: choose the fewest shards that do")
     parser.add_argument("--job-overhead", type=duration_argument, metavar="DURATION",
-                        help="with --target: fixed cost of each shard job (start, checkout, install), default 0")
+                        help="with --target: what each CI job spends before pytest starts (machine start, "
+                        "checkout, install), default 0; pytest's own start, collection and each file's import "
+                        "come from the durations store when `sharder record` measured them")
+    parser.add_argument("--max-runner-minutes", type=_minutes, metavar="MINUTES",
+                        help="with --target: a budget of runner minutes (all jobs together, overhead included); "
+                        "the fastest N within it is chosen (default: [tool.sharder] max_runner_minutes, else none)")
     parser.add_argument("--max-shards", type=matrix_count_arg, metavar="M",
                         help="with --target: never more than M shards (default 20, GitHub's free concurrency)")
     add_durations_option(parser)
@@ -75,11 +80,37 @@ def matrix_of(shards: int) -> dict[str, list[str]]:
     return {"shard": [f"{index}/{shards}" for index in range(1, shards + 1)]}
 
 
+def _minutes(text: str) -> float:
+    try:
+        minutes = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes") from None
+    if not 0 < minutes < math.inf:
+        raise argparse.ArgumentTypeError(f"the budget must be a number of minutes above 0, got {text!r}")
+    return minutes
+
+
+def _budget_minutes(args: argparse.Namespace) -> float | None:
+    """--max-runner-minutes, else `[tool.sharder] max_runner_minutes`, else None."""
+    if args.max_runner_minutes is not None:
+        return float(args.max_runner_minutes)
+    from sharder.stores.pyproject import sharder_table
+
+    table, path = sharder_table()
+    value = table.get("max_runner_minutes")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise SharderError(f"{path}: [tool.sharder] max_runner_minutes is {value!r}, expected minutes above 0")
+    return float(value)
+
+
 def _check_options(args: argparse.Namespace) -> None:
     if args.target is not None:
         return
     needs_target = [name for name, given in (
         ("--job-overhead", args.job_overhead is not None), ("--max-shards", args.max_shards is not None),
+        ("--max-runner-minutes", args.max_runner_minutes is not None),
         ("--durations", args.durations is not None), ("--store", args.store is not None),
         ("--from-durations", args.from_durations),
         ("pytest arguments after --", bool(args.pytest_args) and args.pytest_args_source == "the command line"),
@@ -91,6 +122,7 @@ def _check_options(args: argparse.Namespace) -> None:
 
 def _suite_times(args: argparse.Namespace) -> tuple[SuiteTimes, str | None]:
     """The tests with their seconds, and a warning when the timings are mostly guesses."""
+    from sharder.planning.planner import DEFAULT_GROUP_BY
     from sharder.planning.shard_count import SuiteTimes
     from sharder.stores.timings_source import untimed_note
 
@@ -103,7 +135,11 @@ def _suite_times(args: argparse.Namespace) -> tuple[SuiteTimes, str | None]:
         warning = untimed_note(source, len(ids)) + " (until then the --target arithmetic is a guess)"
     elif unknown:
         warning += f"; {unknown} of {len(ids)} tests have no recorded duration, estimated from their neighbours"
-    return SuiteTimes.of(ids, recorded.seconds, recorded.setup_seconds), warning
+    if recorded.costs is not None:
+        warning += ("; each shard's wall includes the start, collection and file imports `sharder record` "
+                    "measured (--job-overhead adds what the CI job spends before pytest)")
+    return SuiteTimes.of(ids, recorded.seconds, recorded.setup_seconds, costs=recorded.costs,
+                         group_by=DEFAULT_GROUP_BY), warning
 
 
 def _seconds(value: float) -> str:
@@ -119,12 +155,18 @@ def render_choice(choice: ShardChoice) -> str:
     head = (f"target {_seconds(choice.target_seconds)} with {_seconds(choice.overhead_seconds)} of overhead per "
             f"shard job; {choice.tests} tests, {_seconds(choice.total_seconds)} in all, useful shards {useful} "
             "(total / longest)")
+    from sharder.planning.shard_count import more_shards_note
+
     rows = [
         (f.shards, _seconds(f.slowest_seconds), _seconds(f.wall_seconds), _seconds(f.machine_seconds),
-         ("<- chosen" if f.shards == choice.shards else "fits" if f.wall_seconds <= choice.target_seconds else ""))
-        for f in choice.forecasts
+         f"{f.machine_seconds / 60:.1f}",
+         ", ".join(word for word in (
+             "<- chosen" if f.shards == choice.shards else "fits" if f.wall_seconds <= choice.target_seconds else "",
+             more_shards_note(choice.forecasts, index)) if word))
+        for index, f in enumerate(choice.forecasts)
     ]
-    lines = [head, format_table(("shards", "slowest shard", "wall time", "machine time", ""), rows)]
+    lines = [head, format_table(("shards", "slowest shard", "wall time", "machine time", "runner minutes", ""),
+                                rows)]
     if choice.blockers:
         from sharder.core.log_text import log_safe
 
@@ -151,7 +193,8 @@ def choice_json(choice: ShardChoice) -> dict[str, Any]:
         "reason": choice.reason,
         "forecasts": [
             {"shards": f.shards, "slowest_seconds": round(f.slowest_seconds, 3),
-             "wall_seconds": round(f.wall_seconds, 3), "machine_seconds": round(f.machine_seconds, 3)}
+             "wall_seconds": round(f.wall_seconds, 3), "machine_seconds": round(f.machine_seconds, 3),
+             "runner_minutes": round(f.machine_seconds / 60, 3)}
             for f in choice.forecasts
         ],
         "blockers": [{"nodeid": node_id, "seconds": round(seconds, 3)} for node_id, seconds in choice.blockers],
@@ -172,10 +215,12 @@ def run(args: argparse.Namespace) -> int:
         overhead = args.job_overhead or 0.0
         max_shards = args.max_shards or DEFAULT_MAX_SHARDS
         check_limits(args.target, overhead, max_shards)  # before a collection that may take a while
+        budget = _budget_minutes(args)
         suite, warning = _suite_times(args)
         if warning:
             print(f"sharder matrix: {warning}", file=sys.stderr)
-        choice = choose_shards(suite, target_seconds=args.target, overhead_seconds=overhead, max_shards=max_shards)
+        choice = choose_shards(suite, target_seconds=args.target, overhead_seconds=overhead, max_shards=max_shards,
+                               max_machine_seconds=None if budget is None else budget * 60)
         print(render_choice(choice), file=sys.stderr, flush=True)
         shards = choice.shards
         document = choice_json(choice)

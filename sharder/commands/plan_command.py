@@ -19,7 +19,7 @@ from sharder.commands.common import (
 from sharder.core.log_text import json_line, log_safe
 from sharder.core.table import format_table
 from sharder.planning.plan import TIMINGS_KEY, Plan, ShardBin, write_plan
-from sharder.planning.planner import GROUP_BY_CHOICES
+from sharder.planning.planner import DEFAULT_GROUP_BY, GROUP_BY_CHOICES
 from sharder.stores.location import durations_path
 from sharder.stores.timings_source import timings_record, untimed_note
 
@@ -40,9 +40,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     parser.add_argument("--from-durations", action="store_true",
                         help="plan the ids of the durations file itself, without collecting (a what-if)")
-    parser.add_argument("--group-by", choices=GROUP_BY_CHOICES, default="test",
+    parser.add_argument("--group-by", choices=GROUP_BY_CHOICES, default=DEFAULT_GROUP_BY,
                         help="keep each class or module in one shard, splitting only those too big for N; "
-                        "auto: modules, split only where the gain outweighs the fixture setup it repeats")
+                        "auto: modules, split only where the gain outweighs the fixture setup and the import it "
+                        f"repeats (default {DEFAULT_GROUP_BY})")
     parser.set_defaults(func=run)
 
 
@@ -60,10 +61,15 @@ def plan_summary(plan: Plan, heaviest: Mapping[int, HeavyTest] | None = None) ->
         "plan_id": plan.plan_id,
         "bins": [
             {"shard": b.shard, "tests": len(b.tests), "predicted_seconds": round(b.predicted_seconds, 3),
-             "estimated_tests": b.estimated_tests}
+             "estimated_tests": b.estimated_tests,
+             **({} if b.predicted_wall_seconds is None else
+                {"predicted_wall_seconds": round(b.predicted_wall_seconds, 3)})}
             for b in plan.bins
         ],
     }
+    if plan.fixed_seconds is not None:
+        summary["fixed_seconds"] = round(plan.fixed_seconds, 3)
+        summary["wall_makespan"] = round(plan.wall_makespan or 0.0, 3)
     for shard_bin in summary["bins"]:  # recorded peaks only; absent when nothing was measured
         heavy = (heaviest or {}).get(shard_bin["shard"])
         if heavy is not None:
@@ -97,11 +103,15 @@ def render_plan_table(plan: Plan, heaviest: Mapping[int, HeavyTest] | None = Non
     """One row per shard, but a run of empty shards is one line (`shards 11-999999: empty`): a plan of far more
     shards than tests printed a million rows of zeros."""
     memory: tuple[str, ...] = ("heaviest test (recorded peak)",) if heaviest else ()
+    wall: tuple[str, ...] = ("predicted wall s",) if plan.predicts_wall else ()
     entries = _table_entries(plan)
-    rows = [(f"{b.shard}/{plan.shards}", len(b.tests), f"{b.predicted_seconds:.1f}", b.estimated_tests)
+    rows = [(f"{b.shard}/{plan.shards}", len(b.tests))
+            + ((f"{b.predicted_wall_seconds or 0.0:.1f}",) if wall else ())
+            + (f"{b.predicted_seconds:.1f}", b.estimated_tests)
             + ((_heavy_cell(heaviest.get(b.shard)),) if heaviest else ())
             for b in entries if isinstance(b, ShardBin)]
-    table = format_table(("shard", "tests", "predicted s", "estimated", *memory), rows).split("\n")
+    tests_header = "tests s" if wall else "predicted s"
+    table = format_table(("shard", "tests", *wall, tests_header, "estimated", *memory), rows).split("\n")
     body = iter(table[1:])
     lines = [table[0]]
     lines += [f"shards {entry[0]}-{entry[1]}: empty" if isinstance(entry, tuple) else next(body) for entry in entries]
@@ -112,6 +122,10 @@ def render_plan_table(plan: Plan, heaviest: Mapping[int, HeavyTest] | None = Non
         f"makespan {plan.makespan:.1f} s, lower bound {plan.lower_bound_seconds:.1f} s, "
         f"imbalance {_imbalance_text(plan)}, useful shards {useful_text}"
     )
+    if plan.fixed_seconds is not None:
+        lines.append(f"predicted wall: slowest shard {plan.wall_makespan or 0.0:.1f} s, of which {plan.fixed_seconds:.1f} s "
+                     "every shard pays to start, collect and finish, plus the import of each file it collects "
+                     "(measured by `sharder record` and the shards' progress logs)")
     if plan.split_units:
         unit = "class" if plan.group_by == "class" else "module"
         lines.append(f"{plan.split_units} {unit} groups were split over several shards (too big for one shard"
@@ -156,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
     ids, recorded, narrowed = tests_timings_and_scope(path, from_durations=args.from_durations,
                                                       pytest_args=args.pytest_args)
     plan = make_plan(ids, recorded.seconds, args.shards, group_by=args.group_by,
-                     durations_sha256=recorded.sha256, setup_seconds=recorded.setup_seconds)
+                     durations_sha256=recorded.sha256, setup_seconds=recorded.setup_seconds, costs=recorded.costs)
     # Whether the plan covers the whole suite: only then may a rebalance of its reports prune the store.
     plan = replace(plan, selected_by=tuple(narrowed))
     covered = sum(1 for node_id in ids if node_id in recorded.seconds)

@@ -19,6 +19,9 @@ where `--sharder-progress-log` puts it. Events, one JSON object per line:
   it finished (after teardown);
 - `{"event": "finish", "exitstatus": n}` when the session ended normally, written before pytest writes the JUnit
   report: a report beside a log that did not finish is not that session's;
+- `{"event": "costs", "timeline": {startup_seconds, collection_seconds, files: {file: s}, session_setup_seconds,
+  tests_span_seconds, tests_seconds, tests, teardown_seconds, wall_seconds}}` (`sharder.core.session_timeline`)
+  when pytest unconfigures, after `finish`: what the shard paid besides its tests, for the merge and rebalance;
 - `{"event": "error", "message": ...}` when the shard refused to run (a plan that does not match the checkout, a
   bad option): `sharder merge` names this error for the shard instead of listing its tests bare;
 - `{"event": "cancelled", "signal": "SIGTERM", "shard": "3/8" | null, "by": "sharder run", "pid": ...}`, written
@@ -45,6 +48,7 @@ from typing import Any
 
 from sharder.core.errors import SharderError
 from sharder.core.inputfile import read_input
+from sharder.core.session_timeline import SessionTimeline, timeline_from_json
 from sharder.core.shardspec import ShardSpec, parse_shard
 
 FORMAT_VERSION = 1
@@ -55,6 +59,7 @@ TEST_EVENT = "test"
 FINISH_EVENT = "finish"
 ERROR_EVENT = "error"
 CANCELLED_EVENT = "cancelled"
+COSTS_EVENT = "costs"
 # `rerun` is pytest-rerunfailures' outcome for an attempt that failed and will be tried again.
 OUTCOMES = ("passed", "failed", "error", "skipped", "rerun")
 
@@ -110,6 +115,7 @@ class ProgressLog:
     error: str | None = None  # why the shard refused to run, when it did
     cancelled_by: str | None = None  # the signal name of a `cancelled` record: the shard was cancelled
     queue_run: str | None = None  # queue mode: the queue run the job leased its tests from
+    timeline: SessionTimeline | None = None  # the `costs` event: what the session spent besides its tests
 
     @property
     def running_when_stopped(self) -> str | None:
@@ -239,6 +245,10 @@ def read_progress_log(path: str | os.PathLike[str]) -> ProgressLog:
             log.finished = True
             status = event.get("exitstatus")
             log.exitstatus = status if isinstance(status, int) and not isinstance(status, bool) else None
+        elif kind == COSTS_EVENT:
+            log.timeline = timeline_from_json(event.get("timeline"))
+            if log.timeline is None:
+                log.bad_lines += 1
         elif kind == ERROR_EVENT:
             message = event.get("message")
             log.error = message if isinstance(message, str) and message.strip() else "an error (no message recorded)"

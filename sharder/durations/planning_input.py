@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from sharder.core.errors import SharderError
 from sharder.core.inputfile import read_input
+from sharder.durations.costs import COSTS_FIELD, SuiteCosts, parse_costs
 from sharder.durations.history import FIELDS as HISTORY_FIELDS
 from sharder.durations.history import parse_history
 from sharder.durations.store import (
@@ -44,12 +45,13 @@ class PlanningInput(NamedTuple):
     setup_seconds: dict[str, float]
     sha256: str = ""
     peak_rss_mb: Mapping[str, float] = {}  # read-only: the shared default is never written
+    costs: SuiteCosts | None = None  # per process, per test and per file costs (`sharder.durations.costs`)
 
     @classmethod
     def of(cls, durations: Durations) -> PlanningInput:
         peaks = {node_id: timing.peak_rss_mb for node_id, timing in durations.tests.items()
                  if timing.peak_rss_mb is not None}
-        return cls(durations.seconds(), durations.setup_seconds(), durations.sha256, peaks)
+        return cls(durations.seconds(), durations.setup_seconds(), durations.sha256, peaks, durations.costs)
 
 
 class _Columns(NamedTuple):
@@ -57,6 +59,7 @@ class _Columns(NamedTuple):
     setup_seconds: dict[str, float]
     peak_rss_mb: dict[str, float]
     record_fields: set[str]  # every field some record of sharder's format holds; empty for a flat map
+    costs: SuiteCosts | None = None
 
 
 def load_planning_input(path: str | os.PathLike[str]) -> PlanningInput:
@@ -69,13 +72,13 @@ def load_planning_input(path: str | os.PathLike[str]) -> PlanningInput:
         columns = _columns_parsed_without_the_duplicate_hook(raw)
         if columns is not None:
             return PlanningInput(columns.seconds, columns.setup_seconds, hashlib.sha256(raw).hexdigest(),
-                                 columns.peak_rss_mb)
+                                 columns.peak_rss_mb, columns.costs)
     data, digest = decode_document(raw, source)
     checked = _checked_columns(data)
     if checked is None:
         planning = PlanningInput.of(build_durations(data, source, digest))
     else:
-        planning = PlanningInput(checked.seconds, checked.setup_seconds, digest, checked.peak_rss_mb)
+        planning = PlanningInput(checked.seconds, checked.setup_seconds, digest, checked.peak_rss_mb, checked.costs)
     if may_hold_surrogates(raw):
         refuse_non_text_ids(planning.seconds, source)
     return planning
@@ -124,7 +127,7 @@ def _every_key_kept(raw: bytes, document: dict[str, Any], record_fields: set[str
     most) have their keys and strings counted one by one.
     """
     extra = document.keys() - {"format", "version", "tests"}
-    if not extra.issubset(HISTORY_FIELDS) or not _RECORD_FIELDS.issuperset(record_fields):
+    if not extra.issubset({*HISTORY_FIELDS, COSTS_FIELD}) or not _RECORD_FIELDS.issuperset(record_fields):
         return False
     records: dict[str, dict[str, object]] = document["tests"]
     keys = len(document) + len(records) + sum(map(len, records.values()))
@@ -180,6 +183,10 @@ def _checked_columns(data: object) -> _Columns | None:
         return None
     if not data.keys().isdisjoint(HISTORY_FIELDS) and not _history_checks_out(data):
         return None
+    try:
+        costs = parse_costs(data, "")
+    except SharderError:  # the full reader gives the error
+        return None
     values = list(records.values())
     try:  # column by column with C-level map: a record that is not an object raises TypeError here
         seconds = list(map(itemgetter("seconds"), values))
@@ -193,4 +200,4 @@ def _checked_columns(data: object) -> _Columns | None:
     if ("" in records or not plain_runs or not _all_seconds(seconds) or not _all_seconds(list(setup.values()))
             or not _all_seconds(list(peaks.values()), NO_LIMIT)):
         return None
-    return _Columns(dict(zip(records, seconds, strict=True)), setup, peaks, fields)
+    return _Columns(dict(zip(records, seconds, strict=True)), setup, peaks, fields, costs)

@@ -24,6 +24,7 @@ from typing import Any
 from sharder.core.atomic import atomic_write_text
 from sharder.core.errors import SharderError
 from sharder.core.inputfile import read_input
+from sharder.durations.costs import SuiteCosts, blended_costs, costs_json, kept_files, parse_costs
 from sharder.durations.history import LastUpdate, history_json, parse_history
 
 FORMAT_NAME = "sharder-durations"
@@ -81,6 +82,7 @@ class Durations:
     sha256: str = ""
     absorbed: tuple[str, ...] = ()
     last_update: LastUpdate | None = None
+    costs: SuiteCosts | None = None  # what a process pays besides its tests (`sharder.durations.costs`)
 
     def seconds(self) -> dict[str, float]:
         return {node_id: timing.seconds for node_id, timing in self.tests.items()}
@@ -196,7 +198,7 @@ def build_durations(data: object, source: str, digest: str) -> Durations:
         raise SharderError(f"{source}: {exc}") from None
     if isinstance(data, dict) and "format" in data:  # checked after the tests, as the planning reader does
         absorbed, last_update = parse_history(data, source)
-        return Durations(tests, digest, absorbed, last_update)
+        return Durations(tests, digest, absorbed, last_update, parse_costs(data, source))
     return Durations(tests=tests, sha256=digest)
 
 
@@ -289,12 +291,14 @@ def updated(
     *,
     smoothing: float = DEFAULT_SMOOTHING,
     keep_only: Iterable[str] | None = None,
+    costs: SuiteCosts | None = None,
 ) -> Durations:
     """Blend `observations` into `durations`; with `keep_only`, drop ids not in it (tests no longer collected).
 
     `observations` must hold trustworthy runs only (`sharder.durations.trust`): every one of them also votes on
     whether the run was on other hardware, and a run of fast errors would win that vote.
     Peak memory is blended too, but upwards it moves at once: under-estimating memory is what kills a job.
+    `costs`, a session's own (`sharder.durations.costs`), are blended into the recorded ones the same way.
     """
     if not 0 < smoothing <= 1:
         raise SharderError(f"smoothing must be in (0, 1], got {smoothing}")
@@ -315,10 +319,13 @@ def updated(
             setup_seconds=_blend(old.setup_seconds, seen.setup_seconds, weight),
             peak_rss_mb=peak,
         )
+    suite_costs = durations.costs if costs is None else blended_costs(durations.costs, costs, smoothing)
     if keep_only is not None:
         wanted = set(keep_only)
         tests = {node_id: timing for node_id, timing in tests.items() if node_id in wanted}
-    return replace(durations, tests=tests)
+        if suite_costs is not None:
+            suite_costs = kept_files(suite_costs, {node_id.partition("::")[0] for node_id in tests})
+    return replace(durations, tests=tests, costs=suite_costs)
 
 
 def _read_at_resolution(recorded: float, observed: float) -> float:
@@ -368,6 +375,7 @@ def render_durations(durations: Durations, *, flat: bool = False) -> str:
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
         **history_json(durations.absorbed, durations.last_update),
+        **costs_json(durations.costs),
         "tests": {node_id: _record_json(timing) for node_id, timing in ordered},
     }
     return json.dumps(document, indent=1, ensure_ascii=False) + "\n"

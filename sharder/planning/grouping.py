@@ -107,14 +107,16 @@ def split_charges(shard_of_test: Sequence[int], shards: int, costs: Mapping[str,
 
 class _Group:
     # Plain classes, not dataclasses, here: each dataclass costs a millisecond of import on every sharder command.
-    __slots__ = ("cost", "key", "members", "payer", "prefix")
+    __slots__ = ("cost", "import_cost", "key", "members", "payer", "prefix")
 
-    def __init__(self, key: str, members: list[int], prefix: list[float], cost: float, payer: int) -> None:
+    def __init__(self, key: str, members: list[int], prefix: list[float], cost: float, payer: int,
+                 import_cost: float = 0.0) -> None:
         self.key = key
         self.members = members  # test positions in node-id order
         self.prefix = prefix  # prefix[i] = seconds of members[:i]
         self.cost = cost  # one-off fixture seconds charged to a piece without the payer
         self.payer = payer  # index into members of the paying test, -1 when there is no cost
+        self.import_cost = import_cost  # seconds to import the module, paid by every shard holding a piece
 
     def weight(self, start: int, end: int) -> float:
         return self.prefix[end] - self.prefix[start]
@@ -150,7 +152,7 @@ class Units:
         start, end = self.start[unit], self.end[unit]
         whole = start == 0 and end == len(group.members)
         charged = not whole and group.cost > 0 and not group.has_payer(start, end)
-        return group.weight(start, end) + (group.cost if charged else 0.0)
+        return group.weight(start, end) + (group.cost if charged else 0.0) + group.import_cost
 
 
 def make_groups(
@@ -160,8 +162,10 @@ def make_groups(
     costs: Mapping[str, FixtureCost],
     *,
     charge_pieces: bool,
+    import_costs: Mapping[str, float] | None = None,
 ) -> list[_Group]:
-    """Groups sorted by key, members by node id; `charge_pieces` when a group is a module (its fixture scope)."""
+    """Groups sorted by key, members by node id; `charge_pieces` when a group is a module (its fixture scope).
+    `import_costs` (by module, with `charge_pieces`): what each shard holding a piece pays to import it."""
     members_of: dict[str, list[int]] = {}
     for position, node_id in enumerate(node_ids):
         members_of.setdefault(key_of(node_id), []).append(position)
@@ -171,7 +175,8 @@ def make_groups(
         prefix = [0.0, *accumulate(seconds[p] for p in members)]
         cost = costs.get(key) if charge_pieces else None
         payer = members.index(cost.payer) if cost is not None else -1
-        groups.append(_Group(key, members, prefix, cost.seconds if cost else 0.0, payer))
+        imported = (import_costs or {}).get(key, 0.0) if charge_pieces else 0.0
+        groups.append(_Group(key, members, prefix, cost.seconds if cost else 0.0, payer, imported))
     return groups
 
 
@@ -201,12 +206,12 @@ def split_oversized(groups: list[_Group], target: float, *, weigh_cost: bool) ->
     """
     units = Units(groups)
     for index, group in enumerate(groups):
-        total = group.weight(0, len(group.members))
+        total = group.weight(0, len(group.members)) + group.import_cost
         if total <= target * (1 + 1e-9) or len(group.members) < 2:
             units.add(index, 0, len(group.members))
             continue
-        runs = _runs_within(group, max(target - group.cost, target / 2))
-        if weigh_cost and (len(runs) - 1) * group.cost >= total - target:
+        runs = _runs_within(group, max(target - group.cost - group.import_cost, target / 2))
+        if weigh_cost and (len(runs) - 1) * (group.cost + group.import_cost) >= total - target:
             runs = [(0, len(group.members))]
         for start, end in runs:
             units.add(index, start, end)
@@ -214,7 +219,8 @@ def split_oversized(groups: list[_Group], target: float, *, weigh_cost: bool) ->
 
 
 class _Placement:
-    """Units on shards with exact loads: tests plus one fixture charge per (charged group, shard)."""
+    """Units on shards with exact loads: tests plus one fixture charge per (charged group, shard), and one import
+    per (group, shard) where groups are modules with a recorded import cost."""
 
     def __init__(self, units: Units, shard_of_unit: list[int], shards: int) -> None:
         self.units = units
@@ -238,8 +244,11 @@ class _Placement:
                                                   shard)
 
     def _charge(self, group_index: int, count: int, payer_shard: int, shard: int) -> float:
-        cost = self.units.groups[group_index].cost
-        return cost if cost > 0 and count > 0 and payer_shard != shard else 0.0
+        """A piece's repeated fixtures (not where the payer is) and its import (everywhere it is)."""
+        if count <= 0:
+            return 0.0
+        group = self.units.groups[group_index]
+        return (group.cost if group.cost > 0 and payer_shard != shard else 0.0) + group.import_cost
 
     def split_groups(self) -> int:
         return sum(len(counts) > 1 for counts in self.tests_in)

@@ -31,6 +31,9 @@ class ShardBin:  # slots: a plan of 999,999 shards holds that many, nearly all e
     predicted_seconds: float
     tests: tuple[str, ...]
     estimated_tests: int = 0  # how many of `tests` had no recorded duration
+    # The shard's whole predicted wall (`sharder.planning.wall`), when the store had costs; `predicted_seconds`
+    # stays the test-only figure (tests + repeated fixtures) that reports compare with.
+    predicted_wall_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,21 @@ class Plan:
     # whole suite as configured, None not recorded (a plan of an older sharder). A run of a plan made from a
     # selection says nothing of the tests outside it, so a rebalance of its reports prunes only after ().
     selected_by: tuple[str, ...] | None = None
+    # What every shard's process pays once besides its tests (start, collection outside test files, before the
+    # first test and after the last), when the store had costs: None for a plan of test time only.
+    fixed_seconds: float | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def predicts_wall(self) -> bool:
+        return self.fixed_seconds is not None
+
+    @property
+    def wall_makespan(self) -> float | None:
+        """The slowest shard's predicted wall, or None for a plan of test time only."""
+        if not self.predicts_wall:
+            return None
+        return max((b.predicted_wall_seconds or 0.0 for b in self.bins), default=0.0)
 
     @property
     def makespan(self) -> float:
@@ -114,6 +131,8 @@ def _header_json(plan: Plan) -> dict[str, Any]:
         "fixture_cost_seconds": round(plan.fixture_cost_seconds, 6),
         "durations_sha256": plan.durations_sha256,
         **({} if plan.selected_by is None else {"selected_by": list(plan.selected_by)}),
+        **({} if plan.fixed_seconds is None else {"fixed_seconds": round(plan.fixed_seconds, 6),
+                                                   "wall_makespan_seconds": round(plan.wall_makespan or 0.0, 6)}),
         **plan.extra,
     }
 
@@ -126,6 +145,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
             "shard": b.shard,
             "predicted_seconds": round(b.predicted_seconds, 6),
             "estimated_tests": b.estimated_tests,
+            **_wall_json(b),
             "tests": list(b.tests),
         }
         for b in plan.bins
@@ -163,8 +183,16 @@ def _render_bin(shard_bin: ShardBin) -> str:
             return _EMPTY_BIN.format(shard_bin.shard)
         return "  " + json.dumps({"shard": shard_bin.shard, "predicted_seconds": round(seconds, 6),
                                   "estimated_tests": shard_bin.estimated_tests, "tests": []})
+    wall = shard_bin.predicted_wall_seconds
+    wall_line = "" if wall is None else f'   "predicted_wall_seconds": {json.dumps(round(wall, 6))},\n'
     return (f'  {{\n   "shard": {shard_bin.shard},\n   "predicted_seconds": {json.dumps(round(seconds, 6))},\n'
-            f'   "estimated_tests": {shard_bin.estimated_tests},\n   "tests": {_render_test_list(shard_bin.tests)}\n  }}')
+            f'   "estimated_tests": {shard_bin.estimated_tests},\n{wall_line}'
+            f'   "tests": {_render_test_list(shard_bin.tests)}\n  }}')
+
+
+def _wall_json(shard_bin: ShardBin) -> dict[str, float]:
+    wall = shard_bin.predicted_wall_seconds
+    return {} if wall is None else {"predicted_wall_seconds": round(wall, 6)}
 
 
 # The ASCII characters JSON writes as themselves: all from the space up, but the quote and the backslash.
@@ -262,6 +290,8 @@ def plan_from_json(data: object, source: str = "plan") -> Plan:
                 predicted_seconds=_number(source, raw, "predicted_seconds"),
                 tests=tuple(tests),
                 estimated_tests=int(_number(source, raw, "estimated_tests", 0)),
+                predicted_wall_seconds=(None if raw.get("predicted_wall_seconds") is None
+                                        else _number(source, raw, "predicted_wall_seconds")),
             )
         )
     useful = data.get("useful_shards")
@@ -281,6 +311,7 @@ def plan_from_json(data: object, source: str = "plan") -> Plan:
         split_units=int(_number(source, data, "split_units", 0)),
         fixture_cost_seconds=_number(source, data, "fixture_cost_seconds", 0.0),
         selected_by=None if selected is None else tuple(selected),
+        fixed_seconds=None if data.get("fixed_seconds") is None else _number(source, data, "fixed_seconds"),
     )
     timings = data.get(TIMINGS_KEY)
     if isinstance(timings, dict):  # where the plan's timings came from: shown by merge, never trusted as numbers

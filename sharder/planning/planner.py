@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from sharder.core.errors import SharderError
 from sharder.core.nodeid import class_of, module_of
+from sharder.durations.costs import SuiteCosts
 from sharder.planning.grouping import (
     AUTO_TOLERANCE,
     assign_grouped,
@@ -32,8 +33,11 @@ from sharder.planning.grouping import (
 )
 from sharder.planning.partition import assign, lower_bound, useful_shards
 from sharder.planning.plan import GROUPINGS, Plan, ShardBin
+from sharder.planning.wall import WallModel, import_charges
 
 GROUP_BY_CHOICES = GROUPINGS  # one list, so the plan reader refuses exactly the groupings the planner does not make
+# The grouping `sharder plan`, `matrix` and `local` use unless told otherwise (bench/wall.py decides it).
+DEFAULT_GROUP_BY = "test"
 
 _GROUP_KEYS: dict[str, Callable[[str], str]] = {
     "class": class_of,
@@ -43,16 +47,26 @@ _GROUP_KEYS: dict[str, Callable[[str], str]] = {
 
 
 def _assign_tests(
-    ids: list[str], seconds: list[float], total: float, shards: int, group_by: str, setup_seconds: Mapping[str, float]
+    ids: list[str], seconds: list[float], total: float, shards: int, group_by: str, setup_seconds: Mapping[str, float],
+    imports: Mapping[str, float],
 ) -> tuple[list[int], list[float], int]:
-    """Shard of each test, the fixture charge of each shard, and how many groups were split."""
+    """Shard of each test, the fixture charge of each shard, and how many groups were split.
+
+    `imports` (by module) are weighed where the units are modules (`module`, `auto`): a module's import is part of
+    its weight, and every piece of a split module pays it again. `test` and `class` plans are made as before and
+    pay the imports their split brings (`import_charges`, in the predicted wall)."""
     costs = fixture_costs(ids, setup_seconds)
     if group_by == "test":
         shard_of_test = assign(ids, seconds, shards)
         return shard_of_test, split_charges(shard_of_test, shards, costs), 0
-    groups = make_groups(ids, seconds, _GROUP_KEYS[group_by], costs, charge_pieces=group_by != "class")
-    target = max(total / shards, max(seconds, default=0.0))
-    goal = lower_bound(seconds, shards, total=total) * (1 + AUTO_TOLERANCE) if group_by == "auto" else None
+    weighed = imports if group_by != "class" else {}
+    groups = make_groups(ids, seconds, _GROUP_KEYS[group_by], costs, charge_pieces=group_by != "class",
+                         import_costs=weighed)
+    imported = math.fsum(weighed.values())  # each module at least once, somewhere
+    target = max((total + imported) / shards, max(seconds, default=0.0))
+    goal = None
+    if group_by == "auto":
+        goal = max(lower_bound(seconds, shards, total=total), (total + imported) / shards) * (1 + AUTO_TOLERANCE)
     grouped = assign_grouped(groups, len(ids), shards, target, auto_goal=goal)
     return grouped.shard_of_test, split_charges(grouped.shard_of_test, shards, costs), grouped.split_groups
 
@@ -65,10 +79,13 @@ def make_plan(
     group_by: str = "test",
     durations_sha256: str = "",
     setup_seconds: Mapping[str, float] | None = None,
+    costs: SuiteCosts | None = None,
 ) -> Plan:
     """Split `node_ids` into `shards` bins; every id lands in exactly one bin, in collection order within it.
 
     `setup_seconds` (recorded setup time per test, optional) lets the planner estimate module fixture costs.
+    `costs` (the store's per-process and per-file costs, optional) make it plan and predict each shard's wall
+    (`sharder.planning.wall`): without them the plan is of test time only, as before.
     """
     if shards < 1:
         raise SharderError(f"shard count must be at least 1, got {shards}")
@@ -103,7 +120,16 @@ def make_plan(
     # shards gives the same assignment (see partition.assign), and the same bound: with N >= tests it is the
     # longest test whatever N is.
     used = max(1, min(shards, len(ids)))
-    shard_of_test, charges, split = _assign_tests(ids, seconds, total, used, group_by, setup_seconds or {})
+    model = WallModel.of(costs) if costs is not None else None
+    files = list(map(module_of, ids)) if model is not None else []
+    imports = model.imports_of(dict.fromkeys(files)) if model is not None else {}
+    weighed = [s + model.per_test_seconds for s in seconds] if model is not None and model.per_test_seconds else seconds
+    shard_of_test, charges, split = _assign_tests(ids, weighed, math.fsum(weighed), used, group_by,
+                                                  setup_seconds or {}, imports)
+    walls: list[float] | None = None
+    if model is not None:
+        imported = import_charges(files, shard_of_test, used, imports)
+        walls = [model.fixed_seconds + imported[index] + charges[index] for index in range(used)]
     # A stable sort by shard keeps collection order inside each shard, at C speed. Ids and seconds are gathered in
     # that order once and each shard takes a slice: half the time of gathering them shard by shard.
     by_shard = sorted(range(len(ids)), key=shard_of_test.__getitem__)
@@ -115,11 +141,16 @@ def make_plan(
     for index in range(used):
         end = start + sizes[index]
         tests = tuple(ids_by_shard[start:end])
+        tests_seconds = math.fsum(seconds_by_shard[start:end])
+        wall = None
+        if walls is not None and model is not None and tests:
+            wall = walls[index] + tests_seconds + model.per_test_seconds * len(tests)
         shard_bins.append(ShardBin(
             shard=index + 1,
-            predicted_seconds=math.fsum(seconds_by_shard[start:end]) + charges[index],
+            predicted_seconds=tests_seconds + charges[index],
             tests=tests,
             estimated_tests=sum(map(estimates.__contains__, tests)) if estimates else 0,
+            predicted_wall_seconds=wall,
         ))
         start = end
     shard_bins.extend(ShardBin(shard, 0.0, ()) for shard in range(used + 1, shards + 1))
@@ -133,4 +164,5 @@ def make_plan(
         bins=bins,
         split_units=split,
         fixture_cost_seconds=math.fsum(charges),
+        fixed_seconds=model.fixed_seconds if model is not None else None,
     )

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from sharder.core.errors import SharderError
 from sharder.core.table import seconds_text
+from sharder.durations.costs import SuiteCosts
 from sharder.planning.estimate import estimate_unknown
 from sharder.planning.partition import lower_bound, useful_shards
 from sharder.planning.planner import make_plan
@@ -77,30 +78,41 @@ Forecaster = Callable[[int], ShardForecast]
 
 @dataclass(frozen=True)
 class SuiteTimes:
-    """Every test's seconds (recorded, or estimated from its relatives) in collection order."""
+    """Every test's seconds (recorded, or estimated from its relatives) in collection order; with `costs` (the
+    store's per-process and per-file costs) each N is forecast by its predicted walls, not its test time."""
 
     ids: tuple[str, ...]
     seconds: tuple[float, ...]
     setup_seconds: Mapping[str, float]
+    costs: SuiteCosts | None = None
+    group_by: str = "test"
 
     @classmethod
     def of(cls, node_ids: Sequence[str], known_seconds: Mapping[str, float],
-           setup_seconds: Mapping[str, float] | None = None) -> SuiteTimes:
+           setup_seconds: Mapping[str, float] | None = None, *, costs: SuiteCosts | None = None,
+           group_by: str = "test") -> SuiteTimes:
         ids = tuple(dict.fromkeys(node_ids))
         estimates = estimate_unknown(list(ids), known_seconds)
         seconds = tuple(estimates[n] if n in estimates else known_seconds[n] for n in ids)
-        return cls(ids, seconds, setup_seconds or {})
+        return cls(ids, seconds, setup_seconds or {}, costs, group_by)
 
     def forecaster(self, overhead_seconds: float) -> Forecaster:
-        """Forecasts from real plans (test-level, as `sharder plan` makes by default), each N planned once."""
+        """Forecasts from real plans (made as `sharder plan` makes them by default), each N planned once. With
+        costs, a shard's time is its predicted wall: what its process pays to start and collect shrinks with its
+        footprint, but never goes away, so past some N more shards are only dearer, or slower."""
         known = dict(zip(self.ids, self.seconds, strict=True))
         cache: dict[int, ShardForecast] = {}
 
         def forecast(shards: int) -> ShardForecast:
             if shards not in cache:
-                plan = make_plan(self.ids, known, shards, setup_seconds=self.setup_seconds)
-                cache[shards] = ShardForecast(shards, plan.makespan,
-                                              math.fsum(b.predicted_seconds for b in plan.bins), overhead_seconds)
+                plan = make_plan(self.ids, known, shards, setup_seconds=self.setup_seconds, costs=self.costs,
+                                 group_by=self.group_by)
+                if plan.predicts_wall:
+                    walls = [b.predicted_wall_seconds or 0.0 for b in plan.bins]
+                    cache[shards] = ShardForecast(shards, max(walls, default=0.0), math.fsum(walls), overhead_seconds)
+                else:
+                    cache[shards] = ShardForecast(shards, plan.makespan,
+                                                  math.fsum(b.predicted_seconds for b in plan.bins), overhead_seconds)
             return cache[shards]
 
         return forecast
@@ -137,10 +149,16 @@ def choose_shards(
     overhead_seconds: float = 0.0,
     max_shards: int = DEFAULT_MAX_SHARDS,
     forecast: Forecaster | None = None,
+    max_machine_seconds: float | None = None,
 ) -> ShardChoice:
-    """The smallest N (1..max_shards) whose planned wall time fits the target, else the best N, with reasons."""
+    """The smallest N (1..max_shards) whose planned wall time fits the target, else the best N, with reasons.
+
+    With `max_machine_seconds` (a runner-minutes budget) every N up to max_shards is planned, and the choice is
+    among the N within the budget: the smallest that fits the target, else the fastest."""
     check_limits(target_seconds, overhead_seconds, max_shards)
     predict = forecast or suite.forecaster(overhead_seconds)
+    if max_machine_seconds is not None:
+        return _within_budget(suite, predict, target_seconds, overhead_seconds, max_shards, max_machine_seconds)
     weights = suite.seconds
     bounds: dict[int, float] = {}
 
@@ -161,6 +179,44 @@ def choose_shards(
     best = _best_shards(bound, predict, tried, max_shards)
     return _choice(suite, best, False, tried, predict, target_seconds, overhead_seconds, max_shards,
                    _miss_reason(suite, tried[best], target_seconds, overhead_seconds, max_shards))
+
+
+def _within_budget(suite: SuiteTimes, predict: Forecaster, target_seconds: float, overhead_seconds: float,
+                   max_shards: int, budget_seconds: float) -> ShardChoice:
+    if not budget_seconds > 0:
+        raise SharderError("the runner-minutes budget must be more than 0")
+    tried = {shards: predict(shards) for shards in range(1, max_shards + 1)}
+    affordable = [f for f in tried.values() if f.machine_seconds <= budget_seconds]
+    if not affordable:
+        cheapest = min(tried.values(), key=lambda f: (f.machine_seconds, f.shards))
+        return _choice(suite, cheapest.shards, False, tried, predict, target_seconds, overhead_seconds, max_shards,
+                       f"no shard count fits the budget of {seconds_text(budget_seconds)} runner time; choosing "
+                       f"{_shards_text(cheapest.shards)}, the cheapest ({seconds_text(cheapest.machine_seconds)})")
+    fitting = [f for f in affordable if f.wall_seconds <= target_seconds]
+    if fitting:
+        chosen = min(fitting, key=lambda f: f.shards)
+        return _choice(suite, chosen.shards, True, tried, predict, target_seconds, overhead_seconds, max_shards,
+                       f"{_shards_text(chosen.shards)}: the smallest count within the budget of "
+                       f"{seconds_text(budget_seconds)} runner time whose predicted wall time "
+                       f"({seconds_text(chosen.wall_seconds)}) fits the target ({seconds_text(target_seconds)})")
+    fastest = min(affordable, key=lambda f: (f.wall_seconds, f.shards))
+    return _choice(suite, fastest.shards, False, tried, predict, target_seconds, overhead_seconds, max_shards,
+                   f"no shard count within the budget of {seconds_text(budget_seconds)} runner time fits the target "
+                   f"({seconds_text(target_seconds)}); choosing {_shards_text(fastest.shards)}, the fastest within it "
+                   f"({seconds_text(fastest.wall_seconds)}, {seconds_text(fastest.machine_seconds)} of runner time)")
+
+
+def more_shards_note(forecasts: Sequence[ShardForecast], index: int) -> str:
+    """What N shards give over the next smaller N planned: nothing to say, "slower", or "only dearer" (under
+    BEST_TOLERANCE faster for more runner time)."""
+    if index == 0:
+        return ""
+    before, now = forecasts[index - 1], forecasts[index]
+    if now.wall_seconds > before.wall_seconds * (1 + 1e-9):
+        return f"slower than {before.shards}"
+    if now.wall_seconds >= before.wall_seconds * (1 - BEST_TOLERANCE) and now.machine_seconds > before.machine_seconds:
+        return f"only dearer than {before.shards}"
+    return ""
 
 
 def _best_shards(bound: Callable[[int], float], predict: Forecaster, tried: dict[int, ShardForecast],

@@ -31,8 +31,9 @@ from sharder.durations import store
 from sharder.durations.history import LastUpdate
 from sharder.durations.trust import NotUsed, unused_reason
 from sharder.planning.plan import read_plan
-from sharder.planning.planner import GROUP_BY_CHOICES
+from sharder.planning.planner import DEFAULT_GROUP_BY, GROUP_BY_CHOICES
 from sharder.pytest_plugin.collection_scope import narrowed_by
+from sharder.pytest_plugin.collection_timing import CollectionTiming
 from sharder.pytest_plugin.footprint_filter import install_footprint, installed_footprint
 from sharder.pytest_plugin.options import (
     COLLECT_TO_OPTION,
@@ -97,8 +98,9 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     group.addoption(DURATIONS_OPTION, metavar="PATH",
                     help="durations file (default: durations.json at rootdir, else .test_durations)")
     group.addoption(STORE_OPTION, action="store_true", help="record this run's durations into the durations file")
-    group.addoption(GROUP_BY_OPTION, choices=GROUP_BY_CHOICES, default="test",
-                    help="keep each class or module in one shard where N allows (default: test)")
+    group.addoption(GROUP_BY_OPTION, choices=GROUP_BY_CHOICES, default=DEFAULT_GROUP_BY,
+                    help=f"keep each class or module in one shard where N allows (default: {DEFAULT_GROUP_BY}, "
+                    "as `sharder plan`)")
     group.addoption(COLLECT_TO_OPTION, metavar="PATH", help=argparse.SUPPRESS)
     group.addoption(IDS_OPTION, metavar="PATH",
                     help="run exactly these ids (one per line) in this order, as a replay does")
@@ -168,6 +170,9 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(outputs, _OUTPUTS_NAME)
         if queue_run and shard is not None and not _is_xdist_worker(config):
             _register_queue_loop(config, shard, queue_run, outputs)
+        # Under xdist each worker is a process of its own and the controller collects nothing: no one timeline.
+        if not _is_xdist_worker(config) and getattr(config.option, "dist", "no") == "no":
+            config.pluginmanager.register(CollectionTiming(outputs.writer), _TIMING_NAME)
 
 
 def _run_facts(config: pytest.Config, writes_log: bool) -> RunFacts:
@@ -225,7 +230,7 @@ def _select(config: pytest.Config, spec: ShardSpec, ids: list[str]) -> Selection
         config.stash[_STATE_KEY].untimed = _untimed_line(config, path)
     return select_computed(
         spec, ids, seconds, group_by=config.getoption("sharder_group_by"),
-        durations_sha256=recorded.sha256, setup_seconds=recorded.setup_seconds(),
+        durations_sha256=recorded.sha256, setup_seconds=recorded.setup_seconds(), costs=recorded.costs,
     )
 
 
@@ -439,6 +444,7 @@ class DurationRecorder:
 
 _RECORDER_NAME = "sharder-duration-recorder"
 _OUTPUTS_NAME = "sharder-shard-outputs"
+_TIMING_NAME = "sharder-collection-timing"
 
 
 def _is_xdist_worker(config: pytest.Config) -> bool:
@@ -463,6 +469,12 @@ def _store_durations(session: pytest.Session) -> None:
         scope.append("tests deselected")
     stopped = bool(session.shouldstop or session.shouldfail)
     keep_only = state.collected_ids if not scope and not stopped and state.collected_ids else None
+
+    timing = config.pluginmanager.get_plugin(_TIMING_NAME)
+    # What the process paid besides its tests, stored at its very end (the terminal summary and reports are part
+    # of it); a run that stopped early shows no whole session.
+    if isinstance(timing, CollectionTiming) and not stopped and observations:
+        timing.record_costs_to = path
 
     def change(recorded: store.Durations) -> tuple[store.Durations | None, int]:
         durations = store.updated(recorded, observations, keep_only=keep_only)

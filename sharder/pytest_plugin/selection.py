@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sharder.core.errors import SharderError
 from sharder.core.shardspec import ShardSpec
+from sharder.durations.costs import SuiteCosts
 from sharder.planning.plan import Plan
 from sharder.planning.planner import make_plan
 from sharder.pytest_plugin.footprint import in_skipped_file, unplanned_files
@@ -99,14 +100,15 @@ def select_computed(
     group_by: str = "test",
     durations_sha256: str = "",
     setup_seconds: Mapping[str, float] | None = None,
+    costs: SuiteCosts | None = None,
 ) -> Selection:
     """Plan in-process: every shard job computes the same plan from the same durations and ids.
 
-    Given the same inputs as `sharder plan` (setup times included: `auto` grouping prices splits by them), so the
-    shard a job runs is the shard `sharder plan` showed.
+    Given the same inputs as `sharder plan` (setup times included: `auto` grouping prices splits by them; the
+    store's costs: it weighs imports), so the shard a job runs is the shard `sharder plan` showed.
     """
     plan = make_plan(collected, known_seconds, spec.total, group_by=group_by, durations_sha256=durations_sha256,
-                     setup_seconds=setup_seconds)
+                     setup_seconds=setup_seconds, costs=costs)
     return select_from_plan(plan, spec, collected)
 
 

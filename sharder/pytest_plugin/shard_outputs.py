@@ -122,6 +122,7 @@ class ProgressWriter:
         self._running: dict[str, _Running] = {}
         self._file: IO[bytes] | None = None
         self._closed = False  # once closed, never reopened: opening truncates
+        self._opened = False
 
     def _write(self, event: dict[str, Any]) -> None:
         if self._file is None:
@@ -137,6 +138,7 @@ class ProgressWriter:
         self.index_of = {node_id: position for position, node_id in enumerate(order, start=1)}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, "wb")  # noqa: SIM115  # lives as long as the session
+        self._opened = True
         seed = config.getoption("randomly_seed", None)
         self._write({
             "event": SESSION_EVENT,
@@ -160,6 +162,11 @@ class ProgressWriter:
     @property
     def is_open(self) -> bool:
         return self._file is not None
+
+    @property
+    def finished(self) -> bool:
+        """Whether this session wrote its log and closed it (so a record appended to it is this session's)."""
+        return self._opened and self._closed
 
     def error(self, message: str) -> None:
         self._write({"event": ERROR_EVENT, "message": message[:MESSAGE_LIMIT]})

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from sharder.durations import store
+from sharder.durations.costs import costs_of_session
 from sharder.durations.history import LastUpdate, absorbed_after
 from sharder.durations.trust import NotUsed, unused_reason
 from sharder.planning.forecast import Forecast, forecast
@@ -125,6 +126,11 @@ def rebalance(
     if prunable:
         keep_only = set(result.tests) | (set(plan.all_tests()) if plan is not None else set())
     updated = store.updated(recorded, observed, keep_only=keep_only)
+    if not (origins and seen_before == len(origins)):
+        # What each shard paid besides its tests (its progress log's `costs` event) teaches the store's costs too.
+        for shard in result.shards:
+            if shard.timeline is not None and shard.timeline.tests:
+                updated = store.updated(updated, {}, costs=costs_of_session(shard.timeline))
     new_tests = sum(1 for node_id in observed if node_id not in recorded.tests)
     pruned = len(recorded.tests) - (len(updated.tests) - new_tests)
     updated = replace(

@@ -15,6 +15,7 @@ from typing import Any
 from sharder.core.log_text import log_safe
 from sharder.core.table import format_table
 from sharder.reports import markdown as md
+from sharder.reports import wall_summary
 from sharder.reports.verdict import MergeResult, ShardResult, TestOutcome
 
 MESSAGE_LINES = 5
@@ -154,6 +155,7 @@ def render_terminal(result: MergeResult) -> str:
     balance = imbalance_text(result)
     if balance:
         out += ["", balance]
+    out += wall_summary.terminal_lines(result)
     slowest = result.slowest(SLOWEST)
     if slowest:
         out += ["", f"{len(slowest)} slowest tests:"]
@@ -328,6 +330,8 @@ def render_markdown(result: MergeResult, budget: int = STEP_SUMMARY_LIMIT - MARK
     sections = [
         _Section("### Shards", _md_table(SHARD_HEADER, _md_shard_rows(result))[2:],
                  intro=_md_table(SHARD_HEADER, [])[:2], outro=["", balance.capitalize()] if balance else []),
+        _Section("### Wall per shard", wall_summary.markdown_rows(result),
+                 intro=wall_summary.markdown_intro() if wall_summary.wall_rows(result) else []),
         _Section(f"### Failures ({len(result.failures)})", [_failure_item(t) for t in result.failures]),
         _Section(f"### Never reported ({result.missing_count})", _missing_items(result)),
         *_md_queue_sections(result),
@@ -404,7 +408,7 @@ def render_json(result: MergeResult) -> dict[str, Any]:
              "sources": shard.sources, "missing": shard.missing, "missing_unnamed": shard.missing_unnamed,
              "error": shard.error, "all_deselected": shard.all_deselected,
              "pytest_args": list(shard.pytest_args) if shard.pytest_args is not None else None,
-             "stale_reports": shard.stale, "cancelled_by": shard.cancelled_by}
+             "stale_reports": shard.stale, "cancelled_by": shard.cancelled_by, **wall_summary.wall_json(shard)}
             for shard in result.shards
         ],
         "failures": [_test_json(t) for t in result.failures],

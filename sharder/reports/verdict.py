@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from operator import attrgetter
 
+from sharder.core.session_timeline import SessionTimeline
 from sharder.core.shardspec import ShardSpec
 from sharder.reports.inputs import Attempt, MergeInputs, PlanIdentity, attempts_from_logs
 
@@ -129,6 +130,10 @@ class ShardResult:
     pytest_args: tuple[str, ...] | None = None
     stale: list[str] = field(default_factory=list)  # reports set aside as an earlier run's
     cancelled_by: str | None = None  # the signal, when a progress log of the shard records a cancel
+    # What the shard's session spent besides its tests (its progress log's `costs` event), and the wall its plan
+    # predicted: None when the log or the plan does not say (`sharder.reports.wall_summary` shows both).
+    timeline: SessionTimeline | None = None
+    predicted_wall_seconds: float | None = None
 
     @property
     def label(self) -> str:
@@ -422,6 +427,9 @@ def _shard_result(
         missing=missing, missing_unnamed=unnamed, died_in=died_in,
         recovered=recovered, error=error, all_deselected=all_deselected,
         pytest_args=pytest_args, stale=[u.path.name for u in stale], cancelled_by=cancelled_by,
+        timeline=next((log.timeline for log in reversed(logs) if log.timeline is not None), None),
+        predicted_wall_seconds=(identity.plan.bins[spec.index - 1].predicted_wall_seconds
+                                if identity.plan is not None else None),
     )
 
 

@@ -43,3 +43,19 @@ def test_local_queue_mode_starts_its_own_redis_and_runs_each_test_once(
     assert len(cases) == len(set(cases)) == 35  # each test in exactly one job's report
     socket = result.stdout.split("private redis-server at unix://", 1)[1].split(",", 1)[0]
     assert not Path(socket).parent.exists()  # the run's redis-server stopped and its folder is gone
+
+
+def test_local_plans_exactly_as_plan_does_with_its_grouping(example_dir: Path, run_sharder: RunSharder) -> None:
+    """The same tests once read 0.00% imbalance in `local` and 0.21% in `plan`: local ignored setup times."""
+    import json
+
+    planned = run_sharder(["plan", "--shards", "2", "--group-by", "module", "-o", "planned.json", "--",
+                           "-p", "no:randomly"], cwd=example_dir)
+    assert planned.returncode == 0, planned.stderr
+    result = run_sharder(["local", "--shards", "2", "--group-by", "module", "--", "-p", "no:randomly"],
+                         cwd=example_dir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    ours = json.loads((example_dir / "reports" / "plan.json").read_text())
+    theirs = json.loads((example_dir / "planned.json").read_text())
+    assert ours["group_by"] == "module"
+    assert (ours["plan_id"], ours["makespan_seconds"]) == (theirs["plan_id"], theirs["makespan_seconds"])

@@ -93,7 +93,9 @@ def test_durations_from_plain_pytest_junit_match_the_collected_ids(odd_suite: Pa
     recorded = load_durations(odd_suite / "from-junit.json").tests
     assert len(recorded) == 30 and not set(recorded) & _collected(odd_suite)  # keyed classname::name
 
-    _ok(run_sharder(["plan", "--shards", "3", "--durations", "from-junit.json", "-o", "plan.json"], cwd=odd_suite))
+    # test-level: the heavy test alone in a shard shows its time was matched (grouped, it keeps its module's company)
+    _ok(run_sharder(["plan", "--shards", "3", "--group-by", "test", "--durations", "from-junit.json", "-o", "plan.json"],
+                    cwd=odd_suite))
     plan = json.loads((odd_suite / "plan.json").read_text(encoding="utf-8"))
     assert [shard_bin["estimated_tests"] for shard_bin in plan["bins"]] == [0, 0, 0]
     assert [HEAVY] in _plan_ids(odd_suite / "plan.json")

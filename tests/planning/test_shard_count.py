@@ -272,3 +272,72 @@ def test_bad_input_is_one_line_and_exit_2(run_sharder: RunSharder, tmp_path: Pat
 def test_unwritable_github_output_is_an_error(run_sharder: RunSharder, tmp_path: Path) -> None:
     result = run_sharder(["matrix", "--shards", "2"], cwd=tmp_path, GITHUB_OUTPUT=str(tmp_path))
     assert result.returncode == 2 and "cannot write $GITHUB_OUTPUT" in result.stderr
+
+
+# ---------------------------------------------------------------------- walls, budgets (issue 17, goal 3)
+
+
+def _import_heavy_suite(group_by: str) -> SuiteTimes:
+    """8 files of 10 tests at 0.1 s, each file 2 s to import, 1 s per process to start: a wall, not a sum."""
+    from sharder.durations.costs import SuiteCosts
+
+    files = [f"tests/test_{index}.py" for index in range(8)]
+    ids = [f"{file}::test_{case}" for file in files for case in range(10)]
+    return SuiteTimes.of(ids, dict.fromkeys(ids, 0.1), costs=SuiteCosts(startup_seconds=1.0,
+                                                                       files=dict.fromkeys(files, 2.0)),
+                         group_by=group_by)
+
+
+def test_with_costs_each_n_is_forecast_by_its_slowest_predicted_wall() -> None:
+    forecast = _import_heavy_suite("auto").forecaster(0.0)
+    assert forecast(1).slowest_seconds == pytest.approx(1 + 8 * 2 + 8)
+    assert forecast(4).slowest_seconds == pytest.approx(1 + 2 * 2 + 2)  # two whole files per shard
+    assert forecast(4).machine_seconds == pytest.approx(4 * 1 + 8 * 2 + 8)
+    # a test-level plan imports every file in every shard: 4 shards are barely faster than 1, and far dearer
+    by_test = _import_heavy_suite("test").forecaster(0.0)
+    assert by_test(4).slowest_seconds > forecast(4).slowest_seconds + 10
+
+
+def test_the_table_says_when_more_shards_are_slower_or_only_dearer() -> None:
+    from sharder.planning.shard_count import ShardForecast, more_shards_note
+
+    forecasts = [ShardForecast(1, 100.0, 100.0, 0.0), ShardForecast(2, 60.0, 120.0, 0.0),
+                 ShardForecast(3, 59.9, 150.0, 0.0), ShardForecast(4, 61.0, 200.0, 0.0)]
+    assert [more_shards_note(forecasts, index) for index in range(4)] == [
+        "", "", "only dearer than 2", "slower than 3"]
+
+
+def test_a_runner_minutes_budget_picks_the_fastest_n_within_it() -> None:
+    suite = _import_heavy_suite("auto")
+    free = choose_shards(suite, target_seconds=1.0, max_shards=8, max_machine_seconds=10_000)
+    assert free.shards == 8 and not free.fits  # nothing fits 1 s: the fastest of all
+    tight = choose_shards(suite, target_seconds=1.0, max_shards=8, max_machine_seconds=30)
+    assert all(f.machine_seconds <= 30 for f in tight.forecasts if f.shards == tight.shards)
+    assert tight.shards == 4 and "within the budget" in tight.reason
+    fits = choose_shards(suite, target_seconds=12, max_shards=8, max_machine_seconds=10_000)
+    assert fits.shards == 3 and fits.fits  # the smallest count that fits the target (2: 1 + 4 x 2 + 4 s)
+    broke = choose_shards(suite, target_seconds=12, max_shards=8, max_machine_seconds=1)
+    assert broke.shards == 1 and "no shard count fits the budget" in broke.reason
+
+
+def test_matrix_takes_the_budget_from_the_option_or_the_project(tmp_path: Path, run_sharder: RunSharder) -> None:
+    from sharder.durations.costs import SuiteCosts
+    from sharder.durations.store import Durations, Observation, save_durations, updated
+
+    files = [f"tests/test_{index}.py" for index in range(8)]
+    ids = [f"{file}::test_{case}" for file in files for case in range(10)]
+    store = updated(Durations({}), {node_id: Observation(0.1) for node_id in ids},
+                    costs=SuiteCosts(startup_seconds=1.0, files=dict.fromkeys(files, 2.0)))
+    save_durations(tmp_path / "durations.json", store)
+    args = ["matrix", "--target", "1s", "--max-shards", "8", "--from-durations", "--json"]
+    unbounded = run_sharder(args, cwd=tmp_path)
+    assert unbounded.returncode == 0, unbounded.stderr
+    assert "runner minutes" in unbounded.stderr and "file imports" in unbounded.stderr
+    budgeted = run_sharder([*args, "--max-runner-minutes", "0.5"], cwd=tmp_path)
+    assert json.loads(budgeted.stdout)["shards"] < json.loads(unbounded.stdout)["shards"]
+    (tmp_path / "pyproject.toml").write_text("[tool.sharder]\nmax_runner_minutes = 0.5\n")
+    from_project = run_sharder(args, cwd=tmp_path)
+    assert json.loads(from_project.stdout)["shards"] == json.loads(budgeted.stdout)["shards"]
+    (tmp_path / "pyproject.toml").write_text("[tool.sharder]\nmax_runner_minutes = 'lots'\n")
+    refused = run_sharder(args, cwd=tmp_path)
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr

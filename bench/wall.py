@@ -1,0 +1,211 @@
+"""Benchmark: the wall of CI shards on real third-party suites, sharder's wall model beside pytest-split (issue 17).
+
+Suites come from PyPI wheels that ship their tests (networkx: `networkx/**/tests`; scipy: `scipy/optimize/tests`),
+installed in a venv of their own (`--python`), with pytest and pytest-split; sharder is this tree (PYTHONPATH).
+Every pytest process runs with plugin autoload off and only the plugin it needs (`-p sharder.plugin` or
+`-p pytest_split.plugin`), so the tools pay the same start.
+
+Per suite, in one run:
+1. `sharder record` (a serial run) measures each test, each file's import and the per-process costs;
+   pytest-split reads the same timings (the store written flat as `.test_durations`).
+2. The serial wall: the whole suite in one plain `pytest` process.
+3. For each N: sharder's default plan, `--group-by test`, and pytest-split `least_duration`; shard K of every tool
+   runs before shard K+1 of any (the order rotates with K), one process at a time, so load hits them alike.
+   Each shard's wall is the whole `pytest` process, measured from outside.
+
+Printed: slowest shard / (serial / N) per tool and N, and each sharder shard's predicted wall beside the
+measured one, with each process's CPU seconds (a shared machine's load stretches walls, not CPU). "sharder
+default" is the grouping `--default-group-by` names: `auto` unless told, the candidate for `sharder plan`'s default.
+Goals: sharder's default <= 1.15x at N = 4; every predicted wall within 10%.
+
+    python bench/wall.py --python /tmp/wallvenv/bin/python [--suite networkx] [--shards 2 4 8] [--work DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sharder.core.table import format_table
+from sharder.durations.planning_input import load_planning_input
+from sharder.durations.store import load_durations, render_durations
+from sharder.planning.plan import Plan, write_plan
+from sharder.planning.planner import make_plan
+
+ROOT = Path(__file__).resolve().parent.parent
+# Test paths inside site-packages. networkx: the algorithm, class and generator tests (most of its 6,800), not its
+# drawing/readwrite/linalg tests, whose optional dependencies (matplotlib, pandas, lxml) are not installed: they
+# would only be skipped. scipy: the optimize tests its wheel ships.
+SUITES: dict[str, list[str]] = {
+    "networkx": ["networkx/algorithms", "networkx/classes", "networkx/generators"],
+    "scipy.optimize": ["scipy/optimize/tests"],
+}
+TOOLS = ("sharder default", "sharder --group-by test", "pytest-split least_duration")
+INI = "[pytest]\naddopts = -p no:cacheprovider -q\n"
+
+
+def site_packages(python: str) -> Path:
+    out = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                         capture_output=True, text=True, check=True)
+    return Path(out.stdout.strip())
+
+
+class Suite:
+    """One suite: where it runs, the pytest arguments common to every process, the environment."""
+
+    def __init__(self, name: str, python: str, work: Path, paths: Sequence[str] = ()) -> None:
+        self.name = name
+        self.python = python
+        self.site = site_packages(python)
+        self.work = work / name
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.ini = self.work / "pytest.ini"
+        self.ini.write_text(INI)
+        self.durations = self.work / "durations.json"
+        self.flat = self.work / ".test_durations"
+        self.common = ["-c", str(self.ini), f"--rootdir={self.site}", "-p", "no:randomly",
+                       *(paths or SUITES[name])]
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+        self.cpu: list[float] = []  # each run's CPU seconds (user + sys), beside its wall: how loaded the machine was
+
+    def run(self, args: Sequence[str], *, allowed: Sequence[int] = (0, 1, 5)) -> float:
+        """Seconds of the whole process (it runs in site-packages, where the node ids are rooted)."""
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        done = subprocess.run([self.python, *args], cwd=self.site, env=self.env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True, check=False)
+        seconds = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        if done.returncode not in allowed:
+            sys.exit(f"{self.name}: {' '.join(args[:6])} ... exited {done.returncode}: {done.stderr[-2000:]}")
+        return seconds
+
+    def collect(self) -> list[str]:
+        out = subprocess.run([self.python, "-m", "pytest", "--collect-only", *self.common], cwd=self.site,
+                             env=self.env, capture_output=True, text=True, check=False)
+        return [line for line in out.stdout.splitlines() if "::" in line]
+
+
+def record(suite: Suite) -> None:
+    """A collection first, so every later process (the record too) finds the test modules' rewritten bytecode
+    cached, as each other one does: otherwise the record alone pays pytest's assertion rewriting of every file."""
+    if suite.durations.exists():
+        suite.durations.unlink()
+    suite.collect()
+    suite.run(["-m", "sharder", "record", "--durations", str(suite.durations), "--", *suite.common])
+    suite.flat.write_text(render_durations(load_durations(suite.durations), flat=True))
+
+
+def shard_args(tool: str, plans: dict[str, Path], suite: Suite, shards: int, shard: int) -> list[str]:
+    if tool.startswith("sharder"):
+        return ["-m", "pytest", "-p", "sharder.plugin", "--shard", f"{shard}/{shards}", "--sharder-plan",
+                str(plans[tool]), *suite.common]
+    return ["-m", "pytest", "-p", "pytest_split.plugin", "--splits", str(shards), "--group", str(shard),
+            "--splitting-algorithm", "least_duration", "--durations-path", str(suite.flat), *suite.common]
+
+
+def bench_suite(suite: Suite, shard_counts: Sequence[int], default_group_by: str, repeat: int,
+                progress: Path | None = None) -> dict[str, Any]:
+    print(f"== {suite.name}: recording (serial run with sharder record)", file=sys.stderr, flush=True)
+    record(suite)
+    ids = suite.collect()
+    timings = load_planning_input(suite.durations)
+    serial_walls = []
+    result: dict[str, Any] = {"suite": suite.name, "tests": len(ids), "runs": {}}
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for n in shard_counts:
+        plans: dict[str, Path] = {}
+        predicted: dict[str, Plan] = {}
+        for tool, group_by in (("sharder default", default_group_by), ("sharder --group-by test", "test")):
+            plan = make_plan(ids, timings.seconds, n, group_by=group_by, durations_sha256=timings.sha256,
+                             setup_seconds=timings.setup_seconds, costs=timings.costs)
+            plans[tool] = suite.work / f"plan-{group_by}-{n}.json"
+            write_plan(plans[tool], plan)
+            predicted[tool] = plan
+        for _ in range(repeat):
+            print(f"== {suite.name}: serial, then N = {n}", file=sys.stderr, flush=True)
+            serial_walls.append(suite.run(["-m", "pytest", *suite.common]))
+            serial_cpu = suite.cpu[-1]
+            walls: dict[str, list[float]] = {tool: [] for tool in TOOLS}
+            cpu: dict[str, list[float]] = {tool: [] for tool in TOOLS}
+            for shard in range(1, n + 1):
+                order = TOOLS[shard % len(TOOLS):] + TOOLS[:shard % len(TOOLS)]
+                for tool in order:
+                    walls[tool].append(suite.run(shard_args(tool, plans, suite, n, shard)))
+                    cpu[tool].append(suite.cpu[-1])
+            runs.setdefault(str(n), []).append({
+                "serial": serial_walls[-1],
+                "serial_cpu": serial_cpu,
+                "walls": walls,
+                "cpu": cpu,
+                "predicted": {tool: [b.predicted_wall_seconds for b in predicted[tool].bins]
+                              for tool in predicted},
+            })
+            result["runs"] = runs
+            if progress is not None:  # each N as soon as it is measured: a long run shows what it has so far
+                progress.write_text(json.dumps(result, indent=1))
+                print(report([result]), file=sys.stderr, flush=True)
+    result["runs"] = runs
+    result["serial_median"] = statistics.median(serial_walls)
+    return result
+
+
+def report(results: list[dict[str, Any]]) -> str:
+    lines = []
+    rows = []
+    for result in results:
+        for n, attempts in result["runs"].items():
+            for attempt in attempts:
+                ideal = attempt["serial"] / int(n)
+                rows.append((result["suite"], n, f"{attempt['serial']:.1f}", f"{attempt['serial_cpu']:.1f}",
+                             *(f"{max(attempt['walls'][tool]) / ideal:.3f}" for tool in TOOLS)))
+    header = ("suite", "N", "serial s", "serial CPU s", *(f"{t} (slowest/(serial/N))" for t in TOOLS))
+    lines.append(format_table(header, rows))
+    lines.append("")
+    rows = []
+    for result in results:
+        for n, attempts in result["runs"].items():
+            for attempt in attempts:
+                for tool in TOOLS[:2]:
+                    for shard, (wall, cpu, guess) in enumerate(zip(attempt["walls"][tool], attempt["cpu"][tool],
+                                                                  attempt["predicted"][tool], strict=True), start=1):
+                        error = f"{100 * (guess / wall - 1):+.1f}%" if guess else "-"
+                        rows.append((result["suite"], f"{shard}/{n}", tool, f"{wall:.1f}", f"{cpu:.1f}",
+                                     f"{guess:.1f}" if guess else "-", error))
+    lines.append(format_table(("suite", "shard", "plan", "measured wall s", "its CPU s", "predicted wall s",
+                               "error"), rows))
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--python", required=True, help="the suites' venv's python (not this one)")
+    parser.add_argument("--suite", action="append", choices=sorted(SUITES), help="default: all")
+    parser.add_argument("--shards", type=int, nargs="+", default=[2, 4, 8])
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--default-group-by", default="auto", help="the grouping `sharder plan` uses by default")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/wallbench"))
+    parser.add_argument("--json", type=Path, help="also write the raw measurements here")
+    parser.add_argument("--paths", nargs="+", default=(), help="test paths instead of the suite's (a quick try)")
+    args = parser.parse_args(argv)
+    results = [bench_suite(Suite(name, args.python, args.work, args.paths), args.shards, args.default_group_by,
+                           args.repeat, args.work / f"{name}.partial.json")
+               for name in args.suite or sorted(SUITES)]
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    print(report(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
