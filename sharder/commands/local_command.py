@@ -38,6 +38,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("-o", "--output", default=None, metavar="PATH",
                         help="merged JUnit report (default: JUNIT_DIR/merged.xml)")
     parser.add_argument("--markdown", metavar="PATH", help="also write the summary as Markdown here")
+    parser.add_argument("--html", metavar="PATH", help="also write the HTML report (the shard timeline) here")
     parser.set_defaults(func=run)
 
 
@@ -128,7 +129,7 @@ def _record_cancel(cancel: Cancelled, junit_dir: Path, shards: int, numbers: set
 
 def run_local(
     shards: int, *, durations: Path, junit_dir: Path, plan_path: Path, pytest_args: Sequence[str], jobs: int = 1,
-    output: Path | None = None, markdown: Path | None = None,
+    output: Path | None = None, markdown: Path | None = None, html: Path | None = None,
 ) -> int:
     from sharder.commands.merge_command import merge_and_report
     from sharder.commands.plan_command import render_plan_table
@@ -179,7 +180,7 @@ def run_local(
         raise SharderError(f"no shard wrote a report or a progress log (pytest exit codes {statuses})")
     print(flush=True)
     return merge_and_report(outputs, plan_path=plan_path, output=output or junit_dir / "merged.xml",
-                            markdown=markdown)
+                            markdown=markdown, html=html)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -188,7 +189,8 @@ def run(args: argparse.Namespace) -> int:
     return run_local(args.shards, durations=durations_path(args.durations), junit_dir=junit_dir,
                      plan_path=plan_path, pytest_args=args.pytest_args, jobs=args.jobs,
                      output=Path(args.output) if args.output else None,
-                     markdown=Path(args.markdown) if args.markdown else None)
+                     markdown=Path(args.markdown) if args.markdown else None,
+                     html=Path(args.html) if args.html else None)
 
 
 def run_in(directory: Path, shards: int, jobs: int = 1) -> int:
