@@ -214,8 +214,12 @@ class Page:
         self.mouse("mousePressed", x, y)
         self.mouse("mouseReleased", x, y)
 
-    def screenshot(self, path: Path) -> None:
-        data = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})["data"]
+    def screenshot(self, path: Path, clip: tuple[float, float, float, float] | None = None) -> None:
+        """The whole page, or the `clip` rectangle (x, y, width, height in CSS pixels)."""
+        params: dict[str, Any] = {"format": "png", "captureBeyondViewport": True}
+        if clip is not None:
+            params["clip"] = dict(zip(("x", "y", "width", "height"), clip, strict=True)) | {"scale": 1}
+        data = self.send("Page.captureScreenshot", params)["data"]
         path.write_bytes(base64.b64decode(data))
 
     def events(self, *methods: str) -> list[dict[str, Any]]:
