@@ -97,8 +97,6 @@ def test_pipelines_run_every_shard_merge_and_learn_from_the_first(
     assert "no recorded timings" in _job_lines(output, "plan"), output[-4000:]
     assert "35 of 35 planned tests reported, 0 failed, 0 missing" in _job_lines(output, "report")
     assert "HTML report (the shard timeline): " in _job_lines(output, "report")
-    written = sorted(project.glob(".gitlab-ci-local/**/report.html"))  # the report job's, where the runner keeps it
-    assert written and '"label":"shard 3/3"' in written[-1].read_text(encoding="utf-8"), output[-4000:]
     cached = project / ".gitlab-ci-local" / "cache" / "sharder-durations-main" / ".sharder" / "durations.json"
     assert cached.is_file(), output[-4000:]
 

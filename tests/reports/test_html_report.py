@@ -232,3 +232,17 @@ def test_hostile_test_names_execute_nothing_in_the_browser(hostile_report: Path,
     policy = page.evaluate("document.querySelector('meta[http-equiv=\"Content-Security-Policy\"]').content")
     assert policy.startswith("default-src 'none';")
     _no_outside_effects(page, hostile_report)
+
+
+def test_a_report_without_progress_log_is_placed_by_order_and_the_page_says_so(tmp_path: Path) -> None:
+    (tmp_path / "junit.xml").write_text(
+        '<testsuite name="other" tests="2" failures="1"><testcase classname="t.test_a" name="test_one" time="0.5"/>'
+        '<testcase classname="t.test_a" name="test_two" time="1.5"><failure message="no">boom</failure></testcase>'
+        "</testsuite>", encoding="utf-8")
+    result = sharder(["merge", "junit.xml", "--html", "out.html"], cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    text = (tmp_path / "out.html").read_text(encoding="utf-8")
+    assert "no progress-log times for junit: their tests are placed one after another in report order" in text
+    start = text.index('id="sharder-data">') + len('id="sharder-data">')
+    (lane,) = json.loads(text[start:text.index("</script>", start)])["lanes"]
+    assert lane["timed"] is False and lane["s"] == [0, 5000] and lane["d"] == [5000, 15000]  # 0.1 ms ticks

@@ -195,7 +195,12 @@
       item.fixed.forEach(function (seg) { place(seg, +seg.dataset.start, +seg.dataset.end, w); });
       if (item.marker) { item.marker.style.left = xOf(lane.predicted, w) + "px"; }
       if (item.bars) {
-        for (var i = 0; i < item.bars.length; i++) { place(item.bars[i], lane.s[i], lane.s[i] + lane.d[i], w); }
+        for (var i = 0; i < item.bars.length; i++) {
+          var bar = item.bars[i];
+          place(bar, lane.s[i], lane.s[i] + lane.d[i], w);
+          // a separator only where a bar is wide enough to keep its colour beside it
+          bar.style.borderRightWidth = parseFloat(bar.style.width) > 4 ? "1px" : "0";
+        }
       } else {
         drawCanvas(item, w);
       }
