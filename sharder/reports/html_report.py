@@ -147,9 +147,15 @@ def _message_text(test: TestOutcome) -> str:
 
 
 def timeline_lanes(result: MergeResult, inputs: MergeInputs) -> list[Lane]:
-    """The lanes, each with its shard's predicted seconds and status from the verdict."""
+    """The lanes, each with its shard's predicted seconds and status from the verdict; a shard that sent no
+    test at all (no report, died before its first test, refused to run) gets an empty lane with its status, so
+    the picture shows the hole."""
     outcome_of = {node_id: test.outcome for node_id, test in result.tests.items()}
     lanes = build_lanes(inputs.logs, result.attempts, outcome_of)
+    drawn = {lane.shard for lane in lanes}
+    lanes += [Lane(key=str(shard.spec), label=f"shard {shard.spec}", shard=shard.spec, timed=True)
+              for shard in result.shards if shard.spec is not None and shard.spec not in drawn]
+    lanes.sort(key=lambda lane: (lane.shard is None, lane.shard.index if lane.shard else 0, lane.key))
     by_spec = {shard.spec: shard for shard in result.shards if shard.spec is not None}
     for lane in lanes:
         shard = by_spec.get(lane.shard) if lane.shard is not None else None

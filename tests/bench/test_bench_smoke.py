@@ -53,3 +53,12 @@ def test_merge_runs_both_workloads_beside_junitparser() -> None:
     rows = [line for line in result.stdout.splitlines() if line.startswith(("3 reports", "1 report"))]
     assert [row.split("  ")[0] for row in rows] == ["3 reports, 600 cases"] * 4 + ["1 report, 2,000 cases"] * 2
     assert all(row.split()[-1] in ("0", "1") for row in rows)  # nothing crashed: 1 is the generated failures
+
+
+def test_html_report_bench_opens_its_page_in_chromium() -> None:
+    from tests.reports.browser import chromium_or_skip
+
+    chromium_or_skip()
+    result = _run("html_report.py", "--tests", "600", "--shards", "3", "--repeat", "1")
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert re.search(r"first render, the page's mark \(ms since navigation\)\s+\d+", result.stdout), result.stdout

@@ -246,3 +246,18 @@ def test_a_report_without_progress_log_is_placed_by_order_and_the_page_says_so(t
     start = text.index('id="sharder-data">') + len('id="sharder-data">')
     (lane,) = json.loads(text[start:text.index("</script>", start)])["lanes"]
     assert lane["timed"] is False and lane["s"] == [0, 5000] and lane["d"] == [5000, 15000]  # 0.1 ms ticks
+
+
+def test_a_shard_that_sent_nothing_keeps_its_empty_lane_with_its_status(example_report: Path, tmp_path: Path) -> None:
+    reports = example_report.parent / "reports"
+    plan = read_plan(reports / "plan.json")
+    inputs = collect([reports / "shard-1-of-3.xml", reports / "shard-3-of-3.xml"], plan)  # shard 2 sent nothing
+    result = judge(inputs, resolve_identity(inputs, plan))
+    text = render_html(result, inputs)
+    start = text.index('id="sharder-data">') + len('id="sharder-data">')
+    lanes = json.loads(text[start:text.index("</script>", start)])["lanes"]
+    status = {shard.label: shard.status for shard in result.shards}
+    assert [(lane["label"], lane["status"], len(lane["n"])) for lane in lanes] == [
+        ("shard 1/3", status["1/3"], len(plan.bins[0].tests)), ("shard 2/3", "no report", 0),
+        ("shard 3/3", status["3/3"], len(plan.bins[2].tests))]
+    assert lanes[1]["predicted"] == round(plan.bins[1].predicted_seconds / 1e-4)
