@@ -64,8 +64,8 @@
     row.appendChild(track);
     timeline.appendChild(row);
     var item = { lane: lane, track: track, bars: null, canvas: null, fixed: [], marker: null };
-    if (lane.timed && lane.before) { item.fixed.push(segment(track, 0, lane.before)); }
-    if (lane.timed && lane.after) { item.fixed.push(segment(track, lane.end - lane.after, lane.end)); }
+    if (lane.timed && lane.before) { item.fixed.push(segment(track, 0, lane.before, lane.rows)); }
+    if (lane.timed && lane.after) { item.fixed.push(segment(track, lane.end - lane.after, lane.end, lane.rows)); }
     if (data.dom) {
       item.bars = [];
       for (var i = 0; i < lane.n.length; i++) {
@@ -98,12 +98,13 @@
     timeline.appendChild(bound);
   }
 
-  function segment(track, start, end) {
+  function segment(track, start, end, rows) {  // the whole job waits: every row of its lane
     var seg = document.createElement("div");
     seg.className = "seg fixed";
     seg.dataset.start = String(start);
     seg.dataset.end = String(end);
     seg.style.top = "2px";
+    seg.style.height = rows * ROW - 2 + "px";
     track.appendChild(seg);
     return seg;
   }
@@ -205,7 +206,7 @@
         drawCanvas(item, w);
       }
     });
-    if (bound) { bound.style.left = built[0].track.offsetLeft + xOf(data.lower_bound, w) + "px"; }
+    if (bound && built.length) { bound.style.left = built[0].track.offsetLeft + xOf(data.lower_bound, w) + "px"; }
   }
 
   // The bar under the pointer: the one running at that time in that row, else the nearest within 3 px.
