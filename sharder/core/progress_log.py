@@ -17,8 +17,8 @@ where `--sharder-progress-log` puts it. Events, one JSON object per line:
 - `{"event": "test", "nodeid": ..., "outcome": "passed|failed|error|skipped|rerun", "setup": s, "call": s,
   "teardown": s, "seconds": s, "shard": "3/8" | null, "index": i, "message": ..., "peak_rss_mb": mb?, "at": t}`
   when it finished (after teardown);
-- `{"event": "finish", "exitstatus": n, "at": t}` when the session ended normally, written before pytest writes the JUnit
-  report: a report beside a log that did not finish is not that session's;
+- `{"event": "finish", "exitstatus": n, "at": t}` when the session ended normally, written before pytest writes
+  the JUnit report: a report beside a log that did not finish is not that session's;
 - `{"event": "error", "message": ...}` when the shard refused to run (a plan that does not match the checkout, a
   bad option): `sharder merge` names this error for the shard instead of listing its tests bare;
 - `{"event": "cancelled", "signal": "SIGTERM", "shard": "3/8" | null, "by": "sharder run", "pid": ...}`, written

@@ -14,6 +14,9 @@ without stamps (an older sharder) or a JUnit report without a log gives no times
 another in run order by their durations, and the lane says so (`timed` is False). Tests that ran at the same time
 (xdist workers within one shard) are packed into rows of the lane, the fewest that keep bars apart.
 
+The predicted time of a shard and the plan's lower bound are drawn from a lane's 0, the session's start: a plan
+that predicts the tests alone then shows the fixed cost it left out as the lane running past its marker.
+
 Each bar's colour is the test's final outcome from the verdict (flaky, failed, ...), so the picture and the
 terminal summary never disagree; the bar's own attempt outcome (a rerun) is kept beside it.
 """
