@@ -45,7 +45,8 @@ def test_hostile(name):
     assert name
 
 
-def test_fails():
+def test_fails(record_property):
+    record_property("sharder_peak_rss_mb", 212.5)  # what conftest_lib's memory sampling records
     raise AssertionError({HOSTILE_MESSAGE!r})
 '''
 
@@ -227,6 +228,7 @@ def test_hostile_test_names_execute_nothing_in_the_browser(hostile_report: Path,
         return [r.left + r.width / 2, r.top + r.height / 2]; }})()""")
     page.click(*box)
     assert HOSTILE_MESSAGE in page.evaluate("document.getElementById('detail-message').textContent")
+    assert "peak memory: 212.5 MB" in page.evaluate("document.getElementById('tip').textContent")
     for position in range(len(shown)):
         assert _hover_text(page, position).split("\n")[0] in shown
     policy = page.evaluate("document.querySelector('meta[http-equiv=\"Content-Security-Policy\"]').content")
