@@ -117,6 +117,8 @@ class ProgressLog:
     cancelled_by: str | None = None  # the signal name of a `cancelled` record: the shard was cancelled
     started_at: float | None = None  # when the session began (the header's `started_at`), for the timeline
     finished_at: float | None = None  # the time of the `finish` line
+    # tests whose `start` line has no `test` line after it, with its time: what ran when a killed shard died
+    unfinished_started_at: dict[str, float] = field(default_factory=dict)
 
     @property
     def running_when_stopped(self) -> str | None:
@@ -258,6 +260,7 @@ def read_progress_log(path: str | os.PathLike[str]) -> ProgressLog:
         elif kind == ERROR_EVENT:
             message = event.get("message")
             log.error = message if isinstance(message, str) and message.strip() else "an error (no message recorded)"
+    log.unfinished_started_at = start_times
     if not seen_header and not log.cancelled_by:
         raise SharderError(f"progress log {source!r} has no session header; not a sharder progress log")
     return log

@@ -41,7 +41,7 @@ from sharder.reports.summary import (
     timings_line,
     verdict_word,
 )
-from sharder.reports.timeline import Lane, build_lanes
+from sharder.reports.timeline import DIED, Lane, build_lanes
 from sharder.reports.verdict import MergeResult, TestOutcome
 
 # Above this many bars in the whole run, lanes are drawn on canvases: 2,000 absolutely placed elements lay out in
@@ -55,7 +55,7 @@ FAILURES_LISTED = 200
 MESSAGE_CHARS = 2000
 MESSAGES_KEPT = 5000
 # The outcomes a bar may have, in the order of the legend; anything else a report invents is shown as "other".
-OUTCOMES = ("passed", "failed", "error", "flaky", "rerun", "skipped", "xfailed", "other")
+OUTCOMES = ("passed", "failed", "error", "flaky", "rerun", "skipped", "xfailed", DIED, "other")
 
 
 def _clean(text: str) -> str:
@@ -252,7 +252,8 @@ def render_html(result: MergeResult, inputs: MergeInputs, *, dom_bar_limit: int 
     slowest = [(f"{t.seconds:.2f}", t.outcome, str(t.shard) if t.shard else "-", t.node_id)
                for t in result.slowest(SLOWEST)]
     legend = "".join(f'<span class="key"><span class="swatch o-{name}"></span>{name}</span>'
-                     for name in OUTCOMES if name != "other")
+                     for name in OUTCOMES if name not in ("other", DIED))
+    legend += f'<span class="key"><span class="swatch o-{DIED}"></span>running when its shard died</span>'
     legend += ('<span class="key"><span class="swatch fixed"></span>fixed cost (before the first test, after the '
                'last)</span><span class="key"><span class="swatch predicted"></span>predicted shard time</span>'
                '<span class="key"><span class="swatch bound"></span>lower bound</span>')

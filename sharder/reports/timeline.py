@@ -32,6 +32,9 @@ from sharder.core.progress_log import LoggedTest, ProgressLog
 from sharder.core.shardspec import ShardSpec
 from sharder.reports.inputs import Attempt
 
+# The outcome of a bar for a test that had started when its job died: it never finished, so it has no other.
+DIED = "died"
+
 
 @dataclass(frozen=True, slots=True)
 class Bar:
@@ -138,6 +141,10 @@ def _logs_lane(logs: list[ProgressLog], outcome_of: Mapping[str, str]) -> Lane:
             (t.started_at if t.started_at is not None else t.ended_at - t.seconds)  # type: ignore[operator]
             for t in tests)
         bars = [bar for test in tests if (bar := _timed_bar(test, origin, outcome_of)) is not None]
+        last = max([bar.end for bar in bars], default=0.0)
+        # what was running when a job died: from its start to the log's last word (when it died is not known)
+        bars += [Bar(node_id, start - origin, max(start - origin, last), DIED, DIED, None)
+                 for log in logs if not log.finished for node_id, start in log.unfinished_started_at.items()]
         lane.bars, lane.rows = _pack_rows(bars)
         ends = [log.finished_at - origin for log in logs if log.finished_at is not None]
         lane.end = max([*ends, *(bar.end for bar in bars)])

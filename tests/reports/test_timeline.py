@@ -9,7 +9,7 @@ import pytest
 
 from sharder.core.progress_log import encode_event, read_progress_log
 from sharder.reports.inputs import Attempt
-from sharder.reports.timeline import build_lanes
+from sharder.reports.timeline import DIED, build_lanes
 
 T0 = 1_700_000_000.0
 
@@ -79,3 +79,15 @@ def test_without_clock_times_tests_are_placed_by_order_and_duration(tmp_path: Pa
     assert [(bar.node_id, bar.start, bar.end) for bar in lanes[1].bars] == [("c::p", 0.0, 0.25),
                                                                             ("c::q", 0.25, 0.75)]
     assert lanes[0].fixed_before is None and lanes[0].fixed_after is None
+
+
+def test_the_test_running_when_a_shard_died_is_a_bar_of_its_own(tmp_path: Path) -> None:
+    path = _log(tmp_path / "shard-1-of-1.progress.jsonl", "1/1", [("t::a", 1.0, 2.0, "passed")])
+    lines = path.read_bytes().splitlines(keepends=True)[:-1]  # no `finish`: killed
+    lines.append(encode_event({"event": "start", "nodeid": "t::killer", "at": T0 + 2.5}))
+    path.write_bytes(b"".join(lines))
+    log = read_progress_log(path)
+    assert log.running_when_stopped == "t::killer" and log.unfinished_started_at == {"t::killer": T0 + 2.5}
+    (lane,) = build_lanes([log], [], {})
+    assert [(bar.node_id, bar.outcome, bar.start) for bar in lane.bars] == [("t::a", "passed", 1.0),
+                                                                           ("t::killer", DIED, 2.5)]

@@ -11,7 +11,7 @@
   OUTCOMES.forEach(function (name) { COLOURS[name] = style.getPropertyValue("--" + name).trim() || "#888"; });
   var FIXED = style.getPropertyValue("--fixed").trim();
   // Which colour wins when tests too small to see share a block: the one a reader is looking for.
-  var RANK = { failed: 7, error: 6, flaky: 5, rerun: 4, other: 3, skipped: 2, xfailed: 1, passed: 0 };
+  var RANK = { died: 8, failed: 7, error: 6, flaky: 5, rerun: 4, other: 3, skipped: 2, xfailed: 1, passed: 0 };
   var timeline = document.getElementById("timeline");
   var axis = document.getElementById("axis");
   var tip = document.getElementById("tip");
@@ -233,7 +233,8 @@
   function describe(found) {
     var lane = found.item.lane, i = found.index;
     var outcome = OUTCOMES[lane.o[i]], attempt = OUTCOMES[lane.a[i]];
-    var lines = [nodeId(lane, i), "duration: " + secondsText(lane.d[i]) + ", started at " + secondsText(lane.s[i]),
+    var lines = [nodeId(lane, i), (outcome === "died" ? "duration: unknown, its shard died while it ran"
+      : "duration: " + secondsText(lane.d[i])) + ", started at " + secondsText(lane.s[i]),
       "outcome: " + outcome + (attempt !== outcome ? " (this attempt: " + attempt + ")" : ""),
       "peak memory: " + (lane.m[i] >= 0 ? lane.m[i].toFixed(1) + " MB" : "not recorded"), lane.label];
     return lines.join("\n");
