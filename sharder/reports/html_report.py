@@ -180,7 +180,6 @@ def page_data(result: MergeResult, inputs: MergeInputs, *, dom_bar_limit: int = 
         "messages": messages,
         "lower_bound": _ticks(plan.lower_bound_seconds) if plan is not None else None,
         "dom": bars <= dom_bar_limit,
-        "bars": bars,
     }
 
 
