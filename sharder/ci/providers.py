@@ -9,10 +9,11 @@ Each provider that starts N parallel copies of a job tells each copy its index, 
 | CircleCI  | `CIRCLE_NODE_INDEX`      | `CIRCLE_NODE_TOTAL`            | 0    |
 | Buildkite | `BUILDKITE_PARALLEL_JOB` | `BUILDKITE_PARALLEL_JOB_COUNT` | 0    |
 
-GitHub Actions has no such variable: the matrix value is passed (`--shard ${{ matrix.shard }}`, or
-`SHARDER_SHARD`). Anything doubtful (no variables, one of a pair, a non-number, an index outside the count, two
-providers that disagree) is a `SharderError`: a job that silently ran the whole suite, or shard 1 in every copy,
-would be green while proving nothing, which is the failure this module exists to prevent.
+GitHub Actions has no such variable: the matrix value is passed as `SHARDER_SHARD: ${{ matrix.shard }}` in the step's
+`env:` (as the generated workflow does: an expression pasted into `run:` would be shell code). Anything doubtful (no
+variables, one of a pair, a non-number, an index outside the count, two providers that disagree) is a `SharderError`:
+a job that silently ran the whole suite, or shard 1 in every copy, would be green while proving nothing, which is the
+failure this module exists to prevent.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def shard_from_environment(environ: Mapping[str, str] | None = None) -> Detected
             f"{shard.spec} from {shard.source}" for shard in found) + "; pass --shard K/N")
     if found:
         return found[0]
-    github = " (GitHub Actions has no shard variable: pass --shard ${{ matrix.shard }})" if env.get(
+    github = " (GitHub Actions has no shard variable: set SHARDER_SHARD: ${{ matrix.shard }} in the step's env)" if env.get(
         "GITHUB_ACTIONS") == "true" else ""
     names = ", ".join([SHARD_VARIABLE] + [f"{p.index_variable}/{p.count_variable}" for p in PROVIDERS])
     raise SharderError(f"no --shard given and no CI shard variables set ({names}){github}; "

@@ -26,16 +26,36 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sharder.ci.providers import SHARD_VARIABLE
 from sharder.ci.yaml_text import render_yaml
 from sharder.core.durationtext import format_duration
 from sharder.stores.pyproject import read_pyproject
 
-CHECKOUT = "actions/checkout@v4"
-SETUP_PYTHON = "actions/setup-python@v5"
-UPLOAD_ARTIFACT = "actions/upload-artifact@v4"
-DOWNLOAD_ARTIFACT = "actions/download-artifact@v4"
-CACHE_RESTORE = "actions/cache/restore@v4"
-CACHE_SAVE = "actions/cache/save@v4"
+# Actions pinned by commit: a tag can be moved to other code after the fact, a commit cannot (GitHub's hardening
+# guide; zizmor's unpinned-uses). The release each commit is tagged with is written beside it as a comment, the form
+# Dependabot's and Renovate's github-actions updaters read and keep current. The commits are those the tags name in
+# the actions' own repositories (`git rev-parse v4.4.0^{commit}`), the newest release of the major version in use.
+ACTION_PINS: dict[str, tuple[str, str]] = {
+    "actions/checkout": ("11d5960a326750d5838078e36cf38b85af677262", "v4.4.0"),
+    "actions/setup-python": ("a26af69be951a213d495a4c3e4e4022e16d87065", "v5.6.0"),
+    "actions/upload-artifact": ("ea165f8d65b6e75b540449e92b4886f43607fa02", "v4.6.2"),
+    "actions/download-artifact": ("d3f86a106a0bac45b974a628896c90dbdf5c8093", "v4.3.0"),
+    "actions/cache/restore": ("0057852bfaa89a56745cba8c7296529d2fc39830", "v4.3.0"),
+    "actions/cache/save": ("0057852bfaa89a56745cba8c7296529d2fc39830", "v4.3.0"),
+}
+
+
+def pinned(action: str) -> str:
+    """`owner/name@<commit>` for one of ACTION_PINS (`render_workflow` adds the release as a comment)."""
+    return f"{action}@{ACTION_PINS[action][0]}"
+
+
+CHECKOUT = pinned("actions/checkout")
+SETUP_PYTHON = pinned("actions/setup-python")
+UPLOAD_ARTIFACT = pinned("actions/upload-artifact")
+DOWNLOAD_ARTIFACT = pinned("actions/download-artifact")
+CACHE_RESTORE = pinned("actions/cache/restore")
+CACHE_SAVE = pinned("actions/cache/save")
 # The durations store between runs: GitHub caches are immutable, so each run saves under its own key and the next
 # restores the newest by prefix. Saved from the default branch only: a branch's runs read it and never teach it.
 STORE_DIR = ".sharder"
@@ -57,6 +77,7 @@ HEADER = """\
 #   report: runs unless the run was cancelled or the plan failed; merges every attempt's reports into the job
 #           summary, rebalances the store and saves it to the cache (default branch only; artifact "durations").
 # The Install step and the Python version were chosen from the project's files (`sharder init` said why).
+# Actions are pinned by commit, their release in a comment; Dependabot's github-actions updates keep them current.
 """
 
 
@@ -223,7 +244,9 @@ def _setup_steps(options: WorkflowOptions) -> list[dict[str, Any]]:
         python["cache"] = "pip"
         python["cache-dependency-path"] = "\n".join(options.dependency_files)
     return [
-        {"uses": CHECKOUT},
+        # No job pushes, so the token checkout would leave in .git/config is only something to leak (an artifact
+        # of the workspace, a test that reads the checkout; zizmor's artipacked).
+        {"uses": CHECKOUT, "with": {"persist-credentials": False}},
         {"uses": SETUP_PYTHON, "with": python},
         {"name": "Install", "run": options.install},
     ]
@@ -245,9 +268,11 @@ def github_workflow(options: WorkflowOptions) -> dict[str, Any]:
             *_setup_steps(options),
             *_restore_store(options),
             {"name": "Choose the shard count", "id": "matrix", "run": matrix_command(options)},
-            {"name": "Plan", "run": _with_pytest_args(
-                f"sharder plan --shards ${{{{ steps.matrix.outputs.shards }}}}{_store_flag(options)} -o plan.json",
-                options)},
+            # Expressions reach the shell through env:, never pasted into run: (GitHub expands ${{ }} before the
+            # shell parses the line, so a value would be code; zizmor's template-injection). Both values are
+            # sharder's own output, but the rule costs nothing and keeps every run: a line a user can type.
+            {"name": "Plan", "env": {"SHARDS": "${{ steps.matrix.outputs.shards }}"}, "run": _with_pytest_args(
+                f'sharder plan --shards "$SHARDS"{_store_flag(options)} -o plan.json', options)},
             {"uses": UPLOAD_ARTIFACT, "with": {"name": PLAN_ARTIFACT, "path": "plan.json"}},
         ],
     }
@@ -260,8 +285,9 @@ def github_workflow(options: WorkflowOptions) -> dict[str, Any]:
         "steps": [
             *_setup_steps(options),
             {"uses": DOWNLOAD_ARTIFACT, "with": {"name": PLAN_ARTIFACT}},
-            {"name": "Run shard", "run": _with_pytest_args(
-                "sharder run --shard ${{ matrix.shard }} --plan plan.json --junit-dir reports", options)},
+            # SHARDER_SHARD is how any CI tells `sharder run` its shard (see sharder.ci.providers).
+            {"name": "Run shard", "env": {SHARD_VARIABLE: "${{ matrix.shard }}"}, "run": _with_pytest_args(
+                "sharder run --plan plan.json --junit-dir reports", options)},
             {"name": "Upload reports", "if": "always()", "uses": UPLOAD_ARTIFACT, "with": {
                 # The shard ("3/8") cannot name an artifact ("/" is not allowed); the job index can. The attempt keeps
                 # a re-run job from colliding with its first attempt's artifact (GitHub answers 409).
@@ -317,5 +343,17 @@ def _html_report_steps() -> list[dict[str, Any]]:
     ]
 
 
+_PINNED_USE = re.compile(r"^(\s*(?:- )?uses: ([\w./-]+)@([0-9a-f]{40}))$", re.MULTILINE)
+
+
+def _with_release_comments(text: str) -> str:
+    """`uses: actions/checkout@<commit>  # v4.4.0`: PyYAML writes no comments, so they are added line by line."""
+    def comment(match: re.Match[str]) -> str:
+        commit, release = ACTION_PINS.get(match.group(2), ("", ""))
+        return f"{match.group(1)}  # {release}" if commit == match.group(3) else match.group(1)
+
+    return _PINNED_USE.sub(comment, text)
+
+
 def render_workflow(workflow: dict[str, Any]) -> str:
-    return HEADER + render_yaml(workflow)
+    return HEADER + _with_release_comments(render_yaml(workflow))

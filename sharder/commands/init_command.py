@@ -66,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
         raise SharderError("--install needs a command, e.g. --install \"python -m pip install -e . pytest-sharder\"")
     if args.python is not None and not re.fullmatch(r"[\w.+-]+", args.python):
         raise SharderError(f"--python {args.python!r} is not a Python version (e.g. 3.12)")
+    if args.provider == "github" and any("${{" in text for text in (args.install or "", *args.pytest_args)):
+        # GitHub expands ${{ }} inside run: before the shell parses the line, so the value would become code.
+        raise SharderError("${{ }} in --install or the pytest arguments would be expanded by GitHub into the shell "
+                           "line; put the value in the environment and write $NAME instead")
     if args.job_overhead is not None and args.shards is not None:
         raise SharderError("--job-overhead goes with --target; --shards N needs no timings")
     if args.target is not None and not args.target > 0:

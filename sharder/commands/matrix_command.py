@@ -92,15 +92,15 @@ def _check_options(args: argparse.Namespace) -> None:
 def _suite_times(args: argparse.Namespace) -> tuple[SuiteTimes, str | None]:
     """The tests with their seconds, and a warning when the timings are mostly guesses."""
     from sharder.planning.shard_count import SuiteTimes
+    from sharder.stores.timings_source import untimed_note
 
     source = timings_source(args)
     path = source.path or durations_path(args.durations)
     ids, recorded = tests_and_timings(path, from_durations=args.from_durations, pytest_args=args.pytest_args)
     unknown = sum(1 for node_id in ids if node_id not in recorded.seconds)
     warning = source.describe()
-    if ids and not recorded.seconds:
-        warning += ("; every test counts as 1 s, so the target arithmetic is a guess; record durations first "
-                    "(sharder record, or sharder rebalance reports/)")
+    if ids and unknown == len(ids):
+        warning = untimed_note(source, len(ids)) + " (until then the --target arithmetic is a guess)"
     elif unknown:
         warning += f"; {unknown} of {len(ids)} tests have no recorded duration, estimated from their neighbours"
     return SuiteTimes.of(ids, recorded.seconds, recorded.setup_seconds), warning

@@ -21,7 +21,7 @@ from sharder.core.table import format_table
 from sharder.planning.plan import TIMINGS_KEY, Plan, ShardBin, write_plan
 from sharder.planning.planner import GROUP_BY_CHOICES
 from sharder.stores.location import durations_path
-from sharder.stores.timings_source import timings_record
+from sharder.stores.timings_source import timings_record, untimed_note
 
 if TYPE_CHECKING:
     from sharder.planning.memory import HeavyTest
@@ -164,8 +164,9 @@ def run(args: argparse.Namespace) -> int:
     write_plan(args.output, plan)
     # Said on every plan (once it is written: a refusal stays one line): months of silent test-count splits are
     # how users lose their balance.
-    print(f"sharder plan: {source.describe()}; {covered} of {len(ids)} planned tests have a recorded time",
-          file=sys.stderr)
+    said = untimed_note(source, len(ids)) if ids and not covered else \
+        f"{source.describe()}; {covered} of {len(ids)} planned tests have a recorded time"
+    print(f"sharder plan: {said}", file=sys.stderr)
     # The peaks come with the timings: reading and searching a 28 MB file again for them cost 0.02 s.
     heavy = heaviest_by_shard(plan, recorded.peak_rss_mb)
     table = render_plan_table(plan, heavy) + f"\nplan written to {args.output} ({plan.total_tests} tests)"

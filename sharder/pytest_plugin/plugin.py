@@ -51,6 +51,7 @@ from sharder.pytest_plugin.options import (
 from sharder.pytest_plugin.run_facts import RunFacts, new_run_id, parse_pytest_args_option, user_pytest_args
 from sharder.pytest_plugin.selection import Selection, order_by_id_list, select_computed, select_from_plan
 from sharder.pytest_plugin.shard_outputs import ShardIdentity, ShardOutputs, _log_xml, progress_log_path
+from sharder.stores.timings_source import HOW_TO_RECORD, NO_TIMINGS, SAME_ESTIMATE
 from sharder.stores.update import update_durations
 
 
@@ -68,6 +69,8 @@ class _State:
     deselected_by_others: set[str] = field(default_factory=set)
     # What narrowed the collection before our own selection (`collection_scope`): [] for the whole suite.
     narrowed_by: list[str] = field(default_factory=list)
+    # Set when the shard was computed with no recorded time for any collected test: said once, at the end.
+    untimed: str | None = None
 
 
 _STATE_KEY = pytest.StashKey[_State]()
@@ -179,11 +182,41 @@ def _select(config: pytest.Config, spec: ShardSpec, ids: list[str]) -> Selection
         skipped = footprint.skipped if footprint is not None else set()
         return select_from_plan(plan, spec, ids, source=f"plan {plan_path}", skipped_files=skipped,
                                 deselected=config.stash[_STATE_KEY].deselected_by_others)
-    recorded = store.load_durations_if_present(_durations_path(config))
+    path = _durations_path(config)
+    recorded = store.load_durations_if_present(path)
+    seconds = recorded.seconds()
+    if ids and not any(node_id in seconds for node_id in ids):
+        config.stash[_STATE_KEY].untimed = _untimed_line(config, path)
     return select_computed(
-        spec, ids, recorded.seconds(), group_by=config.getoption("sharder_group_by"),
+        spec, ids, seconds, group_by=config.getoption("sharder_group_by"),
         durations_sha256=recorded.sha256, setup_seconds=recorded.setup_seconds(),
     )
+
+
+def _untimed_line(config: pytest.Config, path: Path) -> str:
+    """The words `sharder plan` uses (`sharder.stores.timings_source`), with the file the plugin looked for."""
+    if path.exists():
+        where = f"{os.fspath(path)} has none of the collected tests"
+    elif config.getoption("sharder_durations"):
+        where = f"no durations file at {os.fspath(path)}"
+    else:
+        where = f"no {store.DEFAULT_FILENAME} or {store.PYTEST_SPLIT_FILENAME} in {os.fspath(config.rootpath)}"
+    return f"sharder: {NO_TIMINGS} ({where}): {SAME_ESTIMATE}; {HOW_TO_RECORD}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Once per session and at every verbosity, since months of silent test-count splits are how suites lose their
+    balance. Under xdist the workers select, so the controller checks the file itself (it collected nothing)."""
+    state = config.stash.get(_STATE_KEY, None)
+    if state is None or _is_xdist_worker(config):
+        return
+    if state.untimed is None and config.pluginmanager.has_plugin("dsession") and _requested_shard(config) and not (
+            config.getoption("sharder_plan") or config.getoption("sharder_ids_file")):
+        path = _durations_path(config)
+        if not store.load_durations_if_present(path).tests:
+            state.untimed = _untimed_line(config, path)
+    if state.untimed is not None:
+        terminalreporter.write_line(state.untimed)
 
 
 def _write_line(config: pytest.Config, line: str) -> None:

@@ -32,7 +32,7 @@ class Selection:
     def header(self) -> str:
         return (
             f"sharder: shard {self.spec}, {len(self.ids)} of {self.collected} tests, "
-            f"predicted {self.predicted_seconds:.1f} s (bound {self.lower_bound_seconds:.1f} s)"
+            f"predicted {self.predicted_seconds:.1f} s (lower bound {self.lower_bound_seconds:.1f} s)"
         )
 
 

@@ -101,12 +101,13 @@ SHARD_HEADER = ("shard", "planned", "reported", "failed", "planned s", "actual s
 
 
 def imbalance_text(result: MergeResult) -> str | None:
+    """Measured, so over the mean shard (the total / N part of the plan's lower bound), in the plan's words."""
     ratio = result.imbalance
     if ratio is None:
         return None
     ran = [s.actual_seconds for s in result.shards if s.spec is not None and s.reported]
-    return (f"imbalance: slowest shard {max(ran):.1f} s / mean {math.fsum(ran) / len(ran):.1f} s "
-            f"= {ratio:.2f}")
+    return (f"imbalance {100 * (ratio - 1):.2f}% over the mean shard (slowest shard {max(ran):.1f} s, "
+            f"mean {math.fsum(ran) / len(ran):.1f} s)")
 
 
 def _history(test: TestOutcome) -> str:

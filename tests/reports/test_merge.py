@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -63,6 +64,9 @@ def test_all_shards_merge_green_with_the_right_totals(in_dir: Path, capsys: pyte
     code, out, _ = merge(["reports", "-o", "merged.xml", "--markdown", "summary.md"], capsys)
     assert code == 0, out
     assert "sharder merge: OK: 35 of 35 planned tests reported, 0 failed, 0 missing" in out
+    # In the plan's words (README: imbalance): percent over, here over the measured mean shard.
+    assert re.search(r"^imbalance \d+\.\d\d% over the mean shard \(slowest shard [\d.]+ s, mean [\d.]+ s\)$",
+                     out, re.MULTILINE), out
     bins = plan_bins(in_dir)
     for index, tests in enumerate(bins, start=1):
         assert any(line.startswith(f"{index}/3") and f" {len(tests)} " in line and line.endswith("ok")

@@ -11,12 +11,15 @@ from pathlib import Path
 import pytest
 
 from sharder.stores.timings_source import (
+    HOW_TO_RECORD,
     PROVENANCE_FILE,
+    SAME_ESTIMATE,
     Provenance,
     choose_timings,
     describe_record,
     read_provenance,
     timings_record,
+    untimed_note,
     write_provenance,
 )
 
@@ -37,6 +40,17 @@ def test_the_cache_wins_then_the_committed_file_then_nothing(tmp_path: Path) -> 
     assert (chosen.kind, chosen.path) == ("cache", cache / "durations.json")
     assert chosen.describe(NOW).endswith("written by gitlab run 41 on main, 3 h ago")
     assert choose_timings(cache, committed, given=True).kind == "given"  # --durations PATH says exactly which
+
+
+def test_no_timed_test_is_said_the_same_way_wherever_the_store_was(tmp_path: Path) -> None:
+    """Nothing found, or a file that times none of the tests: both say what that does to the split and how to
+    record (the words the plugin uses too)."""
+    nothing = untimed_note(choose_timings(None, tmp_path / "durations.json", given=False), 35)
+    assert nothing == f"no recorded timings (no CI cache, no committed durations file): {SAME_ESTIMATE}; {HOW_TO_RECORD}"
+    (tmp_path / "durations.json").write_text("{}")
+    stale = untimed_note(choose_timings(None, tmp_path / "durations.json", given=False), 35)
+    assert stale.endswith(f"(no CI cache), but none of the 35 tests is in it: {SAME_ESTIMATE}; {HOW_TO_RECORD}")
+    assert "(1 s)" in SAME_ESTIMATE  # the planner's estimate for a test when nothing at all is recorded
 
 
 @pytest.mark.parametrize("text", ["", "{", "[]", '{"format": "other"}', '{"format": "sharder-provenance"}'])
