@@ -6,7 +6,8 @@ Three stages, the GitHub workflow's shape in GitLab's terms:
 - `test`: `parallel: N` copies; each learns its shard from `CI_NODE_INDEX`/`CI_NODE_TOTAL`, and its JUnit report
   (shown in the merge request through `artifacts:reports:junit`), progress log and raw report are kept even when
   tests fail;
-- `report`: `when: always` after every shard: merges all reports into one verdict and rebalances the store. Its
+- `report`: `when: always` after every shard: merges all reports into one verdict and an HTML report (kept as
+  an artifact, its address printed in the job log) and rebalances the store. Its
   cache is pushed only on the default branch (`policy` from a rules variable), so a branch's failures never teach
   the store, and pulled everywhere else; `when: always` on the cache so a red run still saves its timings.
 
@@ -104,11 +105,12 @@ def gitlab_pipeline(options: PipelineOptions) -> dict[str, Any]:
                 {"when": "always", "variables": {POLICY_VARIABLE: "pull"}},
             ],
             "cache": [_store_cache(f"${POLICY_VARIABLE}")],
-            "script": ["sharder merge reports --plan plan.json -o merged.xml"],
+            "script": ["sharder merge reports --plan plan.json -o merged.xml --html report.html"],
             # after_script runs when the merge is red too; the store learns only from trusted results.
-            "after_script": [f"sharder rebalance reports --plan plan.json --store {STORE_DIR}"],
+            "after_script": [f"sharder rebalance reports --plan plan.json --store {STORE_DIR}",
+                             'echo "HTML report (the shard timeline): ${CI_JOB_URL}/artifacts/file/report.html"'],
             # The shards' own JUnit reports feed GitLab's test report; merged.xml again would count every test twice.
-            "artifacts": {"when": "always", "paths": ["merged.xml", f"{STORE_DIR}/"]},
+            "artifacts": {"when": "always", "paths": ["merged.xml", "report.html", f"{STORE_DIR}/"]},
         },
     }
 

@@ -44,6 +44,7 @@ def register(subparsers: Any) -> None:
                         "batches from it instead of running one shard each")
     parser.add_argument("--group-by", choices=GROUP_BY_CHOICES, default=DEFAULT_GROUP_BY,
                         help=f"as `sharder plan --group-by` (default {DEFAULT_GROUP_BY})")
+    parser.add_argument("--html", metavar="PATH", help="also write the HTML report (the shard timeline) here")
     parser.set_defaults(func=run)
 
 
@@ -135,7 +136,7 @@ def _record_cancel(cancel: Cancelled, junit_dir: Path, shards: int, numbers: set
 def run_local(
     shards: int, *, durations: Path, junit_dir: Path, plan_path: Path, pytest_args: Sequence[str], jobs: int = 1,
     output: Path | None = None, markdown: Path | None = None, queue: bool = False,
-    group_by: str = DEFAULT_GROUP_BY,
+    group_by: str = DEFAULT_GROUP_BY, html: Path | None = None,
 ) -> int:
     from sharder.commands.merge_command import merge_and_report
     from sharder.commands.plan_command import render_plan_table
@@ -191,7 +192,7 @@ def run_local(
         raise SharderError(f"no shard wrote a report or a progress log (pytest exit codes {statuses})")
     print(flush=True)
     return merge_and_report(outputs, plan_path=plan_path, output=output or junit_dir / "merged.xml",
-                            markdown=markdown)
+                            markdown=markdown, html=html)
 
 
 def _private_queue(stack: contextlib.ExitStack) -> tuple[list[str], dict[str, str]]:
@@ -216,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
                      plan_path=plan_path, pytest_args=args.pytest_args, jobs=args.jobs,
                      output=Path(args.output) if args.output else None,
                      markdown=Path(args.markdown) if args.markdown else None, queue=args.queue,
-                     group_by=args.group_by)
+                     group_by=args.group_by, html=Path(args.html) if args.html else None)
 
 
 def run_in(directory: Path, shards: int, jobs: int = 1) -> int:

@@ -47,6 +47,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("-o", "--output", metavar="PATH", help="write the merged JUnit XML here")
     parser.add_argument("--markdown", metavar="PATH",
                         help="write the summary as Markdown here (default: append to $GITHUB_STEP_SUMMARY if set)")
+    parser.add_argument("--html", metavar="PATH",
+                        help="write a self-contained HTML report here: the shard timeline, the verdict, the shard "
+                             "table, the slowest tests and the failures (opens from disk, fetches nothing)")
     parser.add_argument("--json", action="store_true",
                         help="print the verdict as JSON on stdout (the text summary goes to stderr)")
     parser.add_argument("--fail-on-flaky", action="store_true", help="exit 1 when a test failed and then passed")
@@ -68,6 +71,7 @@ def merge_and_report(
     as_json: bool = False,
     fail_on_flaky: bool = False,
     coverage: str | os.PathLike[str] | None = None,
+    html: str | os.PathLike[str] | None = None,
 ) -> int:
     """Everything `sharder merge` does; `sharder local` ends with it too."""
     from sharder.core.collector import collector_paused
@@ -76,7 +80,7 @@ def merge_and_report(
     # cyclic collector walks them again and again, 40% of a 1,000,000-case merge.
     with collector_paused():
         return _merge_and_report(paths, plan_path=plan_path, output=output, markdown=markdown, as_json=as_json,
-                                 fail_on_flaky=fail_on_flaky, coverage=coverage)
+                                 fail_on_flaky=fail_on_flaky, coverage=coverage, html=html)
 
 
 def _merge_and_report(
@@ -88,6 +92,7 @@ def _merge_and_report(
     as_json: bool,
     fail_on_flaky: bool,
     coverage: str | os.PathLike[str] | None,
+    html: str | os.PathLike[str] | None,
 ) -> int:
     from sharder.core.log_text import json_line, log_safe, shielded
     from sharder.planning.plan import read_plan
@@ -109,6 +114,11 @@ def _merge_and_report(
     text = render_terminal(result)
     if output is not None:
         text += f"\nmerged report written to {log_safe(os.fspath(output))}"
+    if html is not None:
+        from sharder.reports.html_report import write_html
+
+        write_html(html, result, inputs)
+        text += f"\nHTML report written to {log_safe(os.fspath(html))}"
     exit_code = result.exit_code
     if coverage is not None:
         coverage_text, coverage_ok = _combine_coverage(paths, coverage, result)
@@ -171,5 +181,5 @@ def _write_markdown(result: MergeResult, markdown: str | os.PathLike[str] | None
 def run(args: argparse.Namespace) -> int:
     return merge_and_report(
         args.paths, plan_path=args.plan, output=args.output, markdown=args.markdown, as_json=args.json,
-        fail_on_flaky=args.fail_on_flaky, coverage=args.coverage_file if args.coverage else None,
+        fail_on_flaky=args.fail_on_flaky, coverage=args.coverage_file if args.coverage else None, html=args.html,
     )

@@ -11,14 +11,15 @@ where `--sharder-progress-log` puts it. Events, one JSON object per line:
 - `{"event": "session", "format": 1, "shard": "3/8" | null, "plan_id": ..., "plan_sizes": [..] | null,
   "predicted_seconds": s | null, "collected": n, "selected": n, "order": [ids in run order],
   "randomly_seed": int | null, "report": "shard-3-of-8.xml" | null, "pid": ..., "run_id": "..." | null,
-  "pytest_args": [the user's pytest arguments] | null, "all_deselected": n | null, "queue_run": name | null}`
-  first (a queue job's `order` is empty: it learns its tests as it leases them, and its `start` lines are its order);
-- `{"event": "start", "nodeid": ...}` when a test starts;
+  "pytest_args": [the user's pytest arguments] | null, "all_deselected": n | null, "queue_run": name | null,
+  "started_at": t, "at": t}` first (a queue job's `order` is empty: it learns its tests as it leases them, and its
+  `start` lines are its order);
+- `{"event": "start", "nodeid": ..., "at": t}` when a test starts;
 - `{"event": "test", "nodeid": ..., "outcome": "passed|failed|error|skipped|rerun", "setup": s, "call": s,
-  "teardown": s, "seconds": s, "shard": "3/8" | null, "index": i, "message": ..., "peak_rss_mb": mb?}` when
-  it finished (after teardown);
-- `{"event": "finish", "exitstatus": n}` when the session ended normally, written before pytest writes the JUnit
-  report: a report beside a log that did not finish is not that session's;
+  "teardown": s, "seconds": s, "shard": "3/8" | null, "index": i, "message": ..., "peak_rss_mb": mb?, "at": t}`
+  when it finished (after teardown);
+- `{"event": "finish", "exitstatus": n, "at": t}` when the session ended normally, written before pytest writes
+  the JUnit report: a report beside a log that did not finish is not that session's;
 - `{"event": "costs", "timeline": {startup_seconds, collection_seconds, files: {file: s}, session_setup_seconds,
   tests_span_seconds, tests_seconds, tests, teardown_seconds, wall_seconds}}` (`sharder.core.session_timeline`)
   when pytest unconfigures, after `finish`: what the shard paid besides its tests, for the merge and rebalance;
@@ -32,6 +33,10 @@ where `--sharder-progress-log` puts it. Events, one JSON object per line:
 `run_id` is the run's identity, also on the JUnit report (`sharder_run_id`): a merge takes a report for its shard
 only when the two agree. `all_deselected` is set when the shard's pytest arguments deselected every test it would
 have run (a `-k` typo): such a shard ran nothing and is no pass.
+
+`at` is when the line was written and `started_at` when pytest configured sharder's plugin (before collection),
+both wall-clock seconds since the epoch: the HTML report draws each test from its start line to its test line, and
+the fixed cost before the first test and after the last as segments of their own. Older logs have neither field.
 
 The replay (`sharder replay`) reads `order` and `randomly_seed` from the header: keep those fields.
 This module knows the format only; the pytest side that writes it is `sharder.pytest_plugin.shard_outputs`.
@@ -90,6 +95,8 @@ class LoggedTest:
     index: int | None
     message: str = ""
     peak_rss_mb: float | None = None
+    started_at: float | None = None  # the time of its `start` line, when the log has one
+    ended_at: float | None = None  # the time of this line
 
 
 @dataclass
@@ -116,6 +123,10 @@ class ProgressLog:
     cancelled_by: str | None = None  # the signal name of a `cancelled` record: the shard was cancelled
     queue_run: str | None = None  # queue mode: the queue run the job leased its tests from
     timeline: SessionTimeline | None = None  # the `costs` event: what the session spent besides its tests
+    started_at: float | None = None  # when the session began (the header's `started_at`), for the timeline
+    finished_at: float | None = None  # the time of the `finish` line
+    # tests whose `start` line has no `test` line after it, with its time: what ran when a killed shard died
+    unfinished_started_at: dict[str, float] = field(default_factory=dict)
 
     @property
     def running_when_stopped(self) -> str | None:
@@ -165,6 +176,9 @@ def _apply_header(log: ProgressLog, event: dict[str, Any], source: str) -> None:
     deselected = event.get("all_deselected")
     log.all_deselected = (deselected if isinstance(deselected, int) and not isinstance(deselected, bool)
                           and deselected > 0 else None)
+    log.started_at = _number(event.get("started_at"))
+    if log.started_at is None:
+        log.started_at = _number(event.get("at"))
 
 
 def pytest_args_from(value: object) -> tuple[str, ...] | None:
@@ -194,6 +208,7 @@ def _logged_test(event: dict[str, Any], log: ProgressLog, source: str) -> Logged
         index=index if isinstance(index, int) and not isinstance(index, bool) else None,
         message=message if isinstance(message, str) else "",
         peak_rss_mb=_number(event.get("peak_rss_mb")),
+        ended_at=_number(event.get("at")),
     )
 
 
@@ -206,6 +221,7 @@ def read_progress_log(path: str | os.PathLike[str]) -> ProgressLog:
     raw = read_input(path, "progress log")
     log = ProgressLog(Path(path))
     seen_header = False
+    start_times: dict[str, float] = {}  # a test's latest `start` line, until its `test` line comes
     for line in raw.split(b"\n"):
         if not line.strip():
             continue
@@ -221,6 +237,7 @@ def read_progress_log(path: str | os.PathLike[str]) -> ProgressLog:
         if kind == SESSION_EVENT:
             if seen_header or log.cancelled_by:  # the file was reused: the last session wins
                 log = ProgressLog(Path(path), bad_lines=log.bad_lines)
+                start_times.clear()
             _apply_header(log, event, source)
             seen_header = True
         elif kind == CANCELLED_EVENT:
@@ -235,14 +252,19 @@ def read_progress_log(path: str | os.PathLike[str]) -> ProgressLog:
             log.bad_lines += 1
         elif kind == START_EVENT and isinstance(event.get("nodeid"), str):
             log.started.append(event["nodeid"])
+            at = _number(event.get("at"))
+            if at is not None:
+                start_times[event["nodeid"]] = at
         elif kind == TEST_EVENT:
             test = _logged_test(event, log, source)
             if test is None:
                 log.bad_lines += 1
             else:
+                test.started_at = start_times.pop(test.node_id, None)
                 log.tests.append(test)
         elif kind == FINISH_EVENT:
             log.finished = True
+            log.finished_at = _number(event.get("at"))
             status = event.get("exitstatus")
             log.exitstatus = status if isinstance(status, int) and not isinstance(status, bool) else None
         elif kind == COSTS_EVENT:
@@ -252,6 +274,7 @@ def read_progress_log(path: str | os.PathLike[str]) -> ProgressLog:
         elif kind == ERROR_EVENT:
             message = event.get("message")
             log.error = message if isinstance(message, str) and message.strip() else "an error (no message recorded)"
+    log.unfinished_started_at = start_times
     if not seen_header and not log.cancelled_by:
         raise SharderError(f"progress log {source!r} has no session header; not a sharder progress log")
     return log

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -80,6 +81,11 @@ class _Running:
     peak_rss_mb: float | None = None
 
 
+def _now() -> float:
+    """Wall-clock seconds since the epoch, to the microsecond: the HTML timeline places each test by them."""
+    return round(time.time(), 6)
+
+
 def _phase_outcome(report: pytest.TestReport) -> str | None:
     """The outcome this phase imposes on the test, as pytest's JUnit writer would count it."""
     if str(report.outcome) == "rerun":  # pytest-rerunfailures' outcome, outside pytest's own Literal
@@ -123,6 +129,8 @@ class ProgressWriter:
         self._file: IO[bytes] | None = None
         self._closed = False  # once closed, never reopened: opening truncates
         self._opened = False
+        # The timeline's origin: the fixed cost before the first test (collection, session setup) starts here.
+        self.started_at = time.time()
 
     def _write(self, event: dict[str, Any]) -> None:
         if self._file is None:
@@ -157,6 +165,8 @@ class ProgressWriter:
             "pytest_args": list(self.run.pytest_args) if self.run.pytest_args is not None else None,
             "all_deselected": self.run.all_deselected,
             "queue_run": self.run.queue_run,
+            "started_at": round(self.started_at, 6),
+            "at": _now(),
         })
 
     @property
@@ -172,7 +182,7 @@ class ProgressWriter:
         self._write({"event": ERROR_EVENT, "message": message[:MESSAGE_LIMIT]})
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
-        self._write({"event": START_EVENT, "nodeid": nodeid})
+        self._write({"event": START_EVENT, "nodeid": nodeid, "at": _now()})
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         running = self._running.setdefault(report.nodeid, _Running())
@@ -200,6 +210,7 @@ class ProgressWriter:
             "seconds": round(sum(running.phases.values()), 6),
             "shard": self.identity.shard,
             "index": self.index_of.get(node_id),
+            "at": _now(),
         }
         if running.message:
             event["message"] = running.message
@@ -208,7 +219,7 @@ class ProgressWriter:
         self._write(event)
 
     def close(self, exitstatus: int) -> None:
-        self._write({"event": FINISH_EVENT, "exitstatus": int(exitstatus)})
+        self._write({"event": FINISH_EVENT, "exitstatus": int(exitstatus), "at": _now()})
         self._closed = True
         if self._file is not None:
             self._file.close()

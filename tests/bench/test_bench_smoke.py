@@ -66,3 +66,12 @@ def test_queue_drives_the_real_queue_and_nothing_beats_the_bound_with_skew() -> 
     for row in rows:  # static, least_duration and queue over the bound with start skew
         assert all(float(row[i]) >= 1.0 for i in (1, 2, 3, 4, 5, 6)), row
     assert "1 runs also on the real LeaseQueue (same makespans)" in result.stdout
+
+
+def test_html_report_bench_opens_its_page_in_chromium() -> None:
+    from tests.reports.browser import chromium_or_skip
+
+    chromium_or_skip()
+    result = _run("html_report.py", "--tests", "600", "--shards", "3", "--repeat", "1")
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert re.search(r"first render, the page's mark \(ms since navigation\)\s+\d+", result.stdout), result.stdout

@@ -90,6 +90,7 @@ def test_generated_pipeline_shape() -> None:
     assert report["rules"][0]["if"] == "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"
     assert all(rule["when"] == "always" for rule in report["rules"])
     assert report["cache"][0]["policy"] == "$SHARDER_STORE_POLICY" and report["cache"][0]["when"] == "always"
+    assert "--html report.html" in report["script"][0] and "report.html" in report["artifacts"]["paths"]
     assert document["plan"]["cache"][0]["policy"] == "pull"
 
 
@@ -132,6 +133,7 @@ def test_pipelines_run_every_shard_merge_and_learn_from_the_first(
         assert re.search(rf"PASS\s+{re.escape(job)}", output), (job, output[-4000:])
     assert "no recorded timings" in _job_lines(output, "plan"), output[-4000:]
     assert "35 of 35 planned tests reported, 0 failed, 0 missing" in _job_lines(output, "report")
+    assert "HTML report (the shard timeline): " in _job_lines(output, "report")
     cached = project / ".gitlab-ci-local" / "cache" / "sharder-durations-main" / ".sharder" / "durations.json"
     assert cached.is_file(), output[-4000:]
 

@@ -211,6 +211,9 @@ class LocalWorkflowRun:
                 if "uses" in step:
                     text = self._use(step["uses"], self.expand(step.get("with", {}), context), workspace)
                     ok = True
+                    if text.startswith("uploaded "):  # upload-artifact@v4's output: where to download it
+                        url = (self.artifacts / text.removeprefix("uploaded ")).as_uri()
+                        output_file.write_text(f"artifact-url={url}\n", encoding="utf-8")
                 else:
                     ok, text = self._shell(self.expand(step["run"], context), workspace, home, output_file,
                                            summary_file, self.expand(step.get("env", {}), context))
@@ -436,6 +439,11 @@ def test_generated_workflow_runs_locally_and_a_failing_shard_still_reports(
     red_shard = next(r.index for r in run.runs["test"] if r.failed)
     assert run.failed_steps() == [("test", red_shard, "Run shard"), ("report", 0, "Merge")]
     _check_run(run, example_dir, step_env, shards=3, failing=("tests/test_quick.py::test_added_and_failing",))
+    # the red merge's HTML report is uploaded all the same, and the job summary links to it
+    assert report["Upload HTML report"] == report["Link the HTML report"] == "success"
+    html = (run.artifacts / "html-report" / "report.html").read_text(encoding="utf-8")
+    assert [html.count(f'"label":"shard {k}/3"') for k in (1, 2, 3)] == [1, 1, 1]
+    assert f"[HTML report: the shard timeline]({(run.artifacts / 'html-report').as_uri()})" in run.summary()
 
 
 def test_a_failed_plan_skips_the_shards_and_the_report(

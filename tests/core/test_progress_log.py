@@ -83,6 +83,14 @@ def test_a_shard_logs_its_header_and_every_finished_test(suite: pytest.Pytester)
     assert [test.index for test in log.tests] == list(range(1, 9))
     assert all(test.setup_seconds is not None and test.seconds >= test.setup_seconds for test in log.tests)
     assert log.started == log.order and log.running_when_stopped is None
+    # the clock the HTML timeline draws by: the session's start, each test's start and end, the session's end
+    assert log.started_at is not None and log.finished_at is not None
+    previous_end = log.started_at
+    for test in log.tests:
+        assert test.started_at is not None and test.ended_at is not None
+        assert previous_end <= test.started_at <= test.ended_at <= log.finished_at
+        assert test.ended_at - test.started_at >= test.seconds - 0.01  # the phases fit between start and end
+        previous_end = test.ended_at
 
 
 def test_the_log_path_can_be_given_without_a_junit_report(suite: pytest.Pytester) -> None:
