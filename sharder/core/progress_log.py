@@ -11,7 +11,8 @@ where `--sharder-progress-log` puts it. Events, one JSON object per line:
 - `{"event": "session", "format": 1, "shard": "3/8" | null, "plan_id": ..., "plan_sizes": [..] | null,
   "predicted_seconds": s | null, "collected": n, "selected": n, "order": [ids in run order],
   "randomly_seed": int | null, "report": "shard-3-of-8.xml" | null, "pid": ..., "run_id": "..." | null,
-  "pytest_args": [the user's pytest arguments] | null, "all_deselected": n | null}` first;
+  "pytest_args": [the user's pytest arguments] | null, "all_deselected": n | null, "ci_attempt": n | null,
+  "started_at": unix seconds}` first;
 - `{"event": "start", "nodeid": ...}` when a test starts;
 - `{"event": "test", "nodeid": ..., "outcome": "passed|failed|error|skipped|rerun", "setup": s, "call": s,
   "teardown": s, "seconds": s, "shard": "3/8" | null, "index": i, "message": ..., "peak_rss_mb": mb?}` when
@@ -27,7 +28,9 @@ where `--sharder-progress-log` puts it. Events, one JSON object per line:
 
 `run_id` is the run's identity, also on the JUnit report (`sharder_run_id`): a merge takes a report for its shard
 only when the two agree. `all_deselected` is set when the shard's pytest arguments deselected every test it would
-have run (a `-k` typo): such a shard ran nothing and is no pass.
+have run (a `-k` typo): such a shard ran nothing and is no pass. `ci_attempt` (also on the report,
+`sharder_ci_attempt`) is the CI job's attempt that ran the session, and `started_at` when it began: a merge of
+several attempts of one shard takes the latest (by attempt, then by start) as the shard's verdict.
 
 The replay (`sharder replay`) reads `order` and `randomly_seed` from the header: keep those fields.
 This module knows the format only; the pytest side that writes it is `sharder.pytest_plugin.shard_outputs`.
@@ -108,6 +111,8 @@ class ProgressLog:
     all_deselected: int | None = None
     error: str | None = None  # why the shard refused to run, when it did
     cancelled_by: str | None = None  # the signal name of a `cancelled` record: the shard was cancelled
+    ci_attempt: int | None = None  # the CI job's attempt (None: not recorded, an older log or a plain pytest run)
+    started_at: float | None = None  # unix seconds when the session began (None: not recorded)
 
     @property
     def running_when_stopped(self) -> str | None:
@@ -155,6 +160,17 @@ def _apply_header(log: ProgressLog, event: dict[str, Any], source: str) -> None:
     deselected = event.get("all_deselected")
     log.all_deselected = (deselected if isinstance(deselected, int) and not isinstance(deselected, bool)
                           and deselected > 0 else None)
+    log.ci_attempt = attempt_number(event.get("ci_attempt"))
+    log.started_at = _number(event.get("started_at"))
+
+
+def attempt_number(value: object) -> int | None:
+    """A recorded CI attempt (a positive whole number, or its digits as text), else None: not trusted."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 6:
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 1_000_000:
+        return value
+    return None
 
 
 def pytest_args_from(value: object) -> tuple[str, ...] | None:

@@ -17,3 +17,5 @@ FULL_COLLECTION_OPTION = "--sharder-full-collection"
 RUN_ID_OPTION = "--sharder-run-id"
 # The user's own pytest arguments, as a JSON list, recorded in the shard's outputs for `sharder replay`.
 PYTEST_ARGS_OPTION = "--sharder-pytest-args"
+# Which attempt of the CI job this is (`sharder run` reads it from the CI's environment), stamped beside the run id.
+CI_ATTEMPT_OPTION = "--sharder-ci-attempt"

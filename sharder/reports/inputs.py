@@ -29,6 +29,7 @@ from pathlib import Path
 from sharder.core.errors import SharderError
 from sharder.core.junit_names import (
     ALL_DESELECTED_PROPERTY,
+    CI_ATTEMPT_PROPERTY,
     MERGED_PROPERTY,
     PEAK_RSS_PROPERTY,
     PLAN_ID_PROPERTY,
@@ -40,7 +41,13 @@ from sharder.core.junit_names import (
     SHARD_PROPERTY,
 )
 from sharder.core.progress_log import SUFFIX as PROGRESS_SUFFIX
-from sharder.core.progress_log import ProgressLog, progress_log_path_for, pytest_args_from, read_progress_log
+from sharder.core.progress_log import (
+    ProgressLog,
+    attempt_number,
+    progress_log_path_for,
+    pytest_args_from,
+    read_progress_log,
+)
 from sharder.core.shardspec import ShardSpec, parse_shard
 from sharder.planning.plan import Plan
 from sharder.reports.junit import (
@@ -73,6 +80,9 @@ class Attempt:
     timed: bool = True  # False: the report gave no usable time; `seconds` is 0.0 and is no observation
     named: bool = True  # False: a case with no name at all, its id made up; never a durations key
     origin: str = ""  # the identity of the report or log it came from (`report_identity`), for the store's memory
+    run_id: str | None = None  # the `sharder run` that wrote it (None: a report of another runner, an older sharder)
+    superseded: bool = False  # an earlier attempt of a shard that ran again (`shard_attempts`): not its verdict
+    attempt_label: str | None = None  # "attempt 2", only where its shard ran more than once
 
 
 @dataclass
@@ -88,6 +98,7 @@ class ReportInfo:
     run_id: str | None = None
     pytest_args: tuple[str, ...] | None = None
     all_deselected: int | None = None  # the shard's pytest arguments deselected all of these tests
+    ci_attempt: int | None = None  # the CI job's attempt that wrote it (`sharder_ci_attempt`)
 
 
 @dataclass
@@ -95,6 +106,7 @@ class UnreadableReport:
     path: Path
     reason: str
     shard: ShardSpec | None
+    run_id: str | None = None  # the run of the progress log beside it, when there is one
 
 
 @dataclass
@@ -253,7 +265,7 @@ class _ShardCache:
 
 
 def _attempts(report: Report, shard: ShardSpec | None, shard_of_test: dict[str, ShardSpec] | None,
-              shards: _ShardCache, origin: str = "") -> list[Attempt]:
+              shards: _ShardCache, origin: str = "", run_id: str | None = None) -> list[Attempt]:
     name = Path(report.path).name
     out: list[Attempt] = []
     for case in report.cases:
@@ -265,7 +277,7 @@ def _attempts(report: Report, shard: ShardSpec | None, shard_of_test: dict[str, 
             message=case.message, file=case.file, line=case.line,
             setup_seconds=optional_number(case.properties.get(SETUP_PROPERTY)),
             peak_rss_mb=optional_number(case.properties.get(PEAK_RSS_PROPERTY)),
-            earlier_failures=case.earlier_failures, timed=case.timed, named=case.named, origin=origin,
+            earlier_failures=case.earlier_failures, timed=case.timed, named=case.named, origin=origin, run_id=run_id,
         ))
     return out
 
@@ -351,7 +363,8 @@ def collect(
         try:
             report = read_report(path, index, keep_xml=sink is not None)
         except CorruptReport as exc:
-            inputs.unreadable.append(UnreadableReport(path, str(exc), _shard_from_name(path)))
+            inputs.unreadable.append(UnreadableReport(path, str(exc), _shard_from_name(path),
+                                                      _sibling_run(path, own_logs)))
             continue
         if report.suite_properties.get(MERGED_PROPERTY):
             inputs.notes.append(f"skipped {os.fspath(path)}: it is the output of an earlier `sharder merge`")
@@ -359,12 +372,12 @@ def collect(
         where = os.fspath(path)
         shard = _report_shard(report, path)
         if report.contradiction is not None:
-            inputs.unreadable.append(UnreadableReport(path, report.contradiction, shard))
+            inputs.unreadable.append(UnreadableReport(path, report.contradiction, shard, _sibling_run(path, own_logs)))
             continue
         run_id = report.suite_properties.get(RUN_ID_PROPERTY) or None
         stale = _stale_reason(path, run_id, own_logs.get(progress_log_path_for(path).resolve()))
         if stale is not None:
-            inputs.stale.append(UnreadableReport(path, stale, shard))
+            inputs.stale.append(UnreadableReport(path, stale, shard, _sibling_run(path, own_logs)))
             inputs.notes.append(f"ignored {stale}")
             continue
         fingerprint = _fingerprint(report, shard)
@@ -382,8 +395,9 @@ def collect(
             cases=len(report.cases), run_id=run_id,
             pytest_args=_json_args(report.suite_properties.get(PYTEST_ARGS_PROPERTY)),
             all_deselected=_deselected_count(report.suite_properties.get(ALL_DESELECTED_PROPERTY)),
+            ci_attempt=attempt_number(report.suite_properties.get(CI_ATTEMPT_PROPERTY)),
         )
-        attempts = _attempts(report, shard, shard_of_test, shards, report_identity(report, shard))
+        attempts = _attempts(report, shard, shard_of_test, shards, report_identity(report, shard), run_id)
         _add_logged_reruns(attempts, path, reruns)
         if sink is not None:
             sink(report, info, attempts)
@@ -394,6 +408,12 @@ def collect(
         reasons = "; ".join(item.reason for item in inputs.unreadable[:3])
         raise SharderError(f"no usable input: no report could be read and there are no progress logs ({reasons})")
     return inputs
+
+
+def _sibling_run(path: Path, own_logs: dict[Path, ProgressLog]) -> str | None:
+    """The run of the progress log beside a report: the run a report that cannot vouch for itself belongs to."""
+    log = own_logs.get(progress_log_path_for(path).resolve())
+    return log.run_id if log is not None else None
 
 
 def _plan_shards(plan: Plan | None) -> dict[str, ShardSpec] | None:
@@ -469,23 +489,25 @@ def attempts_from_logs(inputs: MergeInputs) -> list[Attempt]:
     """Progress-log lines of tests that no readable report of the same shard holds: what died with a shard.
 
     One attempt per test and log, as for a report: its last line is the result, the lines before it (the
-    "rerun" ones) its earlier failed attempts, so the merged report counts the test once."""
-    reported: dict[ShardSpec | None, set[str]] = {}
+    "rerun" ones) its earlier failed attempts, so the merged report counts the test once. A log stands in only
+    for its own run's report: another attempt's report of the same shard does not hold what this one ran (a
+    report of no known run, another runner's, still does, as it always has)."""
+    reported: dict[ShardSpec | None, dict[str | None, set[str]]] = {}
     for attempt in inputs.attempts:
-        reported.setdefault(attempt.shard, set()).add(attempt.node_id)
+        reported.setdefault(attempt.shard, {}).setdefault(attempt.run_id, set()).add(attempt.node_id)
     recovered: list[Attempt] = []
     for log in inputs.logs:
         name = log.path.name
         origin = ""  # hashed once this log stands in for a lost report, not for every log a merge reads
         of_this_log: dict[tuple[ShardSpec | None, str], int] = {}
         for test in log.tests:
-            if test.node_id in reported.get(test.shard, ()):
+            if _reported_for(reported.get(test.shard), log.run_id, test.node_id):
                 continue
             origin = origin or log_identity(log)
             attempt = Attempt(
                 node_id=test.node_id, outcome=test.outcome, seconds=test.seconds, shard=test.shard, source=name,
                 message=test.message, setup_seconds=test.setup_seconds, peak_rss_mb=test.peak_rss_mb,
-                recovered=True, origin=origin,
+                recovered=True, origin=origin, run_id=log.run_id,
             )
             slot = (test.shard, test.node_id)
             if slot in of_this_log:
@@ -496,3 +518,13 @@ def attempts_from_logs(inputs: MergeInputs) -> list[Attempt]:
                 of_this_log[slot] = len(recovered)
                 recovered.append(attempt)
     return recovered
+
+
+def _reported_for(runs: dict[str | None, set[str]] | None, run_id: str | None, node_id: str) -> bool:
+    """Whether a readable report of the shard holds the test for the run `run_id` (its own, or one of no known
+    run); a log of no known run is answered by every report of the shard."""
+    if not runs:
+        return False
+    if run_id is None:
+        return any(node_id in ids for ids in runs.values())
+    return node_id in runs.get(run_id, ()) or node_id in runs.get(None, ())

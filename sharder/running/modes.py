@@ -159,6 +159,7 @@ class ShardRun:
     workers: int = 1
     scratch: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
     run_id: str = field(default_factory=new_run_id)
+    ci_attempt: int | None = None  # the CI job's attempt, stamped on the reports and logs (the CI layer reads it)
 
     @property
     def stem(self) -> str:
@@ -178,9 +179,11 @@ class ShardRun:
 
     def run_args(self) -> list[str]:
         """What every pass is told about the run: its identity and the user's own pytest arguments (JSON, one token)."""
-        from sharder.pytest_plugin.options import PYTEST_ARGS_OPTION, RUN_ID_OPTION
+        from sharder.pytest_plugin.options import CI_ATTEMPT_OPTION, PYTEST_ARGS_OPTION, RUN_ID_OPTION
 
-        return [f"{RUN_ID_OPTION}={self.run_id}", f"{PYTEST_ARGS_OPTION}={json.dumps(list(self.pytest_args))}"]
+        attempt = [f"{CI_ATTEMPT_OPTION}={self.ci_attempt}"] if self.ci_attempt is not None else []
+        return [f"{RUN_ID_OPTION}={self.run_id}", *attempt,
+                f"{PYTEST_ARGS_OPTION}={json.dumps(list(self.pytest_args))}"]
 
     def passes(self) -> list[PytestPass]:
         shared = [*mode_args(self.modes), *self.run_args()]
@@ -350,7 +353,8 @@ def _record_no_session(run: ShardRun, step: PytestPass, code: int) -> None:
     run.outputs.record_refusal(
         f"sharder run: pytest {how} before its session began, so no test ran (pytest's own message is in this "
         "job's log: bad arguments, a plugin or conftest.py that failed to load?)",
-        shard=run.spec, run_id=run.run_id, pytest_args=run.pytest_args, plan_path=run.plan_path, log=step.progress_log)
+        shard=run.spec, run_id=run.run_id, pytest_args=run.pytest_args, plan_path=run.plan_path, log=step.progress_log,
+        ci_attempt=run.ci_attempt)
 
 
 def _all_deselected(progress_log: Path) -> bool:
