@@ -43,6 +43,7 @@ class ShardRuns:
 
     order: tuple[str, ...]
     labels: dict[str, str] = field(default_factory=dict)  # run id -> "attempt 2" (or "run 2 of 2")
+    note: str | None = None  # why the attempt numbers could not order the runs, when they could not
 
     @property
     def latest(self) -> str:
@@ -71,6 +72,15 @@ def _labels(ordered: list[_Run]) -> dict[str, str]:
     return {run.run_id: f"run {number} of {len(ordered)}" for number, run in enumerate(ordered, start=1)}
 
 
+def _order_note(ordered: list[_Run]) -> str | None:
+    attempts = [run.ci_attempt for run in ordered]
+    if None not in attempts and len(set(attempts)) == len(attempts):
+        return None
+    why = "two of them record the same CI attempt" if None not in attempts else "not all of them record a CI attempt"
+    return (f"{len(ordered)} runs, and {why}: ordered by their progress logs' start times, the verdict is the run of "
+            f"{ordered[-1].where}")
+
+
 def shard_runs(inputs: MergeInputs) -> dict[ShardSpec, ShardRuns]:
     """Each shard that ran more than once (two or more run ids among its reports and logs) and its runs' order."""
     found: dict[ShardSpec, dict[str, _Run]] = {}
@@ -90,7 +100,7 @@ def shard_runs(inputs: MergeInputs) -> dict[ShardSpec, ShardRuns]:
     for shard, runs in found.items():
         if len(runs) > 1:
             ordered = _ordered(runs.values())
-            retried[shard] = ShardRuns(tuple(run.run_id for run in ordered), _labels(ordered))
+            retried[shard] = ShardRuns(tuple(run.run_id for run in ordered), _labels(ordered), _order_note(ordered))
     return retried
 
 

@@ -399,6 +399,8 @@ def judge(inputs: MergeInputs, identity: PlanIdentity, *, fail_on_flaky: bool = 
         unplanned = [node_id for node_id in tests if node_id not in planned_ids]
     notes = list(inputs.notes)
     set_aside = _superseded_unreadable(inputs, retried)
+    notes += [f"shard {spec}: {runs.note}" for spec, runs in sorted(retried.items(), key=lambda item: item[0].index)
+              if runs.note]
     notes += [f"an earlier attempt's report, superseded by its shard's latest: {reason}" for reason in set_aside]
     if identity.shards is None and identity.plan is None:
         notes.append(

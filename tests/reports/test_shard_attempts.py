@@ -197,6 +197,8 @@ def test_equal_or_unknown_attempts_are_ordered_by_the_logs_start_time(
         code, verdict = merge_json([str(base)], capsys)
         assert code == 0 and verdict["flaky"] == 1
         assert verdict["shards"][0]["attempt"] == "run 2 of 2"
+        (note,) = [note for note in verdict["notes"] if note.startswith("shard 1/1: 2 runs")]
+        assert "ordered by their progress logs' start times" in note and "a-second" in note
 
 
 def test_a_stale_report_in_an_attempt_folder_is_still_set_aside(
