@@ -352,9 +352,10 @@ def status_of(shard: ShardResult) -> str:
 
 
 def _of_run(inputs: MergeInputs, spec: ShardSpec, counts: Callable[[str | None], bool]) -> MergeInputs:
-    """The shard's inputs of the runs `counts` accepts (by run id): what the shard's verdict is made of."""
+    """The shard's inputs of the runs `counts` accepts (by run id): what the shard's verdict is made of. Reports
+    that name no shard stay (their tests are credited to their plan's shards, as without attempts)."""
     return MergeInputs(
-        reports=[r for r in inputs.reports if r.shard == spec and counts(r.run_id)],
+        reports=[r for r in inputs.reports if r.shard in (spec, None) and counts(r.run_id)],
         unreadable=[u for u in inputs.unreadable if u.shard == spec and counts(u.run_id)],
         stale=[u for u in inputs.stale if u.shard == spec and counts(u.run_id)],
         logs=[log for log in inputs.logs if log.shard == spec and counts(log.run_id)],
