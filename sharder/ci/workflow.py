@@ -9,6 +9,15 @@ Three jobs, the shape of sharder's own `.github/workflows/ci.yml`:
   needs.plan.result == 'success'`), merges every report into the step summary, uploads the HTML report (the
   shard timeline, linked from the summary) and a refreshed durations.json to commit for the next plans.
 
+Re-runs: GitHub's "Re-run failed jobs" starts the run's next attempt with only the failed shard jobs and the
+report job; the plan job is kept with its outputs, so a re-run shard gets the same `matrix.shard`, and its
+download of `sharder-plan` by name finds attempt 1's plan.json (a partial re-run sees the artifacts of the attempts
+it re-runs): the same tests, never a new plan. Reports are uploaded per attempt (`sharder-reports-INDEX-ATTEMPT`),
+and the report job downloads every attempt's into its own folder, for `sharder merge` to judge each shard by its
+latest attempt. "Re-run all jobs" runs the plan job again, and its jobs see only their own attempt's artifacts.
+The downloads stay on the default artifact service (no `github-token`/`run-id`): the REST path is run-wide and
+would hand a "Re-run all jobs" merge the first attempt's reports of another plan.
+
 Every job has a `timeout-minutes`, setup-python caches pip keyed on the project's dependency files, and the
 project's install line and Python version come from its own files (`detect_setup`), printed by `sharder init`.
 

@@ -27,6 +27,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sharder.ci.run_info import ci_run_from_environment
     from sharder.core.errors import SharderError
     from sharder.planning.plan import read_plan
     from sharder.running.outputs import OwnOutputs, new_run_id
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     outputs = OwnOutputs(Path(args.junit_dir), args.shard.report_stem)
     outputs.clear()
     run_id = new_run_id()
+    ci_attempt = ci_run_from_environment().attempt_number  # stamped beside the run id: a merge takes the latest
     try:
         if args.plan:
             read_plan(args.plan).bin_for(args.shard)  # a broken or mismatched plan fails here, before pytest starts
@@ -48,11 +50,11 @@ def run(args: argparse.Namespace) -> int:
         queue = _join_queue(args, modes)
         return run_modes.run_shard(run_modes.ShardRun(
             args.shard, Path(args.junit_dir), args.plan, args.durations, list(args.pytest_args), modes,
-            run_id=run_id, queue=queue,
+            run_id=run_id, queue=queue, ci_attempt=ci_attempt,
         ))
     except SharderError as exc:  # the merge names this error for the shard's tests
         outputs.record_refusal(f"sharder run: {exc}", shard=args.shard, run_id=run_id,
-                               pytest_args=list(args.pytest_args), plan_path=args.plan)
+                               pytest_args=list(args.pytest_args), plan_path=args.plan, ci_attempt=ci_attempt)
         raise
 
 

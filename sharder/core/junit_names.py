@@ -21,6 +21,9 @@ RANDOMLY_SEED_PROPERTY = "sharder_randomly_seed"
 # the same as its progress log's header: a merge takes a report for its shard only when the two agree, so a report
 # an earlier run left in the directory cannot stand in for a run that died.
 RUN_ID_PROPERTY = "sharder_run_id"
+# On the suite, beside the run id: which attempt of the CI job wrote it (GitHub's `GITHUB_RUN_ATTEMPT`, 1 for a
+# first run and for a run outside CI), so a merge of every attempt's reports takes each shard's latest as its verdict.
+CI_ATTEMPT_PROPERTY = "sharder_ci_attempt"
 # On the suite: the pytest arguments the shard was given (after `sharder run ... --`), as a JSON list of strings, so
 # `sharder replay` runs the same selection (`--pyargs pkg`, `-k expr`, a rootdir's paths) without being told.
 PYTEST_ARGS_PROPERTY = "sharder_pytest_args"

@@ -12,8 +12,8 @@ where `--sharder-progress-log` puts it. Events, one JSON object per line:
   "predicted_seconds": s | null, "collected": n, "selected": n, "order": [ids in run order],
   "randomly_seed": int | null, "report": "shard-3-of-8.xml" | null, "pid": ..., "run_id": "..." | null,
   "pytest_args": [the user's pytest arguments] | null, "all_deselected": n | null, "queue_run": name | null,
-  "started_at": t, "at": t}` first (a queue job's `order` is empty: it learns its tests as it leases them, and its
-  `start` lines are its order);
+  "ci_attempt": n | null, "started_at": t, "at": t}` first (a queue job's `order` is empty: it learns its tests as
+  it leases them, and its `start` lines are its order);
 - `{"event": "start", "nodeid": ..., "at": t}` when a test starts;
 - `{"event": "test", "nodeid": ..., "outcome": "passed|failed|error|skipped|rerun", "setup": s, "call": s,
   "teardown": s, "seconds": s, "shard": "3/8" | null, "index": i, "message": ..., "peak_rss_mb": mb?, "at": t}`
@@ -32,7 +32,9 @@ where `--sharder-progress-log` puts it. Events, one JSON object per line:
 
 `run_id` is the run's identity, also on the JUnit report (`sharder_run_id`): a merge takes a report for its shard
 only when the two agree. `all_deselected` is set when the shard's pytest arguments deselected every test it would
-have run (a `-k` typo): such a shard ran nothing and is no pass.
+have run (a `-k` typo): such a shard ran nothing and is no pass. `ci_attempt` (also on the report,
+`sharder_ci_attempt`) is the CI job's attempt that ran the session, and `started_at` when it began: a merge of
+several attempts of one shard takes the latest (by attempt, then by start) as the shard's verdict.
 
 `at` is when the line was written and `started_at` when pytest configured sharder's plugin (before collection),
 both wall-clock seconds since the epoch: the HTML report draws each test from its start line to its test line, and
@@ -127,6 +129,7 @@ class ProgressLog:
     finished_at: float | None = None  # the time of the `finish` line
     # tests whose `start` line has no `test` line after it, with its time: what ran when a killed shard died
     unfinished_started_at: dict[str, float] = field(default_factory=dict)
+    ci_attempt: int | None = None  # the CI job's attempt (None: not recorded, an older log or a plain pytest run)
 
     @property
     def running_when_stopped(self) -> str | None:
@@ -176,9 +179,19 @@ def _apply_header(log: ProgressLog, event: dict[str, Any], source: str) -> None:
     deselected = event.get("all_deselected")
     log.all_deselected = (deselected if isinstance(deselected, int) and not isinstance(deselected, bool)
                           and deselected > 0 else None)
+    log.ci_attempt = attempt_number(event.get("ci_attempt"))
     log.started_at = _number(event.get("started_at"))
     if log.started_at is None:
         log.started_at = _number(event.get("at"))
+
+
+def attempt_number(value: object) -> int | None:
+    """A recorded CI attempt (a positive whole number, or its digits as text), else None: not trusted."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 6:
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 1_000_000:
+        return value
+    return None
 
 
 def pytest_args_from(value: object) -> tuple[str, ...] | None:

@@ -22,3 +22,5 @@ PYTEST_ARGS_OPTION = "--sharder-pytest-args"
 QUEUE_RUN_OPTION = "--sharder-queue-run"
 QUEUE_LEASE_OPTION = "--sharder-queue-lease"
 QUEUE_URL_ENV = "SHARDER_QUEUE_URL"
+# Which attempt of the CI job this is (`sharder run` reads it from the CI's environment), stamped beside the run id.
+CI_ATTEMPT_OPTION = "--sharder-ci-attempt"

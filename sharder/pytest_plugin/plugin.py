@@ -36,6 +36,7 @@ from sharder.pytest_plugin.collection_scope import narrowed_by
 from sharder.pytest_plugin.collection_timing import CollectionTiming
 from sharder.pytest_plugin.footprint_filter import install_footprint, installed_footprint
 from sharder.pytest_plugin.options import (
+    CI_ATTEMPT_OPTION,
     COLLECT_TO_OPTION,
     DURATIONS_OPTION,
     FULL_COLLECTION_OPTION,
@@ -51,7 +52,13 @@ from sharder.pytest_plugin.options import (
     SHARD_OPTION,
     STORE_OPTION,
 )
-from sharder.pytest_plugin.run_facts import RunFacts, new_run_id, parse_pytest_args_option, user_pytest_args
+from sharder.pytest_plugin.run_facts import (
+    RunFacts,
+    new_run_id,
+    parse_ci_attempt_option,
+    parse_pytest_args_option,
+    user_pytest_args,
+)
 from sharder.pytest_plugin.selection import Selection, order_by_id_list, select_computed, select_from_plan
 from sharder.pytest_plugin.shard_outputs import ShardIdentity, ShardOutputs, _log_xml, progress_log_path
 from sharder.stores.timings_source import HOW_TO_RECORD, NO_TIMINGS, SAME_ESTIMATE
@@ -114,6 +121,9 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                     "per session); a merge takes a report for its shard only when it matches the log's")
     group.addoption(PYTEST_ARGS_OPTION, type=parse_pytest_args_option, metavar="JSON", help=argparse.SUPPRESS)
     _add_queue_options(group)
+    group.addoption(CI_ATTEMPT_OPTION, type=parse_ci_attempt_option, metavar="N",
+                    help="the CI job's attempt stamped beside the run identity (`sharder run` passes it); a merge "
+                    "of several attempts of a shard takes the latest as the shard's verdict")
     if not _pytest_split_active(pluginmanager):
         group.addoption("--splits", dest="sharder_splits", type=_positive_int, metavar="N",
                         help="pytest-split spelling of N in --shard K/N")
@@ -183,7 +193,8 @@ def _run_facts(config: pytest.Config, writes_log: bool) -> RunFacts:
     if given_args is None and writes_log:
         given_args = user_pytest_args(config.invocation_params.args)
     return RunFacts(run_id=run_id, pytest_args=given_args if writes_log else None,
-                    queue_run=config.getoption("sharder_queue_run", None))
+                    queue_run=config.getoption("sharder_queue_run", None),
+                    ci_attempt=config.getoption("sharder_ci_attempt", None) if writes_log else None)
 
 
 def _add_queue_options(group: pytest.OptionGroup) -> None:

@@ -1,8 +1,10 @@
 """What a session's outputs say about the run itself, apart from the plan: the run identity that ties a report to its
 progress log, and the user's own pytest arguments, which `sharder replay` passes again.
 
-`sharder run` gives both (`--sharder-run-id`, `--sharder-pytest-args`); a plain `pytest --shard` session makes its
-own identity and takes its arguments from its command line, without sharder's options. No pytest import: pure.
+`sharder run` gives both (`--sharder-run-id`, `--sharder-pytest-args`), and the CI job's attempt
+(`--sharder-ci-attempt`, read by the CI layer, which this layer may not import); a plain `pytest --shard` session
+makes its own identity, takes its arguments from its command line, without sharder's options, and records no
+attempt (a merge then orders its attempts by the progress log's start time). No pytest import: pure.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sharder.pytest_plugin.options import (
+    CI_ATTEMPT_OPTION,
     COLLECT_TO_OPTION,
     DURATIONS_OPTION,
     FULL_COLLECTION_OPTION,
@@ -39,13 +42,14 @@ class RunFacts:
     pytest_args: tuple[str, ...] | None = None
     all_deselected: int | None = None  # how many tests the user's arguments took from a shard left with none
     queue_run: str | None = None  # queue mode: the queue run this job leases its tests from
+    ci_attempt: int | None = None  # the CI job's attempt that runs this session, when `sharder run` said
 
 
 # Options sharder's own launchers add (with a value in the same token or the next one), and flags: not the user's
 # arguments, so not recorded for a replay, which adds its own.
 _OWN_OPTIONS_WITH_VALUE = (SHARD_OPTION, PLAN_OPTION, DURATIONS_OPTION, PROGRESS_LOG_OPTION, RUN_ID_OPTION,
-                           PYTEST_ARGS_OPTION, IDS_OPTION, COLLECT_TO_OPTION, GROUP_BY_OPTION, "--junitxml",
-                           "--junit-xml", "--splits", "--group", "--durations-path",
+                           CI_ATTEMPT_OPTION, PYTEST_ARGS_OPTION, IDS_OPTION, COLLECT_TO_OPTION, GROUP_BY_OPTION,
+                           "--junitxml", "--junit-xml", "--splits", "--group", "--durations-path",
                            QUEUE_RUN_OPTION, QUEUE_LEASE_OPTION)
 _OWN_FLAGS = (STORE_OPTION, FULL_COLLECTION_OPTION, "--store-durations")
 
@@ -83,3 +87,10 @@ def parse_pytest_args_option(text: str) -> tuple[str, ...]:
 
 def new_run_id() -> str:
     return uuid.uuid4().hex
+
+
+def parse_ci_attempt_option(text: str) -> int:
+    """`--sharder-ci-attempt`'s value: the CI job's attempt, a whole number from 1."""
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 1_000_000:
+        raise argparse.ArgumentTypeError(f"expected the CI attempt as a whole number from 1, got {text[:80]!r}")
+    return int(text)

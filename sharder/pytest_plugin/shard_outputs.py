@@ -21,6 +21,7 @@ import pytest
 from sharder.core.errors import SharderError
 from sharder.core.junit_names import (
     ALL_DESELECTED_PROPERTY,
+    CI_ATTEMPT_PROPERTY,
     PEAK_RSS_PROPERTY,
     PLAN_ID_PROPERTY,
     PLAN_SIZES_PROPERTY,
@@ -165,6 +166,7 @@ class ProgressWriter:
             "pytest_args": list(self.run.pytest_args) if self.run.pytest_args is not None else None,
             "all_deselected": self.run.all_deselected,
             "queue_run": self.run.queue_run,
+            "ci_attempt": self.run.ci_attempt,
             "started_at": round(self.started_at, 6),
             "at": _now(),
         })
@@ -243,6 +245,8 @@ def _run_properties(run: RunFacts) -> list[tuple[str, str]]:
     properties: list[tuple[str, str]] = []
     if run.run_id is not None:
         properties.append((RUN_ID_PROPERTY, run.run_id))
+    if run.ci_attempt is not None:
+        properties.append((CI_ATTEMPT_PROPERTY, str(run.ci_attempt)))
     if run.pytest_args is not None:
         # ASCII JSON: control characters and lone surrogates in an argument become escapes XML can carry
         properties.append((PYTEST_ARGS_PROPERTY, json.dumps(list(run.pytest_args), ensure_ascii=True)))

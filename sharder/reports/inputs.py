@@ -29,6 +29,7 @@ from pathlib import Path
 from sharder.core.errors import SharderError
 from sharder.core.junit_names import (
     ALL_DESELECTED_PROPERTY,
+    CI_ATTEMPT_PROPERTY,
     MERGED_PROPERTY,
     PEAK_RSS_PROPERTY,
     PLAN_ID_PROPERTY,
@@ -43,7 +44,13 @@ from sharder.core.junit_names import (
     SHARD_PROPERTY,
 )
 from sharder.core.progress_log import SUFFIX as PROGRESS_SUFFIX
-from sharder.core.progress_log import ProgressLog, progress_log_path_for, pytest_args_from, read_progress_log
+from sharder.core.progress_log import (
+    ProgressLog,
+    attempt_number,
+    progress_log_path_for,
+    pytest_args_from,
+    read_progress_log,
+)
 from sharder.core.shardspec import ShardSpec, parse_shard
 from sharder.planning.plan import Plan
 from sharder.reports.junit import (
@@ -77,6 +84,9 @@ class Attempt:
     timed: bool = True  # False: the report gave no usable time; `seconds` is 0.0 and is no observation
     named: bool = True  # False: a case with no name at all, its id made up; never a durations key
     origin: str = ""  # the identity of the report or log it came from (`report_identity`), for the store's memory
+    run_id: str | None = None  # the `sharder run` that wrote it (None: a report of another runner, an older sharder)
+    superseded: bool = False  # an earlier attempt of a shard that ran again (`shard_attempts`): not its verdict
+    attempt_label: str | None = None  # "attempt 2", only where its shard ran more than once
 
 
 @dataclass
@@ -95,6 +105,7 @@ class ReportInfo:
     queue_run: str | None = None  # queue mode: the queue run the job leased from, and what the queue knew at its end
     queue_released: tuple[str, ...] = ()
     queue_causes: dict[str, int] = field(default_factory=dict)
+    ci_attempt: int | None = None  # the CI job's attempt that wrote it (`sharder_ci_attempt`)
 
 
 @dataclass
@@ -102,6 +113,7 @@ class UnreadableReport:
     path: Path
     reason: str
     shard: ShardSpec | None
+    run_id: str | None = None  # the run of the progress log beside it, when there is one
 
 
 @dataclass
@@ -274,7 +286,7 @@ class _ShardCache:
 
 
 def _attempts(report: Report, shard: ShardSpec | None, shard_of_test: dict[str, ShardSpec] | None,
-              shards: _ShardCache, origin: str = "") -> list[Attempt]:
+              shards: _ShardCache, origin: str = "", run_id: str | None = None) -> list[Attempt]:
     """One attempt per case: once per case of every report, a million times for a big one, hence the locals and
     the positional arguments (keywords cost a dataclass three times as much), in `Attempt`'s field order."""
     name = Path(report.path).name
@@ -289,7 +301,7 @@ def _attempts(report: Report, shard: ShardSpec | None, shard_of_test: dict[str, 
             if shard_of_test is not None and shard is None:
                 plain_shard = shard_of_test.get(node_id)
             append(Attempt(node_id, "passed", seconds, plain_shard, name, "", None, None, None, None, False, 0, True,
-                           True, origin))
+                           True, origin, run_id))
             continue
         properties = case.properties
         if properties is NO_PROPERTIES:
@@ -303,7 +315,8 @@ def _attempts(report: Report, shard: ShardSpec | None, shard_of_test: dict[str, 
         if case_shard is None and shard_of_test is not None:
             case_shard = shard_of_test.get(node_id)
         append(Attempt(node_id, case.outcome, seconds, case_shard, name, case.message, case.file, case.line,
-                       setup_seconds, peak_rss_mb, False, case.earlier_failures, case.timed, case.named, origin))
+                       setup_seconds, peak_rss_mb, False, case.earlier_failures, case.timed, case.named, origin,
+                       run_id))
     return out
 
 
@@ -407,7 +420,8 @@ def collect(
         try:
             report = read_report(path, index, keep_xml=sink is not None)
         except CorruptReport as exc:
-            inputs.unreadable.append(UnreadableReport(path, str(exc), _shard_from_name(path)))
+            inputs.unreadable.append(UnreadableReport(path, str(exc), _shard_from_name(path),
+                                                      _sibling_run(path, own_logs)))
             continue
         if report.suite_properties.get(MERGED_PROPERTY):
             inputs.notes.append(f"skipped {os.fspath(path)}: it is the output of an earlier `sharder merge`")
@@ -415,12 +429,12 @@ def collect(
         where = os.fspath(path)
         shard = _report_shard(report, path)
         if report.contradiction is not None:
-            inputs.unreadable.append(UnreadableReport(path, report.contradiction, shard))
+            inputs.unreadable.append(UnreadableReport(path, report.contradiction, shard, _sibling_run(path, own_logs)))
             continue
         run_id = report.suite_properties.get(RUN_ID_PROPERTY) or None
         stale = _stale_reason(path, run_id, own_logs.get(progress_log_path_for(path).resolve()))
         if stale is not None:
-            inputs.stale.append(UnreadableReport(path, stale, shard))
+            inputs.stale.append(UnreadableReport(path, stale, shard, _sibling_run(path, own_logs)))
             inputs.notes.append(f"ignored {stale}")
             continue
         info = ReportInfo(
@@ -434,8 +448,9 @@ def collect(
             queue_run=report.suite_properties.get(QUEUE_RUN_PROPERTY) or None,
             queue_released=tuple(_json_ids(report.suite_properties.get(QUEUE_RELEASED_PROPERTY))),
             queue_causes=_json_causes(report.suite_properties.get(QUEUE_CAUSES_PROPERTY)),
+            ci_attempt=attempt_number(report.suite_properties.get(CI_ATTEMPT_PROPERTY)),
         )
-        attempts = _attempts(report, shard, shard_of_test, shards, report_identity(report, shard))
+        attempts = _attempts(report, shard, shard_of_test, shards, report_identity(report, shard), run_id)
         earlier = _same_report_as(seen, (str(shard), *report.suite_timestamps, str(len(attempts))), path, attempts)
         if earlier is not None:
             raise SharderError(
@@ -452,6 +467,12 @@ def collect(
         reasons = "; ".join(item.reason for item in inputs.unreadable[:3])
         raise SharderError(f"no usable input: no report could be read and there are no progress logs ({reasons})")
     return inputs
+
+
+def _sibling_run(path: Path, own_logs: dict[Path, ProgressLog]) -> str | None:
+    """The run of the progress log beside a report: the run a report that cannot vouch for itself belongs to."""
+    log = own_logs.get(progress_log_path_for(path).resolve())
+    return log.run_id if log is not None else None
 
 
 def _plan_shards(plan: Plan | None) -> dict[str, ShardSpec] | None:
@@ -527,25 +548,27 @@ def attempts_from_logs(inputs: MergeInputs) -> list[Attempt]:
     """Progress-log lines of tests that no readable report of the same shard holds: what died with a shard.
 
     One attempt per test and log, as for a report: its last line is the result, the lines before it (the
-    "rerun" ones) its earlier failed attempts, so the merged report counts the test once."""
+    "rerun" ones) its earlier failed attempts, so the merged report counts the test once. A log stands in only
+    for its own run's report: another attempt's report of the same shard does not hold what this one ran (a
+    report of no known run, another runner's, still does, as it always has)."""
     if not inputs.logs:  # nothing to recover from (and a million attempts not to index)
         return []
-    reported: dict[ShardSpec | None, set[str]] = {}
+    reported: dict[ShardSpec | None, dict[str | None, set[str]]] = {}
     for attempt in inputs.attempts:
-        reported.setdefault(attempt.shard, set()).add(attempt.node_id)
+        reported.setdefault(attempt.shard, {}).setdefault(attempt.run_id, set()).add(attempt.node_id)
     recovered: list[Attempt] = []
     for log in inputs.logs:
         name = log.path.name
         origin = ""  # hashed once this log stands in for a lost report, not for every log a merge reads
         of_this_log: dict[tuple[ShardSpec | None, str], int] = {}
         for test in log.tests:
-            if test.node_id in reported.get(test.shard, ()):
+            if _reported_for(reported.get(test.shard), log.run_id, test.node_id):
                 continue
             origin = origin or log_identity(log)
             attempt = Attempt(
                 node_id=test.node_id, outcome=test.outcome, seconds=test.seconds, shard=test.shard, source=name,
                 message=test.message, setup_seconds=test.setup_seconds, peak_rss_mb=test.peak_rss_mb,
-                recovered=True, origin=origin,
+                recovered=True, origin=origin, run_id=log.run_id,
             )
             slot = (test.shard, test.node_id)
             if slot in of_this_log:
@@ -556,3 +579,13 @@ def attempts_from_logs(inputs: MergeInputs) -> list[Attempt]:
                 of_this_log[slot] = len(recovered)
                 recovered.append(attempt)
     return recovered
+
+
+def _reported_for(runs: dict[str | None, set[str]] | None, run_id: str | None, node_id: str) -> bool:
+    """Whether a readable report of the shard holds the test for the run `run_id` (its own, or one of no known
+    run); a log of no known run is answered by every report of the shard."""
+    if not runs:
+        return False
+    if run_id is None:
+        return any(node_id in ids for ids in runs.values())
+    return node_id in runs.get(run_id, ()) or node_id in runs.get(None, ())

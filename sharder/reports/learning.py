@@ -14,6 +14,11 @@ outside its selection, so they keep their timings.
 Idempotence: each report's (and progress log's) identity is remembered in the store (`Attempt.origin`, the
 store's `absorbed`); what the store absorbed before is not counted again.
 
+A shard that ran more than once (every CI attempt's reports merged) teaches from its latest run only: an earlier,
+superseded run teaches nothing (its times may be a failed, dying or cancelled run's), and a test whose time the
+store already learned from an earlier run of the same shard (the first attempt's report job rebalanced and saved
+the store) is not learned again from the re-run: one CI run, one observation per test.
+
 How far the plan in use has drifted is `sharder.planning.forecast`'s question; this module only asks it.
 """
 
@@ -67,6 +72,15 @@ def observations(attempts: Sequence[Attempt]) -> tuple[dict[str, store.Observati
     return observed, NotUsed(reason for node_id, reason in last_reason.items() if node_id not in observed)
 
 
+def _latest_runs_only(fresh: list[Attempt], every: Sequence[Attempt], known: set[str]) -> list[Attempt]:
+    """The fresh attempts of each shard's latest run, without the tests an absorbed earlier run of the same shard
+    already taught the store (by the observation rule itself: a last passing attempt with a usable time)."""
+    if not any(attempt.superseded for attempt in every):
+        return fresh
+    learned_before = set(observations([a for a in every if a.superseded and a.origin in known])[0])
+    return [a for a in fresh if not a.superseded and a.node_id not in learned_before]
+
+
 def covers_whole_plan(result: MergeResult) -> tuple[bool, str]:
     """Whether the reports are all of their plan's run, and a sentence saying why (not)."""
     identity = result.identity
@@ -117,7 +131,7 @@ def rebalance(
     known = set(recorded.absorbed)
     seen_before = sum(1 for origin in origins if origin in known)
     fresh = [attempt for attempt in result.attempts if attempt.origin not in known]
-    observed, not_used = observations(fresh)
+    observed, not_used = observations(_latest_runs_only(fresh, result.attempts, known))
     plan = result.identity.plan
     prunable, prune_note = may_prune(result)
     if origins and seen_before == len(origins):

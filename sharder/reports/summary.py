@@ -76,6 +76,9 @@ def status_text(shard: ShardResult, show: Callable[[str], str] = log_safe) -> st
         text += f" while running {show(shard.died_in)}"
     if shard.recovered:
         text += f"; {shard.recovered} recovered from its progress log"
+    if shard.attempt:  # it ran more than once: say which run this is and what the earlier ones were
+        earlier = ", ".join(f"{label} {status}" for label, status in shard.earlier_attempts)
+        text += f" ({shard.attempt}; earlier: {earlier})" if earlier else f" ({shard.attempt})"
     return text
 
 
@@ -408,7 +411,9 @@ def render_json(result: MergeResult) -> dict[str, Any]:
              "sources": shard.sources, "missing": shard.missing, "missing_unnamed": shard.missing_unnamed,
              "error": shard.error, "all_deselected": shard.all_deselected,
              "pytest_args": list(shard.pytest_args) if shard.pytest_args is not None else None,
-             "stale_reports": shard.stale, "cancelled_by": shard.cancelled_by, **wall_summary.wall_json(shard)}
+             "stale_reports": shard.stale, "cancelled_by": shard.cancelled_by, "attempt": shard.attempt,
+             "earlier_attempts": [{"attempt": label, "status": status} for label, status in shard.earlier_attempts],
+             **wall_summary.wall_json(shard)}
             for shard in result.shards
         ],
         "failures": [_test_json(t) for t in result.failures],

@@ -6,6 +6,9 @@ shard that had tests sent a readable report. A shard that died is never green, e
 every test passed: its report is what CI keeps. Nor is a merge in which no test ran at all, a shard that stopped
 with an error (its progress log names it, and the merge says it once, above the shard's tests), or a shard whose
 own pytest arguments deselected every test it would have run.
+
+A shard that ran more than once (CI's "Re-run failed jobs", every attempt's reports given) is judged by its latest
+run (`shard_attempts`); the earlier ones only add attempts to its tests' histories.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import heapq
 import itertools
 import math
 import shlex
-from collections.abc import Collection, Iterator, KeysView, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, KeysView, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from operator import attrgetter
@@ -22,6 +25,7 @@ from operator import attrgetter
 from sharder.core.session_timeline import SessionTimeline
 from sharder.core.shardspec import ShardSpec
 from sharder.reports.inputs import Attempt, MergeInputs, PlanIdentity, attempts_from_logs
+from sharder.reports.shard_attempts import ShardRuns, mark_superseded, shard_runs
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -134,6 +138,8 @@ class ShardResult:
     # predicted: None when the log or the plan does not say (`sharder.reports.wall_summary` shows both).
     timeline: SessionTimeline | None = None
     predicted_wall_seconds: float | None = None
+    attempt: str | None = None  # the run judged ("attempt 2"), only for a shard that ran more than once
+    earlier_attempts: list[tuple[str, str]] = field(default_factory=list)  # (label, status) of the runs before it
 
     @property
     def label(self) -> str:
@@ -274,11 +280,18 @@ def _final(node_id: str, attempts: list[Attempt]) -> TestOutcome:
         only = attempts[0]  # the common case, 100,000 times in a big merge: no history to build
         return TestOutcome(node_id, "passed", only.shard, only.seconds, 1, "", only.file, only.line, (),
                            only.recovered)
+    everything = attempts
+    superseded = [a for a in attempts if a.superseded]
+    if superseded and len(superseded) < len(attempts):  # its shard ran again: the latest run has the last word
+        attempts = [a for a in attempts if not a.superseded]
+    else:
+        superseded = []
+    failed_before = any(a.outcome in FAILING or a.earlier_failures for a in superseded)
     outcomes = [a.outcome for a in attempts]
     failing = [a for a in attempts if a.outcome in FAILING]
     passed = "passed" in outcomes
     earlier = sum(a.earlier_failures for a in attempts)
-    if (failing or earlier) and passed:
+    if (failing or earlier or failed_before) and passed:
         outcome = "flaky"
     elif failing:
         outcome = "error" if all(a.outcome == "error" for a in failing) else "failed"
@@ -290,16 +303,25 @@ def _final(node_id: str, attempts: list[Attempt]) -> TestOutcome:
     first = attempts[0]
     shard = next((a.shard for a in attempts if a.shard is not None), None)
     message = failing[-1].message if failing else (first.message if outcome in SKIP_LIKE else "")
+    if outcome == "flaky" and not message:
+        message = next((a.message for a in reversed(superseded) if a.outcome in FAILING), "")
     located = next((a for a in attempts if a.file), first)
     quiet = ("passed", *SKIP_LIKE)
-    history = [(a.outcome, a.source) for a in attempts] if outcome not in quiet or earlier else []
-    if earlier:
-        history.insert(0, (f"{earlier} earlier failed attempt(s)", first.source))
+    shown = [*superseded, *attempts]  # an earlier run's attempts first: the history reads in the order they ran
+    history = [(a.outcome, _where(a)) for a in shown] if outcome not in quiet or earlier or failed_before else []
+    earlier_total = earlier + sum(a.earlier_failures for a in superseded)
+    if earlier_total:
+        history.insert(0, (f"{earlier_total} earlier failed attempt(s)", _where(shown[0])))
     return TestOutcome(
         node_id=node_id, outcome=outcome, shard=shard, seconds=max(a.seconds for a in attempts),
-        attempts=len(attempts) + earlier, message=message, file=located.file, line=located.line, history=history,
-        recovered=all(a.recovered for a in attempts),
+        attempts=len(everything) + earlier_total, message=message, file=located.file, line=located.line,
+        history=history, recovered=all(a.recovered for a in attempts),
     )
+
+
+def _where(attempt: Attempt) -> str:
+    """The attempt's source, and which run of its shard it was when the shard ran more than once."""
+    return f"{attempt.source} ({attempt.attempt_label})" if attempt.attempt_label else attempt.source
 
 
 def _outcomes(attempts: list[Attempt]) -> TestOutcomes:
@@ -357,8 +379,17 @@ def _planned_lists(inputs: MergeInputs, identity: PlanIdentity) -> dict[int, lis
 
 def _shard_result(
     spec: ShardSpec, inputs: MergeInputs, identity: PlanIdentity, attempts: list[Attempt],
-    planned_list: list[str] | None, seen: Collection[str], *, queued: bool = False,
+    planned_list: list[str] | None, seen: Collection[str], *, queued: bool = False, runs: ShardRuns | None = None,
 ) -> ShardResult:
+    if runs is not None:  # it ran more than once: the latest run is the verdict, each earlier one is said apart
+        result = _shard_result(spec, _of_run(inputs, spec, runs.is_current), identity,
+                               [a for a in attempts if not a.superseded], planned_list, seen, queued=queued)
+        result.attempt = runs.labels.get(runs.latest)
+        for run_id in runs.earlier:
+            earlier = _shard_result(spec, _of_run(inputs, spec, _is(run_id)), identity,
+                                    [a for a in attempts if a.run_id == run_id], planned_list, seen, queued=queued)
+            result.earlier_attempts.append((runs.labels.get(run_id, run_id), status_of(earlier)))
+        return result
     reports = [r for r in inputs.reports if r.shard == spec]
     unreadable = [u for u in inputs.unreadable if u.shard == spec]
     stale = [u for u in inputs.stale if u.shard == spec]
@@ -441,9 +472,37 @@ def _queue_total(shards: list[ShardResult], identity: PlanIdentity, reported: in
         shards[0].missing_unnamed = planned - reported
 
 
+def _is(run_id: str) -> Callable[[str | None], bool]:
+    return lambda other: other == run_id
+
+
+def status_of(shard: ShardResult) -> str:
+    """A shard's status in a word or two (an earlier attempt's, beside the one judged)."""
+    return f"cancelled by {shard.cancelled_by}" if shard.cancelled_by else shard.status
+
+
+def _of_run(inputs: MergeInputs, spec: ShardSpec, counts: Callable[[str | None], bool]) -> MergeInputs:
+    """The shard's inputs of the runs `counts` accepts (by run id): what the shard's verdict is made of. Reports
+    that name no shard stay (their tests are credited to their plan's shards, as without attempts)."""
+    return MergeInputs(
+        reports=[r for r in inputs.reports if r.shard in (spec, None) and counts(r.run_id)],
+        unreadable=[u for u in inputs.unreadable if u.shard == spec and counts(u.run_id)],
+        stale=[u for u in inputs.stale if u.shard == spec and counts(u.run_id)],
+        logs=[log for log in inputs.logs if log.shard == spec and counts(log.run_id)],
+    )
+
+
+def _superseded_unreadable(inputs: MergeInputs, retried: dict[ShardSpec, ShardRuns]) -> list[str]:
+    """Unreadable reports of earlier runs of a shard that ran again: no longer a reason for a red run."""
+    return [u.reason for u in inputs.unreadable
+            if u.shard in retried and not retried[u.shard].is_current(u.run_id)]
+
+
 def judge(inputs: MergeInputs, identity: PlanIdentity, *, fail_on_flaky: bool = False) -> MergeResult:
     recovered = attempts_from_logs(inputs)
     attempts = inputs.attempts + recovered
+    retried = shard_runs(inputs)
+    mark_superseded(attempts, retried)
     tests = _outcomes(attempts)
     seen = tests.ids
     by_shard: dict[ShardSpec | None, list[Attempt]] = {}
@@ -456,7 +515,7 @@ def judge(inputs: MergeInputs, identity: PlanIdentity, *, fail_on_flaky: bool = 
         for index in range(1, identity.shards + 1):
             spec = ShardSpec(index, identity.shards)
             shards.append(_shard_result(spec, inputs, identity, by_shard.get(spec, []), planned_lists.get(index), seen,
-                                        queued=queue is not None))
+                                        queued=queue is not None, runs=retried.get(spec)))
     if queue is not None and identity.plan is None and shards:
         _queue_total(shards, identity, len(tests))
     unclaimed = by_shard.get(None, [])
@@ -473,6 +532,10 @@ def judge(inputs: MergeInputs, identity: PlanIdentity, *, fail_on_flaky: bool = 
         planned_ids = identity.plan.shard_of()
         unplanned = [node_id for node_id in tests if node_id not in planned_ids]
     notes = list(inputs.notes)
+    set_aside = _superseded_unreadable(inputs, retried)
+    notes += [f"shard {spec}: {runs.note}" for spec, runs in sorted(retried.items(), key=lambda item: item[0].index)
+              if runs.note]
+    notes += [f"an earlier attempt's report, superseded by its shard's latest: {reason}" for reason in set_aside]
     if identity.shards is None and identity.plan is None:
         notes.append(
             "no plan known: these reports carry no sharder plan identity and no --plan was given, so tests that "
@@ -483,6 +546,7 @@ def judge(inputs: MergeInputs, identity: PlanIdentity, *, fail_on_flaky: bool = 
             notes.append(f"shard {shard.spec} sent no report and its size is unknown; pass --plan to list its tests")
     return MergeResult(
         identity=identity, shards=shards, tests=tests, unplanned=unplanned, notes=notes,
-        unreadable=[u.reason for u in inputs.unreadable], report_count=len(inputs.reports),
+        unreadable=[u.reason for u in inputs.unreadable if u.reason not in set_aside],
+        report_count=len(inputs.reports),
         fail_on_flaky=fail_on_flaky, recovered=recovered, attempts=attempts, queue=queue,
     )

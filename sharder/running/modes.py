@@ -160,6 +160,7 @@ class ShardRun:
     scratch: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
     run_id: str = field(default_factory=new_run_id)
     queue: Any = None  # queue_mode.QueueJoin: this job leases its tests from the run's queue
+    ci_attempt: int | None = None  # the CI job's attempt, stamped on the reports and logs (the CI layer reads it)
 
     @property
     def stem(self) -> str:
@@ -179,11 +180,12 @@ class ShardRun:
 
     def run_args(self) -> list[str]:
         """What every pass is told about the run: its identity and the user's own pytest arguments (JSON, one token)."""
-        from sharder.pytest_plugin.options import PYTEST_ARGS_OPTION, RUN_ID_OPTION
+        from sharder.pytest_plugin.options import CI_ATTEMPT_OPTION, PYTEST_ARGS_OPTION, RUN_ID_OPTION
 
         queue = self.queue.pytest_args() if self.queue is not None else []
-        return [f"{RUN_ID_OPTION}={self.run_id}", f"{PYTEST_ARGS_OPTION}={json.dumps(list(self.pytest_args))}",
-                *queue]
+        attempt = [f"{CI_ATTEMPT_OPTION}={self.ci_attempt}"] if self.ci_attempt is not None else []
+        return [f"{RUN_ID_OPTION}={self.run_id}", *attempt,
+                f"{PYTEST_ARGS_OPTION}={json.dumps(list(self.pytest_args))}", *queue]
 
     def passes(self) -> list[PytestPass]:
         shared = [*mode_args(self.modes), *self.run_args()]
@@ -356,7 +358,8 @@ def _record_no_session(run: ShardRun, step: PytestPass, code: int) -> None:
     run.outputs.record_refusal(
         f"sharder run: pytest {how} before its session began, so no test ran (pytest's own message is in this "
         "job's log: bad arguments, a plugin or conftest.py that failed to load?)",
-        shard=run.spec, run_id=run.run_id, pytest_args=run.pytest_args, plan_path=run.plan_path, log=step.progress_log)
+        shard=run.spec, run_id=run.run_id, pytest_args=run.pytest_args, plan_path=run.plan_path, log=step.progress_log,
+        ci_attempt=run.ci_attempt)
 
 
 def _all_deselected(progress_log: Path) -> bool:

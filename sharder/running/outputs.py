@@ -10,6 +10,7 @@ Imported by the CLI at start-up: only light imports at module level.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -68,7 +69,7 @@ class OwnOutputs:
                                    f"{exc.strerror}") from None
 
     def record_refusal(self, message: str, *, shard: Any, run_id: str, pytest_args: Sequence[str],
-                       plan_path: str | None, log: Path | None = None) -> None:
+                       plan_path: str | None, log: Path | None = None, ci_attempt: int | None = None) -> None:
         """Leave the error in the shard's progress log, so the merge names it for the shard's tests (instead of
         listing them as never reported, with no reason). A log pytest already wrote gets the error appended; a
         directory that cannot be written keeps nothing, and the error still reaches stderr."""
@@ -83,7 +84,8 @@ class OwnOutputs:
                 return
             header: dict[str, Any] = {"shard": str(shard) if shard is not None else None, "run_id": run_id,
                                       "pytest_args": list(pytest_args), "report": self.report.name,
-                                      "pid": os.getpid(), **_plan_identity(plan_path, shard)}
+                                      "pid": os.getpid(), "ci_attempt": ci_attempt,
+                                      "started_at": round(time.time(), 3), **_plan_identity(plan_path, shard)}
             atomic_write_bytes(target, error_log_bytes(header, message))
         except OSError:
             pass

@@ -23,3 +23,16 @@ def test_gitlab_pipeline_and_default_branch() -> None:
 def test_anything_else_is_a_local_run() -> None:
     assert ci_run_from_environment({}) == CiRun("local")
     assert ci_run_from_environment({"GITHUB_ACTIONS": "false", "CI_PIPELINE_ID": ""}).provider == "local"
+
+
+def test_the_attempt_a_shard_stamps_on_its_outputs() -> None:
+    github = {"GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "77"}
+    assert ci_run_from_environment({**github, "GITHUB_RUN_ATTEMPT": "2"}).attempt_number == 2
+    assert ci_run_from_environment({**github, "GITHUB_RUN_ATTEMPT": "two"}).attempt_number is None
+    assert ci_run_from_environment(github).attempt_number is None
+    gitlab = {"GITLAB_CI": "true", "CI_PIPELINE_ID": "9", "CI_JOB_ID": "501"}
+    # most GitLab versions say nothing of a retry (a retried job only gets a new CI_JOB_ID): unknown, not 1
+    assert ci_run_from_environment(gitlab).attempt_number is None
+    assert ci_run_from_environment({**gitlab, "CI_JOB_RETRY_COUNT": "0"}).attempt_number == 1
+    assert ci_run_from_environment({**gitlab, "CI_JOB_RETRY_COUNT": "2"}).attempt_number == 3
+    assert ci_run_from_environment({}).attempt_number == 1  # a run on a laptop is its own first attempt

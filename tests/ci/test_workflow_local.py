@@ -11,6 +11,15 @@ restore and save as GitHub keeps caches across runs: immutable keys (a second sa
 warning), restore by exact key else the newest entry whose key starts with a restore key. One `Caches` object
 outlives the runs that share it, as a repository's cache does.
 
+Attempts: `github.run_attempt` and `GITHUB_RUN_ATTEMPT`, and `rerun_failed_jobs()`, GitHub's "Re-run failed jobs":
+a new attempt of the same run that re-runs only the failed jobs (for a matrix, only its failed entries) and every
+job that needs a re-run one, and keeps the others' results and outputs (so `needs.plan.outputs.matrix` is the first
+attempt's). Artifacts belong to the attempt that uploaded them (`Artifacts`): a second upload of a name in the same
+attempt is GitHub's 409 ("an artifact with this name already exists on the workflow run"), the same name in another
+attempt is allowed (GitHub's listing of a re-run run holds both: artifact names are unique per attempt, not per
+run), and a job of a partial re-run sees its own attempt's artifacts and those of the attempts it re-runs, a name
+resolving to the newest; a full "Re-run all jobs" (a new attempt without `rerun_failed_jobs`) sees only its own.
+
 The Install steps are skipped: they pip-install sharder, which the interpreter running these tests already has.
 """
 
@@ -31,6 +40,7 @@ from typing import Any
 import pytest
 
 from sharder.ci.providers import PROVIDERS, SHARD_VARIABLE
+from sharder.ci.workflow import DOWNLOAD_ARTIFACT
 from sharder.reports.junit import read_report
 from tests.ci.test_workflow import REPO, load_workflow
 
@@ -52,6 +62,7 @@ class JobRun:
     job: str
     index: int
     matrix: dict[str, Any]
+    attempt: int = 1  # the run attempt that ran it (a job "Re-run failed jobs" kept keeps its first attempt's)
     steps: list[StepResult] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
     summary: str = ""
@@ -85,14 +96,39 @@ class Caches:
         return True
 
 
+class Artifacts:
+    """A workflow run's artifacts, each kept by the attempt that uploaded it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def folder(self, attempt: int, name: str) -> Path:
+        return self.root / f"attempt-{attempt}" / name
+
+    def visible(self, attempts: list[int]) -> dict[str, Path]:
+        """Name -> folder over the given attempts (oldest first), a newer attempt's artifact shadowing an older's."""
+        found: dict[str, Path] = {}
+        for attempt in attempts:
+            folder = self.root / f"attempt-{attempt}"
+            if folder.is_dir():
+                found.update({path.name: path for path in sorted(folder.iterdir())})
+        return found
+
+
 class LocalWorkflowRun:
     def __init__(self, workflow: Path, project: Path, scratch: Path, env: dict[str, str], *,
-                 caches: Caches | None = None, run_id: int = 1, attempt: int = 1, ref: str = "refs/heads/main") -> None:
+                 caches: Caches | None = None, run_id: int = 1, attempt: int = 1, ref: str = "refs/heads/main",
+                 artifacts: Artifacts | None = None, previous: LocalWorkflowRun | None = None) -> None:
+        self.workflow = workflow
         self.document = load_workflow(workflow)
         self.project = project
         self.scratch = scratch
-        self.artifacts = scratch / "artifacts"
-        self.artifacts.mkdir(parents=True)
+        scratch.mkdir(parents=True)
+        self.store = artifacts or Artifacts(scratch / "artifacts")
+        self.attempt = attempt
+        self.previous = previous  # the attempt a "Re-run failed jobs" re-runs, or None
+        self.visible_attempts = [*(previous.visible_attempts if previous else []), attempt]
         self.base_env = env
         self.runs: dict[str, list[JobRun]] = {}
         self.caches = caches or Caches(scratch / "caches")
@@ -171,20 +207,56 @@ class LocalWorkflowRun:
             order.append(ready[0])
         return order
 
+    def rerun_failed_jobs(self, scratch: Path, env: dict[str, str] | None = None) -> LocalWorkflowRun:
+        """GitHub's "Re-run failed jobs": the next attempt of this run, sharing its artifacts and caches."""
+        return LocalWorkflowRun(self.workflow, self.project, scratch, self.base_env if env is None else env,
+                                caches=self.caches, run_id=int(self.github["run_id"]), attempt=self.attempt + 1,
+                                ref=self.github["ref"], artifacts=self.store, previous=self)
+
     def run(self) -> None:
         workflow_context = self.github
+        rerun: set[str] = set()  # jobs this attempt ran again (their dependents run again too)
         for name in self.job_order():
             job = self.document["jobs"][name]
+            earlier = self.previous.runs.get(name) if self.previous is not None else None
+            again = {r.index for r in earlier or [] if r.failed}
+            if earlier is not None and not again and not rerun & set(_needs(job)):
+                self.runs[name] = earlier  # it passed (or was skipped) and nothing it needs ran again: kept
+                continue
             needs = {need: self._needs_context(need) for need in _needs(job)}
             base = {"github": workflow_context, "needs": needs,
                     "_failed": any(result["result"] != "success" for result in needs.values())}
+            rerun.add(name)
             if not self.condition(job.get("if"), base):
                 self.runs[name] = []
                 continue
             matrix = self.expand(job.get("strategy", {}).get("matrix"), base)
             entries = _expand_matrix(matrix)
-            self.runs[name] = [self._run_job(name, job, index, entry, len(entries), base)
+            keep = {r.index: r for r in earlier or []} if earlier is not None and not rerun & set(_needs(job)) else {}
+            self.runs[name] = [keep[index] if index in keep and index not in again
+                               else self._run_job(name, job, index, entry, len(entries), base)
                                for index, entry in enumerate(entries)]
+
+    def transcript(self) -> str:
+        """What every job this attempt ran printed, step by step (the simulation log the lead quotes)."""
+        lines = [f"===== run {self.github['run_id']} attempt {self.attempt} on {self.github['ref']} ====="]
+        for runs in self.runs.values():
+            for run in runs:
+                if run.attempt != self.attempt:
+                    lines.append(f"--- {run.job} {run.matrix or ''}: kept from attempt {run.attempt}")
+                    continue
+                lines.append(f"--- {run.job} {run.matrix or ''}")
+                for step in run.steps:
+                    lines.append(f"[{step.outcome}] {step.name}")
+                    if step.output and step.outcome != "skipped":
+                        lines.append(step.output.rstrip())
+        return "\n".join(lines) + "\n"
+
+    def artifact(self, name: str) -> Path:
+        """The artifact this attempt's jobs see under `name` (the newest visible attempt's)."""
+        found = self.store.visible(self.visible_attempts)
+        assert name in found, f"no artifact {name!r} visible to attempt {self.attempt}: {sorted(found)}"
+        return found[name]
 
     def _needs_context(self, job: str) -> dict[str, Any]:
         runs = self.runs[job]
@@ -193,7 +265,7 @@ class LocalWorkflowRun:
 
     def _run_job(self, name: str, job: dict[str, Any], index: int, matrix: dict[str, Any], total: int,
                  base: dict[str, Any]) -> JobRun:
-        run = JobRun(name, index, matrix)
+        run = JobRun(name, index, matrix, self.attempt)
         home = self.scratch / "jobs" / f"{name}-{index}"
         workspace = home / "workspace"
         workspace.mkdir(parents=True)
@@ -274,9 +346,10 @@ class LocalWorkflowRun:
         name = str(inputs["name"])
         assert re.fullmatch(r'[^"<>|*?\r\n\\/:]+', name), f"invalid artifact name {name!r}"
         source = workspace / str(inputs["path"])
-        target = self.artifacts / name
+        target = self.store.folder(self.attempt, name)
         if target.exists():
-            raise StepFailed(f"an artifact named {name!r} already exists (v4 artifacts cannot be overwritten)")
+            raise StepFailed(f"(409) Conflict: an artifact with this name already exists on the workflow run: {name!r}")
+        target.parent.mkdir(parents=True, exist_ok=True)
         if not source.exists():
             if inputs.get("if-no-files-found", "warn") == "error":
                 raise StepFailed(f"no files found at {inputs['path']}")
@@ -290,16 +363,17 @@ class LocalWorkflowRun:
 
     def _download(self, inputs: dict[str, Any], workspace: Path) -> str:
         destination = workspace / str(inputs.get("path", "."))
+        visible = self.store.visible(self.visible_attempts)
         if "name" in inputs:
-            source = self.artifacts / str(inputs["name"])
-            if not source.is_dir():
+            source = visible.get(str(inputs["name"]))
+            if source is None:
                 raise StepFailed(f"artifact {inputs['name']!r} not found")
             shutil.copytree(source, destination, dirs_exist_ok=True)
-            return f"downloaded {inputs['name']}"
-        names = sorted(p.name for p in self.artifacts.iterdir() if fnmatch.fnmatchcase(p.name, str(inputs["pattern"])))
+            return f"downloaded {inputs['name']} (uploaded by attempt {source.parent.name.rsplit('-', 1)[1]})"
+        names = sorted(name for name in visible if fnmatch.fnmatchcase(name, str(inputs["pattern"])))
         for name in names:
             into = destination if inputs.get("merge-multiple") else destination / name
-            shutil.copytree(self.artifacts / name, into, dirs_exist_ok=True)
+            shutil.copytree(visible[name], into, dirs_exist_ok=True)
         return f"downloaded {len(names)} artifacts: {', '.join(names)}"
 
     # --------------------------------------------------------------------------------- results
@@ -375,9 +449,10 @@ def _collected_ids(project: Path, env: dict[str, str]) -> list[str]:
 
 
 def _check_run(run: LocalWorkflowRun, project: Path, env: dict[str, str], shards: int,
-               failing: tuple[str, ...] = ()) -> None:
+               failing: tuple[str, ...] = (), rerun: tuple[str, ...] = ()) -> None:
     """Every job ran (the matrix expanded to `shards` jobs), every test is in the step summary, each shard's
-    artifact holds its report and progress log, together they ran each test once, and durations came back."""
+    latest artifact holds its report and progress log, together they ran each test once, and durations came
+    back; the merged report holds each test once, and the tests of a re-run shard (`rerun`) once per attempt."""
     assert [len(run.runs[job]) for job in ("plan", "test", "report")] == [1, shards, 1]
     assert run.runs["plan"][0].outputs["shards"] == str(shards)
     assert [r.matrix["shard"] for r in run.runs["test"]] == [f"{k}/{shards}" for k in range(1, shards + 1)]
@@ -389,22 +464,23 @@ def _check_run(run: LocalWorkflowRun, project: Path, env: dict[str, str], shards
         assert f"`{node_id}` |" in summary, node_id
     ran: list[str] = []
     for index in range(shards):
-        artifact = run.artifacts / _reports_artifact(run, index)
+        artifact = run.artifact(_reports_artifact(run, index))
         stem = f"shard-{index + 1}-of-{shards}"
         assert sorted(p.name for p in artifact.iterdir()) == [f"{stem}.progress.jsonl", f"{stem}.xml"]
         ran += [case.node_id for case in read_report(artifact / f"{stem}.xml").cases]
     assert sorted(ran) == sorted(ids)
-    durations = json.loads((run.artifacts / "durations" / "durations.json").read_text())
+    durations = json.loads((run.artifact("durations") / "durations.json").read_text())
     # a failed test teaches the store nothing: its time is not what a pass costs
     assert set(durations["tests"]) == set(ids) - set(failing)
-    assert sorted(case.node_id for case in read_report(run.artifacts / "merged-report" / "merged.xml").cases) \
-        == sorted(ids)
+    assert sorted(case.node_id for case in read_report(run.artifact("merged-report") / "merged.xml").cases) \
+        == sorted([*ids, *rerun])
 
 
 def _reports_artifact(run: LocalWorkflowRun, index: int) -> str:
+    """The name shard job `index` uploaded its reports under, in the attempt that last ran it."""
     upload = next(step for step in run.document["jobs"]["test"]["steps"] if step.get("if") == "always()")
     return (str(upload["with"]["name"]).replace("${{ strategy.job-index }}", str(index))
-            .replace("${{ github.run_attempt }}", run.github["run_attempt"]))
+            .replace("${{ github.run_attempt }}", str(run.runs["test"][index].attempt)))
 
 
 def test_own_workflow_runs_locally_on_the_example_suite(
@@ -465,17 +541,55 @@ def _step_output(run: LocalWorkflowRun, job: str, name: str) -> str:
     return next(step.output for step in run.runs[job][0].steps if step.name == name)
 
 
-def test_the_store_lives_in_the_cache_across_runs_and_only_the_default_branch_teaches_it(
+FLAKY_TEST = "tests/test_flaky_once.py::test_fails_on_its_first_execution_only"
+# A test that fails on its first execution only, once the harness hands it a marker path: a file outside every job's
+# workspace (each job is a fresh machine), as a flaky external resource would be.
+FLAKY_ONCE = """\
+import os
+import pathlib
+
+
+def test_fails_on_its_first_execution_only():
+    marker = os.environ.get("SHARDER_TEST_FLAKY_MARKER")
+    if marker and not pathlib.Path(marker).exists():
+        pathlib.Path(marker).write_text("failed once")
+        raise AssertionError("fails on its first execution only")
+"""
+
+
+def _record(run: LocalWorkflowRun) -> None:
+    """What the simulated run printed: on stdout (`-s`), and appended to $SHARDER_SIMULATION_LOG when it is set."""
+    text = run.transcript()
+    print(text)
+    target = os.environ.get("SHARDER_SIMULATION_LOG")
+    if target:
+        with open(target, "a", encoding="utf-8") as log:
+            log.write(text)
+
+
+def _shard_tests(report: Path) -> list[str]:
+    return sorted(case.node_id for case in read_report(report).cases)
+
+
+def test_the_store_lives_in_the_cache_across_runs_and_a_rerun_of_a_failed_shard_keeps_its_tests(
     example_dir: Path, tmp_path: Path, step_env: dict[str, str], run_sharder: Any
 ) -> None:
-    made = run_sharder(["init", "github", "--target", "5s", "--job-overhead", "1s"], cwd=example_dir)
+    """Run 101 on main counts tests (no timings anywhere) and saves the store; a branch's run 102 reads it and saves
+    nothing; run 103 on main plans from it, one shard fails on a flaky test, and "Re-run failed jobs" runs that
+    shard alone again as attempt 2 with the same plan: the report job of attempt 2 merges both attempts, green, the
+    test flaky, the shard judged by attempt 2, and the store learns every test of run 103 once."""
+    # A fixed count: with --target, the example suite's scaled timings fit one shard, and a re-run of one shard of
+    # one would show nothing of which shards GitHub runs again.
+    made = run_sharder(["init", "github", "--shards", "3"], cwd=example_dir)
     assert made.returncode == 0, made.stderr
     (example_dir / "durations.json").unlink()  # a project that never committed its timings
+    (example_dir / "tests" / "test_flaky_once.py").write_text(FLAKY_ONCE, encoding="utf-8")
     caches = Caches(tmp_path / "caches")
     workflow = example_dir / ".github" / "workflows" / "sharder.yml"
 
     first = LocalWorkflowRun(workflow, example_dir, tmp_path / "run1", step_env, caches=caches, run_id=101)
     first.run()
+    _record(first)
     assert first.failures() == ""
     assert "no recorded timings" in _step_output(first, "plan", "Plan")
     assert caches.keys == ["sharder-durations-101-1"]
@@ -484,15 +598,58 @@ def test_the_store_lives_in_the_cache_across_runs_and_only_the_default_branch_te
     branch = LocalWorkflowRun(workflow, example_dir, tmp_path / "run2", step_env, caches=caches, run_id=102,
                               ref="refs/heads/feature")
     branch.run()
+    _record(branch)
     assert branch.failures() == ""
     assert "written by github run 101 on main" in _step_output(branch, "plan", "Plan")
     assert caches.keys == ["sharder-durations-101-1"]  # a branch reads the store and never saves it
 
-    second = LocalWorkflowRun(workflow, example_dir, tmp_path / "run3", step_env, caches=caches, run_id=103)
+    flaky_env = {**step_env, "SHARDER_TEST_FLAKY_MARKER": str(tmp_path / "flaky-marker")}
+    second = LocalWorkflowRun(workflow, example_dir, tmp_path / "run3", flaky_env, caches=caches, run_id=103)
     second.run()
-    assert second.failures() == ""
+    _record(second)
     assert "timings from the CI cache .sharder/durations.json, written by github run 101 on main" in \
         _step_output(second, "plan", "Plan")
-    assert "35 of 35 planned tests have a recorded time" in _step_output(second, "plan", "Plan")
+    assert "36 of 36 planned tests have a recorded time" in _step_output(second, "plan", "Plan")
+    red = [r.index for r in second.runs["test"] if r.failed]
+    assert len(red) == 1 and second.failed_steps() == [("test", red[0], "Run shard"), ("report", 0, "Merge")]
     assert caches.keys == ["sharder-durations-101-1", "sharder-durations-103-1"]
-    assert "Planned with timings from the CI cache" in second.summary()
+    assert "1 failed" in second.summary() and FLAKY_TEST in second.summary()
+
+    again = second.rerun_failed_jobs(tmp_path / "run3-attempt2")
+    again.run()
+    _record(again)
+    assert again.failures() == ""
+    # only the red shard and the report ran again; the plan job and its outputs (the matrix) are attempt 1's
+    assert [r.attempt for r in again.runs["plan"]] == [1]
+    assert [r.attempt for r in again.runs["test"]] == [2 if i == red[0] else 1 for i in range(3)]
+    assert [r.attempt for r in again.runs["report"]] == [2]
+    rerun_job = tmp_path / "run3-attempt2" / "jobs" / f"test-{red[0]}" / "workspace"
+    assert "(uploaded by attempt 1)" in next(s.output for s in again.runs["test"][red[0]].steps
+                                             if s.name == DOWNLOAD_ARTIFACT)
+    assert (rerun_job / "plan.json").read_bytes() == (second.artifact("sharder-plan") / "plan.json").read_bytes()
+    # the same membership: attempt 2 ran exactly the tests attempt 1 ran for that shard, the plan's bin
+    stem = f"shard-{red[0] + 1}-of-3"
+    attempt_1 = _shard_tests(again.artifact(f"sharder-reports-{red[0]}-1") / f"{stem}.xml")
+    attempt_2 = _shard_tests(again.artifact(f"sharder-reports-{red[0]}-2") / f"{stem}.xml")
+    plan = json.loads((rerun_job / "plan.json").read_text())
+    assert attempt_1 == attempt_2 == sorted(plan["bins"][red[0]]["tests"]) and FLAKY_TEST in attempt_2
+    # the report job of attempt 2 merged every attempt's reports: green, the test flaky, the shard's verdict attempt 2
+    report_job = tmp_path / "run3-attempt2" / "jobs" / "report-0" / "workspace"
+    merged = subprocess.run([sys.executable, "-m", "sharder", "merge", "reports", "--plan", "plan.json", "--json"],
+                            cwd=report_job, env=step_env, capture_output=True, text=True, check=False)
+    verdict = json.loads(merged.stdout)
+    assert merged.returncode == 0 and (verdict["failed"], verdict["flaky"], verdict["missing"]) == (0, 1, 0)
+    assert [t["nodeid"] for t in verdict["flaky_tests"]] == [FLAKY_TEST]
+    assert [h[0] for h in verdict["flaky_tests"][0]["history"]] == ["failed", "passed"]
+    shards = {s["shard"]: s for s in verdict["shards"]}
+    assert shards[f"{red[0] + 1}/3"]["attempt"] == "attempt 2"
+    assert shards[f"{red[0] + 1}/3"]["earlier_attempts"] == [{"attempt": "attempt 1", "status": "failed"}]
+    assert all(s["status"] == "ok" for s in verdict["shards"])
+    summary = again.summary()
+    assert "36 of 36 planned tests reported, 0 failed, 0 missing, 1 flaky" in summary and "### Flaky (1)" in summary
+    _check_run(again, example_dir, step_env, shards=3, rerun=tuple(attempt_1))
+    # the store: saved again under attempt 2's key, every test of run 101 and run 103 learned once (the shard's
+    # attempt 1 was absorbed by attempt 1's report job; attempt 2's teaches only what attempt 1 could not)
+    assert caches.keys == ["sharder-durations-101-1", "sharder-durations-103-1", "sharder-durations-103-2"]
+    durations = json.loads((again.artifact("durations") / "durations.json").read_text())
+    assert {entry["runs"] for entry in durations["tests"].values()} == {2} and len(durations["tests"]) == 36

@@ -180,7 +180,10 @@ def test_a_test_that_fails_then_passes_on_rerun_is_flaky(tmp_path: Path, capsys:
     assert verdict["flaky"] == 1 and verdict["failed"] == 0
     flaky = verdict["flaky_tests"][0]
     assert flaky["nodeid"] == "tests/test_flaky.py::test_fails_the_first_time"
-    assert flaky["history"] == [["failed", "first.xml"], ["passed", "rerun.xml"]]
+    # two sessions of shard 1/1 with no CI attempt recorded: told apart, and ordered, by their logs' start times
+    assert flaky["history"] == [["failed", "first.xml (run 1 of 2)"], ["passed", "rerun.xml (run 2 of 2)"]]
+    assert verdict["shards"][0]["attempt"] == "run 2 of 2"
+    assert verdict["shards"][0]["earlier_attempts"] == [{"attempt": "run 1 of 2", "status": "failed"}]
     code, out, _ = merge(["reports", "--fail-on-flaky"], capsys)
     assert code == 1 and "FLAKY (1)" in out
 
