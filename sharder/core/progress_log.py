@@ -11,7 +11,9 @@ where `--sharder-progress-log` puts it. Events, one JSON object per line:
 - `{"event": "session", "format": 1, "shard": "3/8" | null, "plan_id": ..., "plan_sizes": [..] | null,
   "predicted_seconds": s | null, "collected": n, "selected": n, "order": [ids in run order],
   "randomly_seed": int | null, "report": "shard-3-of-8.xml" | null, "pid": ..., "run_id": "..." | null,
-  "pytest_args": [the user's pytest arguments] | null, "all_deselected": n | null}` first;
+  "pytest_args": [the user's pytest arguments] | null, "all_deselected": n | null,
+  "ordered_by": "plan" | "failed-first" | "fast-first" | "slowest-first" | null}` first (`order` is the order
+  the tests were handed to pytest's run loop, after that reordering: the replay's order);
 - `{"event": "start", "nodeid": ...}` when a test starts;
 - `{"event": "test", "nodeid": ..., "outcome": "passed|failed|error|skipped|rerun", "setup": s, "call": s,
   "teardown": s, "seconds": s, "shard": "3/8" | null, "index": i, "message": ..., "peak_rss_mb": mb?}` when
@@ -108,6 +110,7 @@ class ProgressLog:
     all_deselected: int | None = None
     error: str | None = None  # why the shard refused to run, when it did
     cancelled_by: str | None = None  # the signal name of a `cancelled` record: the shard was cancelled
+    ordered_by: str | None = None  # `sharder run --order`'s mode; None: not recorded (a plain pytest, an older log)
 
     @property
     def running_when_stopped(self) -> str | None:
@@ -152,6 +155,8 @@ def _apply_header(log: ProgressLog, event: dict[str, Any], source: str) -> None:
     run_id = event.get("run_id")
     log.run_id = run_id if isinstance(run_id, str) and run_id else None
     log.pytest_args = pytest_args_from(event.get("pytest_args"))
+    ordered_by = event.get("ordered_by")
+    log.ordered_by = ordered_by if isinstance(ordered_by, str) and ordered_by else None
     deselected = event.get("all_deselected")
     log.all_deselected = (deselected if isinstance(deselected, int) and not isinstance(deselected, bool)
                           and deselected > 0 else None)

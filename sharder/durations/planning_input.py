@@ -22,6 +22,7 @@ from sharder.core.errors import SharderError
 from sharder.core.inputfile import read_input
 from sharder.durations.history import FIELDS as HISTORY_FIELDS
 from sharder.durations.history import parse_history
+from sharder.durations.outcomes import OUTCOMES_FIELD, parse_outcomes
 from sharder.durations.store import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -121,10 +122,10 @@ def _every_key_kept(raw: bytes, document: dict[str, Any], record_fields: set[str
     once, as a key or a value, unless a duplicate key dropped it (and its value). Here the only string value is the
     format name: the record fields are known ones, their values checked to be numbers or null. So the text's
     quotes are twice the parsed keys plus one, or a key was lost. The history fields (a few hundred strings at
-    most) have their keys and strings counted one by one.
+    most) and the outcomes (two strings a test) have their keys and strings counted one by one.
     """
     extra = document.keys() - {"format", "version", "tests"}
-    if not extra.issubset(HISTORY_FIELDS) or not _RECORD_FIELDS.issuperset(record_fields):
+    if not extra.issubset(_OPTIONAL_FIELDS) or not _RECORD_FIELDS.issuperset(record_fields):
         return False
     records: dict[str, dict[str, object]] = document["tests"]
     keys = len(document) + len(records) + sum(map(len, records.values()))
@@ -153,7 +154,17 @@ def _history_checks_out(document: dict[str, Any]) -> bool:
     return True
 
 
+def _outcomes_check_out(document: dict[str, Any]) -> bool:
+    """As `_history_checks_out`, for the last outcomes (which planning does not use, but must not let pass)."""
+    try:
+        parse_outcomes(document, "")
+    except SharderError:
+        return False
+    return True
+
+
 _RECORD_FIELDS = frozenset({"seconds", "runs", "setup_seconds", "peak_rss_mb"})
+_OPTIONAL_FIELDS = frozenset({*HISTORY_FIELDS, OUTCOMES_FIELD})
 
 
 def _all_seconds(values: list[Any], limit: float = MAX_TEST_SECONDS) -> bool:
@@ -179,6 +190,8 @@ def _checked_columns(data: object) -> _Columns | None:
     if data.get("format") != FORMAT_NAME or data.get("version") != FORMAT_VERSION or not isinstance(records, dict):
         return None
     if not data.keys().isdisjoint(HISTORY_FIELDS) and not _history_checks_out(data):
+        return None
+    if OUTCOMES_FIELD in data and not _outcomes_check_out(data):
         return None
     values = list(records.values())
     try:  # column by column with C-level map: a record that is not an object raises TypeError here

@@ -17,7 +17,7 @@ import math
 import os
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from sharder.core.atomic import atomic_write_text
 from sharder.core.errors import SharderError
 from sharder.core.inputfile import read_input
 from sharder.durations.history import LastUpdate, history_json, parse_history
+from sharder.durations.outcomes import LastOutcome, outcomes_json, parse_outcomes
 
 FORMAT_NAME = "sharder-durations"
 FORMAT_VERSION = 1
@@ -74,13 +75,14 @@ class Observation:
 
 @dataclass
 class Durations:
-    """Recorded timings by node id, a fingerprint of the file they came from, and what the store remembers of
-    the runs that updated it (`sharder.durations.history`)."""
+    """Recorded timings by node id, a fingerprint of the file they came from, what the store remembers of
+    the runs that updated it (`sharder.durations.history`) and each test's last outcome (`.outcomes`)."""
 
     tests: dict[str, TestTiming]
     sha256: str = ""
     absorbed: tuple[str, ...] = ()
     last_update: LastUpdate | None = None
+    outcomes: dict[str, LastOutcome] = field(default_factory=dict)
 
     def seconds(self) -> dict[str, float]:
         return {node_id: timing.seconds for node_id, timing in self.tests.items()}
@@ -185,7 +187,7 @@ def parse_durations(raw: bytes, source: str = "durations") -> Durations:
     data, digest = decode_document(raw, source)
     durations = build_durations(data, source, digest)
     if may_hold_surrogates(raw):
-        refuse_non_text_ids(durations.tests, source)
+        refuse_non_text_ids([*durations.tests, *durations.outcomes], source)
     return durations
 
 
@@ -196,7 +198,7 @@ def build_durations(data: object, source: str, digest: str) -> Durations:
         raise SharderError(f"{source}: {exc}") from None
     if isinstance(data, dict) and "format" in data:  # checked after the tests, as the planning reader does
         absorbed, last_update = parse_history(data, source)
-        return Durations(tests, digest, absorbed, last_update)
+        return Durations(tests, digest, absorbed, last_update, parse_outcomes(data, source))
     return Durations(tests=tests, sha256=digest)
 
 
@@ -315,10 +317,12 @@ def updated(
             setup_seconds=_blend(old.setup_seconds, seen.setup_seconds, weight),
             peak_rss_mb=peak,
         )
+    outcomes = durations.outcomes
     if keep_only is not None:
         wanted = set(keep_only)
         tests = {node_id: timing for node_id, timing in tests.items() if node_id in wanted}
-    return replace(durations, tests=tests)
+        outcomes = {node_id: last for node_id, last in outcomes.items() if node_id in wanted}
+    return replace(durations, tests=tests, outcomes=outcomes)
 
 
 def _read_at_resolution(recorded: float, observed: float) -> float:
@@ -369,17 +373,19 @@ def render_durations(durations: Durations, *, flat: bool = False) -> str:
         "version": FORMAT_VERSION,
         **history_json(durations.absorbed, durations.last_update),
         "tests": {node_id: _record_json(timing) for node_id, timing in ordered},
+        **outcomes_json(durations.outcomes),
     }
     return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
 
 
 def save_durations(path: str | os.PathLike[str], durations: Durations) -> None:
     """Write atomically; a file named `.test_durations` keeps pytest-split's flat format so it still reads it
-    (and so cannot remember absorbed reports: see `remembers_history`)."""
+    (and so cannot remember absorbed reports nor outcomes: see `remembers_history`)."""
     flat = not remembers_history(path)
     atomic_write_text(path, render_durations(durations, flat=flat))
 
 
 def remembers_history(path: str | os.PathLike[str]) -> bool:
-    """Whether the file at `path` is written in sharder's format, which holds `absorbed` and `last_update`."""
+    """Whether the file at `path` is written in sharder's format, which holds `absorbed`, `last_update` and
+    `outcomes`."""
     return Path(path).name != PYTEST_SPLIT_FILENAME

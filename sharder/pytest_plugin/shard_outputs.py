@@ -154,6 +154,7 @@ class ProgressWriter:
             "run_id": self.run.run_id,
             "pytest_args": list(self.run.pytest_args) if self.run.pytest_args is not None else None,
             "all_deselected": self.run.all_deselected,
+            "ordered_by": _ordered_by(config),
         })
 
     @property
@@ -205,6 +206,14 @@ class ProgressWriter:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def _ordered_by(config: pytest.Config) -> str | None:
+    """The order `sharder run` asked for (its run-time plugin's options), None when it was not loaded."""
+    if config.getoption("sharder_slowest_first", False):
+        return "slowest-first"
+    order = config.getoption("sharder_order", None)
+    return order if isinstance(order, str) else None
 
 
 def _suite_properties(identity: ShardIdentity) -> list[tuple[str, str]]:

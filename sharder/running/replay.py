@@ -24,7 +24,7 @@ import os
 import shlex
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sharder.core.errors import SharderError
@@ -39,6 +39,9 @@ from sharder.core.junit_names import (
 from sharder.core.progress_log import SUFFIX as PROGRESS_SUFFIX
 from sharder.core.progress_log import pytest_args_from, read_progress_log
 from sharder.core.shardspec import ShardSpec
+from sharder.durations.outcomes import failed_tests
+from sharder.durations.store import Durations
+from sharder.planning.order import ordered
 from sharder.planning.plan import read_plan
 from sharder.pytest_plugin.options import COLLECT_TO_OPTION, IDS_OPTION, PROGRESS_LOG_OPTION
 from sharder.reports.junit import CaseResult, Report, mangling_index, parse_xml_root, report_from_root
@@ -76,6 +79,14 @@ def shard_from_plan(path: str | os.PathLike[str], spec: ShardSpec) -> ShardRun:
     if not shard_bin.tests:
         raise SharderError(f"shard {spec} of {os.fspath(path)} has no tests; nothing to replay")
     return ShardRun(shard_bin.tests, f"shard {spec} of {os.fspath(path)}")
+
+
+def in_run_order(shard: ShardRun, order: str, durations: Durations) -> ShardRun:
+    """A plan's shard in the order `sharder run --order ORDER` gave it: the same pure ordering over the same ids,
+    timings and last outcomes, so the replay runs what the shard ran, given the store as it was then (a rebalance
+    since may have changed the outcomes it orders by; the shard's report or progress log holds the order itself)."""
+    ids = ordered(shard.ids, order, seconds=durations.seconds(), failed=failed_tests(durations.outcomes))
+    return replace(shard, ids=tuple(ids), origin=f"{shard.origin}, --order {order}")
 
 
 def _order_key(case: CaseResult) -> int | None:
