@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sharder.core.command_text import command_text
 from sharder.core.errors import Cancelled, SharderError
 from sharder.core.log_text import log_safe
 from sharder.running.outputs import OwnOutputs, new_run_id
@@ -336,7 +337,7 @@ def _run_passes(run: ShardRun, current: list[Path]) -> int:
                                      durations_path=run.durations_path, pytest_args=[*extra, *run.pytest_args],
                                      junit_file=step.junit)
             where = f" ({step.name} part)" if len(passes) > 1 else ""
-            print(f"sharder run: {label}{where}: {' '.join(argv[1:])}", flush=True)
+            print(f"sharder run: {label}{where}: {command_text(argv)}", flush=True)
             code = runner.run(argv, env=_pass_env(run))
             if not step.progress_log.is_file():
                 _record_no_session(run, step, code)

@@ -21,12 +21,12 @@ import difflib
 import importlib.util
 import json
 import os
-import shlex
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from sharder.core.command_text import command_text
 from sharder.core.errors import SharderError
 from sharder.core.junit_names import (
     MERGED_PROPERTY,
@@ -225,7 +225,7 @@ def up_to(ids: Sequence[str], last: str) -> tuple[str, ...]:
 
 
 def args_text(args: Sequence[str]) -> str:
-    return f"`{shlex.join(args)}`" if args else "no pytest arguments"
+    return f"`{command_text(args)}`" if args else "no pytest arguments"
 
 
 def missing_cause(recorded: Sequence[str] | None, used: Sequence[str]) -> str | None:
@@ -261,7 +261,9 @@ def missing_from(ids: Sequence[str], kept: Sequence[str]) -> list[str]:
 
 
 def command_line(argv: Sequence[str]) -> str:
-    return shlex.join(argv)
+    """The command to paste (`sharder.core.command_text`): one line, the interpreter named, every id and
+    argument quoted, so a hostile id stays one argument and prints no raw control character."""
+    return command_text(argv)
 
 
 def _xdist_loaded_by_default() -> bool:

@@ -11,6 +11,7 @@ run the shard in that same order.
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,10 @@ from sharder.core.progress_log import read_progress_log
 from sharder.durations import store
 from sharder.planning.order import scopes_of
 from sharder.planning.plan import read_plan
-from tests.running.test_replay import PAIR_VICTIM, POLLUTER, VICTIM, copy_suite, replay_log, sharder
+from tests.running.test_replay import PAIR_VICTIM, POLLUTER, VICTIM, copy_suite, line_after, replay_log, sharder
 
 NEW_TEST = "test_shipping.py::test_shipping_tax"
+EXPRESSION = "not slow and not tooslow"  # deselects nothing here; printed as one argument
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +40,12 @@ def ordered_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     planned = sharder(["plan", "--shards", "2", "-o", "plan.json"], root)
     assert planned.returncode == 0, planned.stderr
     assert {NEW_TEST, VICTIM, PAIR_VICTIM} <= set(read_plan(root / "plan.json").bins[1].tests)
-    ran = sharder(["run", "--shard", "2/2", "--plan", "plan.json", "--order", "failed-first"], root)
+    ran = sharder(["run", "--shard", "2/2", "--plan", "plan.json", "--order", "failed-first", "--",
+                   "-k", EXPRESSION], root)
     assert ran.returncode == 0, ran.stdout + ran.stderr  # the victims now run before their polluters: they pass
+    printed = shlex.split(line_after(ran.stdout, "sharder run: shard 2/2: "))  # the pytest command, pasteable
+    assert printed[1:3] == ["-m", "pytest"] and "--sharder-order=failed-first" in printed
+    assert printed[-2:] == ["-k", EXPRESSION]
     failed = len(_failed_in_shard(root))
     assert failed and f"{failed} tests that failed last time and 1 new tests first" in ran.stdout
     return root
