@@ -22,7 +22,7 @@ from sharder.core.errors import SharderError
 from sharder.core.inputfile import read_input
 from sharder.durations.history import FIELDS as HISTORY_FIELDS
 from sharder.durations.history import parse_history
-from sharder.durations.outcomes import OUTCOMES_FIELD, parse_outcomes
+from sharder.durations.outcomes import OUTCOMES_FIELD, RECORD_FIELDS, parse_untimed
 from sharder.durations.store import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -122,7 +122,7 @@ def _every_key_kept(raw: bytes, document: dict[str, Any], record_fields: set[str
     once, as a key or a value, unless a duplicate key dropped it (and its value). Here the only string value is the
     format name: the record fields are known ones, their values checked to be numbers or null. So the text's
     quotes are twice the parsed keys plus one, or a key was lost. The history fields (a few hundred strings at
-    most) and the outcomes (two strings a test) have their keys and strings counted one by one.
+    most) and the outcomes of tests with no record have their keys and strings counted one by one.
     """
     extra = document.keys() - {"format", "version", "tests"}
     if not extra.issubset(_OPTIONAL_FIELDS) or not _RECORD_FIELDS.issuperset(record_fields):
@@ -155,15 +155,31 @@ def _history_checks_out(document: dict[str, Any]) -> bool:
 
 
 def _outcomes_check_out(document: dict[str, Any]) -> bool:
-    """As `_history_checks_out`, for the last outcomes (which planning does not use, but must not let pass)."""
+    """As `_history_checks_out`, for the outcomes of tests with no record (planning does not use them, but must
+    not let a broken one pass)."""
     try:
-        parse_outcomes(document, "")
+        parse_untimed(document, "", document["tests"])
     except SharderError:
         return False
     return True
 
 
-_RECORD_FIELDS = frozenset({"seconds", "runs", "setup_seconds", "peak_rss_mb"})
+_ABSENT = object()
+_PASSED_AT, _FAILED_AT = RECORD_FIELDS["passed"], RECORD_FIELDS["failed"]
+
+
+def _record_outcomes_check_out(values: list[Any], fields: set[str]) -> bool:
+    """Every `passed_at`/`failed_at` a whole number >= 0 (not a bool, not null), and no record holding both."""
+    for name in (_PASSED_AT, _FAILED_AT):
+        if name in fields:
+            times = [at for at in map(dict.get, values, repeat(name), repeat(_ABSENT)) if at is not _ABSENT]
+            if set(map(type, times)) != {int} or min(times) < 0:
+                return False
+    return not ({_PASSED_AT, _FAILED_AT} <= fields
+                and any(_PASSED_AT in record and _FAILED_AT in record for record in values))
+
+
+_RECORD_FIELDS = frozenset({"seconds", "runs", "setup_seconds", "peak_rss_mb", _PASSED_AT, _FAILED_AT})
 _OPTIONAL_FIELDS = frozenset({*HISTORY_FIELDS, OUTCOMES_FIELD})
 
 
@@ -203,6 +219,8 @@ def _checked_columns(data: object) -> _Columns | None:
     setup = _present(records, list(map(dict.get, values, repeat("setup_seconds")))) if "setup_seconds" in fields else {}
     peaks = _present(records, list(map(dict.get, values, repeat("peak_rss_mb")))) if "peak_rss_mb" in fields else {}
     plain_runs = not runs or (set(map(type, runs)) == {int} and min(runs) >= 1)
+    if not _record_outcomes_check_out(values, fields):
+        return None
     if ("" in records or not plain_runs or not _all_seconds(seconds) or not _all_seconds(list(setup.values()))
             or not _all_seconds(list(peaks.values()), NO_LIMIT)):
         return None

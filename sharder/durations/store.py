@@ -25,7 +25,7 @@ from sharder.core.atomic import atomic_write_text
 from sharder.core.errors import SharderError
 from sharder.core.inputfile import read_input
 from sharder.durations.history import LastUpdate, history_json, parse_history
-from sharder.durations.outcomes import LastOutcome, outcomes_json, parse_outcomes
+from sharder.durations.outcomes import RECORD_FIELDS, LastOutcome, parse_untimed, record_outcome, untimed_json
 
 FORMAT_NAME = "sharder-durations"
 FORMAT_VERSION = 1
@@ -198,8 +198,22 @@ def build_durations(data: object, source: str, digest: str) -> Durations:
         raise SharderError(f"{source}: {exc}") from None
     if isinstance(data, dict) and "format" in data:  # checked after the tests, as the planning reader does
         absorbed, last_update = parse_history(data, source)
-        return Durations(tests, digest, absorbed, last_update, parse_outcomes(data, source))
+        return Durations(tests, digest, absorbed, last_update, _outcomes_of(data, source))
     return Durations(tests=tests, sha256=digest)
+
+
+def _outcomes_of(data: dict[str, Any], source: str) -> dict[str, LastOutcome]:
+    """Each test's last outcome: from its record (`passed_at`/`failed_at`), else from the top-level map."""
+    outcomes: dict[str, LastOutcome] = {}
+    records: dict[str, Any] = data["tests"]
+    try:
+        for node_id, record in records.items():
+            last = record_outcome(node_id, record)
+            if last is not None:
+                outcomes[node_id] = last
+    except ValueError as exc:
+        raise SharderError(f"{source}: {exc}") from None
+    return {**outcomes, **parse_untimed(data, source, records)}
 
 
 def decode_document(raw: bytes, source: str) -> tuple[object, str]:
@@ -354,12 +368,14 @@ def _regime_changed(tests: Mapping[str, TestTiming], observations: Mapping[str, 
     return not 1 / REGIME_CHANGE_FACTOR <= median <= REGIME_CHANGE_FACTOR
 
 
-def _record_json(timing: TestTiming) -> dict[str, float | int]:
+def _record_json(timing: TestTiming, last: LastOutcome | None) -> dict[str, float | int]:
     record: dict[str, float | int] = {"seconds": round(timing.seconds, 6), "runs": timing.runs}
     if timing.setup_seconds is not None:
         record["setup_seconds"] = round(timing.setup_seconds, 6)
     if timing.peak_rss_mb is not None:
         record["peak_rss_mb"] = round(timing.peak_rss_mb, 1)
+    if last is not None:
+        record[RECORD_FIELDS[last[0]]] = last[1]
     return record
 
 
@@ -372,8 +388,8 @@ def render_durations(durations: Durations, *, flat: bool = False) -> str:
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
         **history_json(durations.absorbed, durations.last_update),
-        "tests": {node_id: _record_json(timing) for node_id, timing in ordered},
-        **outcomes_json(durations.outcomes),
+        "tests": {node_id: _record_json(timing, durations.outcomes.get(node_id)) for node_id, timing in ordered},
+        **untimed_json(durations.outcomes, durations.tests),
     }
     return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
 

@@ -29,7 +29,7 @@ from sharder.core.junit_names import (
 from sharder.core.shardspec import ShardSpec, shard_argument
 from sharder.durations import store
 from sharder.durations.history import LastUpdate
-from sharder.durations.outcomes import now_text, with_outcomes
+from sharder.durations.outcomes import now, with_outcomes
 from sharder.durations.trust import NotUsed, unused_reason
 from sharder.planning.plan import read_plan
 from sharder.planning.planner import GROUP_BY_CHOICES
@@ -411,7 +411,7 @@ def _store_durations(session: pytest.Session) -> None:
     def change(recorded: store.Durations) -> tuple[store.Durations | None, int]:
         durations = store.updated(recorded, observations, keep_only=keep_only)
         pruned = sum(1 for node_id in recorded.tests if node_id not in durations.tests)
-        outcomes = with_outcomes(durations.outcomes, seen, now_text())
+        outcomes = with_outcomes(durations.outcomes, seen, now())
         if not observations and not pruned and outcomes == recorded.outcomes:
             return None, 0  # nothing learned: the file stays as it is
         update = LastUpdate("record", len(observations), pruned, tuple(scope))

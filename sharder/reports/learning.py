@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 
 from sharder.durations import store
 from sharder.durations.history import LastUpdate, absorbed_after
-from sharder.durations.outcomes import last_outcomes, now_text, with_outcomes
+from sharder.durations.outcomes import last_outcomes, now, with_outcomes
 from sharder.durations.trust import NotUsed, unused_reason
 from sharder.planning.forecast import Forecast, forecast
 from sharder.reports.inputs import Attempt
@@ -134,7 +134,7 @@ def rebalance(
     seen = last_outcomes((attempt.node_id, attempt.outcome) for attempt in fresh if attempt.named)
     updated = replace(
         updated,
-        outcomes=with_outcomes(updated.outcomes, seen, now_text()),
+        outcomes=with_outcomes(updated.outcomes, seen, now()),
         absorbed=absorbed_after(recorded.absorbed, origins),
         last_update=LastUpdate("rebalance", len(observed), pruned, plan.selected_by if plan is not None else None),
     )

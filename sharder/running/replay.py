@@ -196,6 +196,8 @@ def shard_from_progress_log(path: str | os.PathLike[str]) -> ShardRun:
     if not log.order:
         raise SharderError(f"progress log {os.fspath(path)!r} records no test order; nothing to replay")
     origin = os.fspath(path) + (f" (shard {log.shard})" if log.shard else "")
+    if log.ordered_by not in (None, "plan"):  # the order is the log's own; say which mode made it
+        origin += f", run --order {log.ordered_by}" if log.ordered_by != "slowest-first" else ", run slowest first"
     return ShardRun(tuple(dict.fromkeys(log.order)), origin, log.randomly_seed,
                     _outcomes([(test.node_id, test.outcome) for test in log.tests]), log.pytest_args)
 

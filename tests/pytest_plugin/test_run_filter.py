@@ -10,8 +10,8 @@ run the shard in that same order.
 
 from __future__ import annotations
 
-import json
 import shlex
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -33,10 +33,10 @@ def ordered_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # the plan below comes from the suite's committed timings (this machine's would move tests between shards).
     recorded = sharder(["record", "--durations", "recorded.json"], root)
     assert recorded.returncode == 1, recorded.stdout + recorded.stderr
-    durations = json.loads((root / "durations.json").read_text())
-    durations["outcomes"] = json.loads((root / "recorded.json").read_text())["outcomes"]
-    del durations["tests"][NEW_TEST]  # unknown to the store from now on: a new test
-    (root / "durations.json").write_text(json.dumps(durations))
+    committed = store.load_durations(root / "durations.json")
+    tests = {node_id: timing for node_id, timing in committed.tests.items() if node_id != NEW_TEST}  # now new
+    outcomes = store.load_durations(root / "recorded.json").outcomes
+    store.save_durations(root / "durations.json", replace(committed, tests=tests, outcomes=outcomes))
     planned = sharder(["plan", "--shards", "2", "-o", "plan.json"], root)
     assert planned.returncode == 0, planned.stderr
     assert {NEW_TEST, VICTIM, PAIR_VICTIM} <= set(read_plan(root / "plan.json").bins[1].tests)
@@ -61,7 +61,7 @@ def test_record_remembers_the_failure_but_does_not_learn_its_time(ordered_run: P
     recorded = store.load_durations(ordered_run / "recorded.json")
     assert {node_id for node_id, (outcome, _) in recorded.outcomes.items() if outcome == "failed"} == {
         VICTIM, PAIR_VICTIM}
-    assert all(at.endswith("Z") for _, at in recorded.outcomes.values())
+    assert all(at > 1_700_000_000 for _, at in recorded.outcomes.values())  # Unix seconds of this run
     assert recorded.outcomes[POLLUTER][0] == "passed"
     assert POLLUTER in recorded.tests
     assert VICTIM not in recorded.tests and PAIR_VICTIM not in recorded.tests  # a failed run teaches no time
@@ -97,6 +97,8 @@ def test_replay_from_the_report_the_log_and_the_plan_runs_that_order(ordered_run
         assert replayed.returncode == 0, replayed.stdout + replayed.stderr
         ran, failed = replay_log(tmp_path / name)
         assert ran == order, name
+        if name != "report":  # the log names the mode that made its order; the plan's replay says which it used
+            assert "--order failed-first" in replayed.stdout.splitlines()[0], replayed.stdout
         assert not failed
 
 
