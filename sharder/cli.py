@@ -79,15 +79,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _apply_configured_pytest_args(args: argparse.Namespace) -> None:
     """`[tool.sharder] pytest_args` for a command given none after `--`, said once on stderr (stdout may be a
     matrix a shell captures)."""
-    import shlex
-
+    from sharder.core.command_text import command_text
     from sharder.stores.pyproject import resolve_pytest_args
 
     resolved = resolve_pytest_args([])
     if resolved.args:
         args.pytest_args, args.pytest_args_source = resolved.args, resolved.source
         print(f"sharder {args.command}: pytest arguments from {resolved.source} [tool.sharder]: "
-              f"{shlex.join(resolved.args)}", file=sys.stderr)
+              f"{command_text(resolved.args)}", file=sys.stderr)
 
 
 # What a shell reports for a process that SIGPIPE ended (128 + 13), as `head` closing a pipe ends `cat`.

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sharder.core.command_text import command_text
 from sharder.core.errors import SharderError
 from sharder.core.shardspec import parse_shard_count, shard_argument
 from sharder.durations import store
@@ -64,7 +64,7 @@ def collected_ids_and_scope(pytest_args: Sequence[str]) -> tuple[list[str], list
 
     ids, narrowed = collect(pytest_args)
     if not ids:
-        given = f"pytest arguments: {shlex.join(pytest_args)}" if pytest_args else "no pytest arguments"
+        given = f"pytest arguments: {command_text(pytest_args)}" if pytest_args else "no pytest arguments"
         raise SharderError(f"pytest collected no tests ({given}); nothing to plan")
     return ids, narrowed
 

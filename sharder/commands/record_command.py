@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from sharder.commands.common import add_durations_option
+from sharder.core.command_text import command_text
 from sharder.stores.location import durations_path
 
 
@@ -59,5 +60,5 @@ def run(args: argparse.Namespace) -> int:
         return 0
     # conftest_lib.memory: each test's peak RSS goes into the durations too (for `--parallel auto`, `sharder plan`).
     argv = runner.pytest_argv(["-p", "conftest_lib.memory", STORE_OPTION, f"{DURATIONS_OPTION}={path}", *args.pytest_args])
-    print(f"sharder record: {' '.join(argv[1:])}", file=sys.stderr, flush=True)
+    print(f"sharder record: {command_text(argv)}", file=sys.stderr, flush=True)
     return runner.run(argv)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sharder.commands.common import shard_arg
+from sharder.commands.common import add_durations_option, shard_arg
 
 if TYPE_CHECKING:
     from sharder.running.bisect import Verdict
@@ -38,6 +38,10 @@ def register(subparsers: Any) -> None:
     what.add_argument("--until", metavar="TEST_ID", help="stop after this test (the victim)")
     what.add_argument("--bisect", metavar="TEST_ID",
                       help="find the earlier test of the shard that makes TEST_ID fail")
+    parser.add_argument("--order", choices=("plan", "failed-first", "fast-first"),
+                        help="with --plan: the order `sharder run --order` gave the shard, from the durations store "
+                        "(as it was when the shard ran); a report or progress log holds its own order")
+    add_durations_option(parser)
     parser.add_argument("--allow-missing", action="store_true",
                         help="leave out (and list) tests of the shard that no longer exist here, instead of stopping")
     parser.add_argument("--work-dir", metavar="DIR",
@@ -60,7 +64,19 @@ def _load(args: argparse.Namespace, launcher: PytestLauncher) -> tuple[ShardRun,
     if args.plan:
         if args.shard is None:
             raise SharderError("--plan needs --shard K/N to say which of its shards to replay")
-        return replay.shard_from_plan(args.plan, args.shard), None
+        shard = replay.shard_from_plan(args.plan, args.shard)
+        if args.order is None:  # as `sharder run` does: [tool.sharder] order, when the flag is not given
+            from sharder.running.config import load_run_config
+
+            args.order = load_run_config().order
+        if args.order not in (None, "plan"):
+            from sharder.durations.store import load_durations_if_present
+            from sharder.stores.location import durations_path
+
+            shard = replay.in_run_order(shard, args.order, load_durations_if_present(durations_path(args.durations)))
+        return shard, None
+    if args.order is not None:
+        raise SharderError("--order goes with --plan: a report or progress log holds the order its shard ran in")
     if replay.is_progress_log(args.report):
         if args.shard is not None:
             raise SharderError("--shard goes with --plan or a merged report, not with a progress log (one shard)")

@@ -12,8 +12,10 @@ where `--sharder-progress-log` puts it. Events, one JSON object per line:
   "predicted_seconds": s | null, "collected": n, "selected": n, "order": [ids in run order],
   "randomly_seed": int | null, "report": "shard-3-of-8.xml" | null, "pid": ..., "run_id": "..." | null,
   "pytest_args": [the user's pytest arguments] | null, "all_deselected": n | null, "queue_run": name | null,
-  "ci_attempt": n | null, "started_at": t, "at": t}` first (a queue job's `order` is empty: it learns its tests as
-  it leases them, and its `start` lines are its order);
+  "ci_attempt": n | null, "started_at": t, "at": t,
+  "ordered_by": "plan" | "failed-first" | "fast-first" | "slowest-first" | null}` first (`order` is the order
+  the tests were handed to pytest's run loop, after that reordering: the replay's order; a queue job's `order` is
+  empty: it learns its tests as it leases them, and its `start` lines are its order);
 - `{"event": "start", "nodeid": ..., "at": t}` when a test starts;
 - `{"event": "test", "nodeid": ..., "outcome": "passed|failed|error|skipped|rerun", "setup": s, "call": s,
   "teardown": s, "seconds": s, "shard": "3/8" | null, "index": i, "message": ..., "peak_rss_mb": mb?, "at": t}`
@@ -130,6 +132,7 @@ class ProgressLog:
     # tests whose `start` line has no `test` line after it, with its time: what ran when a killed shard died
     unfinished_started_at: dict[str, float] = field(default_factory=dict)
     ci_attempt: int | None = None  # the CI job's attempt (None: not recorded, an older log or a plain pytest run)
+    ordered_by: str | None = None  # `sharder run --order`'s mode; None: not recorded (a plain pytest, an older log)
 
     @property
     def running_when_stopped(self) -> str | None:
@@ -176,6 +179,8 @@ def _apply_header(log: ProgressLog, event: dict[str, Any], source: str) -> None:
     log.pytest_args = pytest_args_from(event.get("pytest_args"))
     queue_run = event.get("queue_run")
     log.queue_run = queue_run if isinstance(queue_run, str) and queue_run else None
+    ordered_by = event.get("ordered_by")
+    log.ordered_by = ordered_by if isinstance(ordered_by, str) and ordered_by else None
     deselected = event.get("all_deselected")
     log.all_deselected = (deselected if isinstance(deselected, int) and not isinstance(deselected, bool)
                           and deselected > 0 else None)

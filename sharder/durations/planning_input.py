@@ -23,6 +23,7 @@ from sharder.core.inputfile import read_input
 from sharder.durations.costs import COSTS_FIELD, SuiteCosts, parse_costs
 from sharder.durations.history import FIELDS as HISTORY_FIELDS
 from sharder.durations.history import parse_history
+from sharder.durations.outcomes import OUTCOMES_FIELD, RECORD_FIELDS, parse_untimed
 from sharder.durations.store import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -124,10 +125,10 @@ def _every_key_kept(raw: bytes, document: dict[str, Any], record_fields: set[str
     once, as a key or a value, unless a duplicate key dropped it (and its value). Here the only string value is the
     format name: the record fields are known ones, their values checked to be numbers or null. So the text's
     quotes are twice the parsed keys plus one, or a key was lost. The history fields (a few hundred strings at
-    most) have their keys and strings counted one by one.
+    most) and the outcomes of tests with no record have their keys and strings counted one by one.
     """
     extra = document.keys() - {"format", "version", "tests"}
-    if not extra.issubset({*HISTORY_FIELDS, COSTS_FIELD}) or not _RECORD_FIELDS.issuperset(record_fields):
+    if not extra.issubset(_OPTIONAL_FIELDS) or not _RECORD_FIELDS.issuperset(record_fields):
         return False
     records: dict[str, dict[str, object]] = document["tests"]
     keys = len(document) + len(records) + sum(map(len, records.values()))
@@ -156,7 +157,33 @@ def _history_checks_out(document: dict[str, Any]) -> bool:
     return True
 
 
-_RECORD_FIELDS = frozenset({"seconds", "runs", "setup_seconds", "peak_rss_mb"})
+def _outcomes_check_out(document: dict[str, Any]) -> bool:
+    """As `_history_checks_out`, for the outcomes of tests with no record (planning does not use them, but must
+    not let a broken one pass)."""
+    try:
+        parse_untimed(document, "", document["tests"])
+    except SharderError:
+        return False
+    return True
+
+
+_ABSENT = object()
+_PASSED_AT, _FAILED_AT = RECORD_FIELDS["passed"], RECORD_FIELDS["failed"]
+
+
+def _record_outcomes_check_out(values: list[Any], fields: set[str]) -> bool:
+    """Every `passed_at`/`failed_at` a whole number >= 0 (not a bool, not null), and no record holding both."""
+    for name in (_PASSED_AT, _FAILED_AT):
+        if name in fields:
+            times = [at for at in map(dict.get, values, repeat(name), repeat(_ABSENT)) if at is not _ABSENT]
+            if set(map(type, times)) != {int} or min(times) < 0:
+                return False
+    return not ({_PASSED_AT, _FAILED_AT} <= fields
+                and any(_PASSED_AT in record and _FAILED_AT in record for record in values))
+
+
+_RECORD_FIELDS = frozenset({"seconds", "runs", "setup_seconds", "peak_rss_mb", _PASSED_AT, _FAILED_AT})
+_OPTIONAL_FIELDS = frozenset({*HISTORY_FIELDS, OUTCOMES_FIELD, COSTS_FIELD})
 
 
 def _all_seconds(values: list[Any], limit: float = MAX_TEST_SECONDS) -> bool:
@@ -183,6 +210,8 @@ def _checked_columns(data: object) -> _Columns | None:
         return None
     if not data.keys().isdisjoint(HISTORY_FIELDS) and not _history_checks_out(data):
         return None
+    if OUTCOMES_FIELD in data and not _outcomes_check_out(data):
+        return None
     try:
         costs = parse_costs(data, "")
     except SharderError:  # the full reader gives the error
@@ -197,6 +226,8 @@ def _checked_columns(data: object) -> _Columns | None:
     setup = _present(records, list(map(dict.get, values, repeat("setup_seconds")))) if "setup_seconds" in fields else {}
     peaks = _present(records, list(map(dict.get, values, repeat("peak_rss_mb")))) if "peak_rss_mb" in fields else {}
     plain_runs = not runs or (set(map(type, runs)) == {int} and min(runs) >= 1)
+    if not _record_outcomes_check_out(values, fields):
+        return None
     if ("" in records or not plain_runs or not _all_seconds(seconds) or not _all_seconds(list(setup.values()))
             or not _all_seconds(list(peaks.values()), NO_LIMIT)):
         return None

@@ -17,7 +17,7 @@ import math
 import os
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from sharder.core.errors import SharderError
 from sharder.core.inputfile import read_input
 from sharder.durations.costs import SuiteCosts, blended_costs, costs_json, kept_files, parse_costs
 from sharder.durations.history import LastUpdate, history_json, parse_history
+from sharder.durations.outcomes import RECORD_FIELDS, LastOutcome, parse_untimed, record_outcome, untimed_json
 
 FORMAT_NAME = "sharder-durations"
 FORMAT_VERSION = 1
@@ -75,14 +76,15 @@ class Observation:
 
 @dataclass
 class Durations:
-    """Recorded timings by node id, a fingerprint of the file they came from, and what the store remembers of
-    the runs that updated it (`sharder.durations.history`)."""
+    """Recorded timings by node id, a fingerprint of the file they came from, what the store remembers of
+    the runs that updated it (`sharder.durations.history`) and each test's last outcome (`.outcomes`)."""
 
     tests: dict[str, TestTiming]
     sha256: str = ""
     absorbed: tuple[str, ...] = ()
     last_update: LastUpdate | None = None
     costs: SuiteCosts | None = None  # what a process pays besides its tests (`sharder.durations.costs`)
+    outcomes: dict[str, LastOutcome] = field(default_factory=dict)
 
     def seconds(self) -> dict[str, float]:
         return {node_id: timing.seconds for node_id, timing in self.tests.items()}
@@ -187,7 +189,7 @@ def parse_durations(raw: bytes, source: str = "durations") -> Durations:
     data, digest = decode_document(raw, source)
     durations = build_durations(data, source, digest)
     if may_hold_surrogates(raw):
-        refuse_non_text_ids(durations.tests, source)
+        refuse_non_text_ids([*durations.tests, *durations.outcomes], source)
     return durations
 
 
@@ -198,8 +200,22 @@ def build_durations(data: object, source: str, digest: str) -> Durations:
         raise SharderError(f"{source}: {exc}") from None
     if isinstance(data, dict) and "format" in data:  # checked after the tests, as the planning reader does
         absorbed, last_update = parse_history(data, source)
-        return Durations(tests, digest, absorbed, last_update, parse_costs(data, source))
+        return Durations(tests, digest, absorbed, last_update, parse_costs(data, source), _outcomes_of(data, source))
     return Durations(tests=tests, sha256=digest)
+
+
+def _outcomes_of(data: dict[str, Any], source: str) -> dict[str, LastOutcome]:
+    """Each test's last outcome: from its record (`passed_at`/`failed_at`), else from the top-level map."""
+    outcomes: dict[str, LastOutcome] = {}
+    records: dict[str, Any] = data["tests"]
+    try:
+        for node_id, record in records.items():
+            last = record_outcome(node_id, record)
+            if last is not None:
+                outcomes[node_id] = last
+    except ValueError as exc:
+        raise SharderError(f"{source}: {exc}") from None
+    return {**outcomes, **parse_untimed(data, source, records)}
 
 
 def decode_document(raw: bytes, source: str) -> tuple[object, str]:
@@ -320,12 +336,14 @@ def updated(
             peak_rss_mb=peak,
         )
     suite_costs = durations.costs if costs is None else blended_costs(durations.costs, costs, smoothing)
+    outcomes = durations.outcomes
     if keep_only is not None:
         wanted = set(keep_only)
         tests = {node_id: timing for node_id, timing in tests.items() if node_id in wanted}
+        outcomes = {node_id: last for node_id, last in outcomes.items() if node_id in wanted}
         if suite_costs is not None:
             suite_costs = kept_files(suite_costs, {node_id.partition("::")[0] for node_id in tests})
-    return replace(durations, tests=tests, costs=suite_costs)
+    return replace(durations, tests=tests, costs=suite_costs, outcomes=outcomes)
 
 
 def _read_at_resolution(recorded: float, observed: float) -> float:
@@ -357,12 +375,14 @@ def _regime_changed(tests: Mapping[str, TestTiming], observations: Mapping[str, 
     return not 1 / REGIME_CHANGE_FACTOR <= median <= REGIME_CHANGE_FACTOR
 
 
-def _record_json(timing: TestTiming) -> dict[str, float | int]:
+def _record_json(timing: TestTiming, last: LastOutcome | None) -> dict[str, float | int]:
     record: dict[str, float | int] = {"seconds": round(timing.seconds, 6), "runs": timing.runs}
     if timing.setup_seconds is not None:
         record["setup_seconds"] = round(timing.setup_seconds, 6)
     if timing.peak_rss_mb is not None:
         record["peak_rss_mb"] = round(timing.peak_rss_mb, 1)
+    if last is not None:
+        record[RECORD_FIELDS[last[0]]] = last[1]
     return record
 
 
@@ -376,18 +396,20 @@ def render_durations(durations: Durations, *, flat: bool = False) -> str:
         "version": FORMAT_VERSION,
         **history_json(durations.absorbed, durations.last_update),
         **costs_json(durations.costs),
-        "tests": {node_id: _record_json(timing) for node_id, timing in ordered},
+        "tests": {node_id: _record_json(timing, durations.outcomes.get(node_id)) for node_id, timing in ordered},
+        **untimed_json(durations.outcomes, durations.tests),
     }
     return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
 
 
 def save_durations(path: str | os.PathLike[str], durations: Durations) -> None:
     """Write atomically; a file named `.test_durations` keeps pytest-split's flat format so it still reads it
-    (and so cannot remember absorbed reports: see `remembers_history`)."""
+    (and so cannot remember absorbed reports nor outcomes: see `remembers_history`)."""
     flat = not remembers_history(path)
     atomic_write_text(path, render_durations(durations, flat=flat))
 
 
 def remembers_history(path: str | os.PathLike[str]) -> bool:
-    """Whether the file at `path` is written in sharder's format, which holds `absorbed` and `last_update`."""
+    """Whether the file at `path` is written in sharder's format, which holds `absorbed`, `last_update` and
+    `outcomes`."""
     return Path(path).name != PYTEST_SPLIT_FILENAME

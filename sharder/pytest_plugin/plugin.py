@@ -29,6 +29,7 @@ from sharder.core.junit_names import (
 from sharder.core.shardspec import ShardSpec, shard_argument
 from sharder.durations import store
 from sharder.durations.history import LastUpdate
+from sharder.durations.outcomes import now, with_outcomes
 from sharder.durations.trust import NotUsed, unused_reason
 from sharder.planning.plan import read_plan
 from sharder.planning.planner import DEFAULT_GROUP_BY, GROUP_BY_CHOICES
@@ -81,6 +82,7 @@ class _State:
     narrowed_by: list[str] = field(default_factory=list)
     # Set when the shard was computed with no recorded time for any collected test: said once, at the end.
     untimed: str | None = None
+    chosen: bool = False  # this session chose its tests (a shard, an id list): its JUnit cases get tagged
 
 
 _STATE_KEY = pytest.StashKey[_State]()
@@ -320,7 +322,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     state.shard_is_empty = not items
     if state.shard_is_empty and state.selection is not None:
         state.all_deselected = _all_deselected(state.selection, state.deselected_by_others)
-    _tag_for_junit(config, items, state.selection)
+    state.chosen = True
     outputs = config.pluginmanager.get_plugin(_OUTPUTS_NAME)
     if isinstance(outputs, ShardOutputs):
         outputs.shard_selected(ShardIdentity.of(state.selection), len(ids), state.all_deselected)
@@ -331,6 +333,14 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         else:
             _write_line(config, f"sharder: shard {state.selection.spec} has no tests (more shards than tests); "
                         "nothing to run")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Tag the JUnit cases once every plugin has had its say on the order (`sharder run`'s `--order` and
+    `--slowest-first` reorder after the shard is chosen), so each case's position is the one it ran at."""
+    state = session.config.stash.get(_STATE_KEY, None)
+    if state is not None and state.chosen:
+        _tag_for_junit(session.config, session.items, state.selection)
 
 
 def _all_deselected(selection: Selection, deselected_by_others: set[str]) -> int | None:
@@ -452,6 +462,10 @@ class DurationRecorder:
                 not_used[reason] += 1
         return observed, not_used
 
+    def outcomes(self) -> dict[str, str]:
+        """Each test's last attempt's outcome, failures included: the store remembers it for `failed-first`."""
+        return {node_id: seen.outcome for node_id, seen in self.attempts.items()}
+
 
 _RECORDER_NAME = "sharder-duration-recorder"
 _OUTPUTS_NAME = "sharder-shard-outputs"
@@ -470,6 +484,7 @@ def _store_durations(session: pytest.Session) -> None:
         return
     path = _durations_path(config)
     observations, not_used = recorder.observations()
+    seen = recorder.outcomes()
     # Prune only after a collection of the whole suite: a shard, a -k run or a path says nothing about the others.
     scope = list(state.narrowed_by)
     if state.selection is not None:
@@ -490,9 +505,11 @@ def _store_durations(session: pytest.Session) -> None:
     def change(recorded: store.Durations) -> tuple[store.Durations | None, int]:
         durations = store.updated(recorded, observations, keep_only=keep_only)
         pruned = sum(1 for node_id in recorded.tests if node_id not in durations.tests)
-        if not observations and not pruned:
+        outcomes = with_outcomes(durations.outcomes, seen, now())
+        if not observations and not pruned and outcomes == recorded.outcomes:
             return None, 0  # nothing learned: the file stays as it is
-        return replace(durations, last_update=LastUpdate("record", len(observations), pruned, tuple(scope))), pruned
+        update = LastUpdate("record", len(observations), pruned, tuple(scope))
+        return replace(durations, outcomes=outcomes, last_update=update), pruned
 
     try:
         pruned = update_durations(path, change)

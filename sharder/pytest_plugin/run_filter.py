@@ -6,7 +6,11 @@ list would give different shards. Here the shard is the same in every pass, and 
 - `--sharder-pass`: `rest` (what the parallel part runs) or `memory_intensive` (run alone afterwards);
 - `--sharder-fast`: drop `slow` and `memory_intensive` tests;
 - `--sharder-module NAME`: keep tests under a directory, a file, or a dotted module name;
-- `--sharder-slowest-first`: run the longest recorded tests first, for quick feedback on the slow ones.
+- `--sharder-slowest-first`: run the longest recorded tests first, for quick feedback on the slow ones;
+- `--sharder-order failed-first|fast-first|plan`: the order within the shard (`sharder.planning.order`), from the
+  store's timings and last outcomes. Under xdist each worker collects and orders alike (the store is one file),
+  and the controller hands out tests, or loadscope's groups, in that order: the first dispatched are the urgent
+  ones, though which worker runs what, and so each worker's order, is xdist's choice.
 A slice that leaves nothing exits 0 with a line saying why (a mode that selects nothing is not a failure); a suite
 that collects nothing at all still exits 5, and so does a shard whose own -k/-m deselected all its tests (a typo in
 a marker expression is pytest's exit 5, never a pass: `sharder.pytest_plugin.plugin` says so).
@@ -24,11 +28,14 @@ import pytest
 
 from sharder.core.errors import SharderError
 from sharder.durations import store
+from sharder.durations.outcomes import failed_tests
+from sharder.planning.order import FAILED_FIRST, ORDERS, PLAN, ordered
 
 PASS_OPTION = "--sharder-pass"
 FAST_OPTION = "--sharder-fast"
 MODULE_OPTION = "--sharder-module"
 SLOWEST_FIRST_OPTION = "--sharder-slowest-first"
+ORDER_OPTION = "--sharder-order"
 PASS_REST = "rest"
 PASS_MEMORY_INTENSIVE = "memory_intensive"
 MEMORY_INTENSIVE_MARK = "memory_intensive"
@@ -42,6 +49,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(FAST_OPTION, action="store_true", help="skip tests marked slow or memory_intensive")
     group.addoption(MODULE_OPTION, metavar="NAME", help="only tests under this directory, file or dotted module")
     group.addoption(SLOWEST_FIRST_OPTION, action="store_true", help="longest recorded tests first")
+    group.addoption(ORDER_OPTION, choices=ORDERS, default=PLAN,
+                    help="the order within the shard: plan (default), failed-first (last failed, then new tests, "
+                    "then the rest), fast-first (shortest predicted first); files and classes stay contiguous")
 
 
 def module_prefixes(name: str, rootdir: Path, cwd: Path) -> tuple[str, ...]:
@@ -114,15 +124,38 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         _keep(config, items, [item for item in items if bool(item.get_closest_marker(MEMORY_INTENSIVE_MARK)) == heavy],
               "the memory_intensive part (no test here is marked memory_intensive)" if heavy
               else "the parallel part (every test here is marked memory_intensive)")
+    order = config.getoption("sharder_order")
+    if order != PLAN and config.getoption("sharder_slowest_first"):
+        raise pytest.UsageError(f"sharder: {SLOWEST_FIRST_OPTION} and {ORDER_OPTION}={order} are two orders; pick one")
     if config.getoption("sharder_slowest_first") and len(items) > 1:
-        durations_path = config.getoption("sharder_durations", None)
-        path = Path(durations_path) if durations_path else store.find_durations_file(config.rootpath)
-        try:
-            seconds = store.load_durations_if_present(path).seconds()
-        except SharderError as exc:
-            raise pytest.UsageError(f"sharder: {exc}") from None
+        seconds = _recorded(config).seconds()
         by_id = {item.nodeid: item for item in items}
         items[:] = [by_id[node_id] for node_id in slowest_first(list(by_id), seconds)]
+    if order != PLAN and len(items) > 1:
+        recorded = _recorded(config)
+        failed = failed_tests(recorded.outcomes)
+        by_id = {item.nodeid: item for item in items}
+        items[:] = [by_id[node_id] for node_id in ordered(list(by_id), order, seconds=recorded.seconds(), failed=failed)]
+        if order == FAILED_FIRST:
+            urgent_failed = sum(1 for node_id in by_id if node_id in failed)
+            new = sum(1 for node_id in by_id if node_id not in recorded.tests and node_id not in failed)
+            _say(config, f"sharder: --order failed-first: {urgent_failed} tests that failed last time and {new} new "
+                 "tests first (their files and classes with them), then the rest in plan order")
+
+
+def _recorded(config: pytest.Config) -> store.Durations:
+    durations_path = config.getoption("sharder_durations", None)
+    path = Path(durations_path) if durations_path else store.find_durations_file(config.rootpath)
+    try:
+        return store.load_durations_if_present(path)
+    except SharderError as exc:
+        raise pytest.UsageError(f"sharder: {exc}") from None
+
+
+def _say(config: pytest.Config, line: str) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -169,6 +169,7 @@ class ProgressWriter:
             "ci_attempt": self.run.ci_attempt,
             "started_at": round(self.started_at, 6),
             "at": _now(),
+            "ordered_by": _ordered_by(config),
         })
 
     @property
@@ -226,6 +227,14 @@ class ProgressWriter:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def _ordered_by(config: pytest.Config) -> str | None:
+    """The order `sharder run` asked for (its run-time plugin's options), None when it was not loaded."""
+    if config.getoption("sharder_slowest_first", False):
+        return "slowest-first"
+    order = config.getoption("sharder_order", None)
+    return order if isinstance(order, str) else None
 
 
 def _suite_properties(identity: ShardIdentity) -> list[tuple[str, str]]:

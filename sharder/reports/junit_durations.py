@@ -10,6 +10,7 @@ from sharder.core.errors import SharderError
 from sharder.core.junit_names import PEAK_RSS_PROPERTY, SETUP_PROPERTY
 from sharder.durations import store
 from sharder.durations.history import LastUpdate, absorbed_after
+from sharder.durations.outcomes import last_outcomes, now, with_outcomes
 from sharder.durations.trust import UNNAMED, UNTIMED, NotUsed, unused_reason
 from sharder.reports.inputs import report_identity
 from sharder.reports.junit import Report, mangling_index, optional_number, read_report, report_files
@@ -77,8 +78,11 @@ def record_from_junit(paths: Sequence[str | os.PathLike[str]], durations_path: s
             detail = f" ({left_out})" if left_out else ""
             raise SharderError(
                 f"the reports hold no test that passed with a usable time{detail}; durations left as they are")
+        updated = store.updated(recorded, observations)
+        seen = last_outcomes((case.node_id, case.outcome) for report in fresh for case in report.cases if case.named)
         durations = replace(
-            store.updated(recorded, observations),
+            updated,
+            outcomes=with_outcomes(updated.outcomes, seen, now()),
             absorbed=absorbed_after(recorded.absorbed, identities),
             last_update=LastUpdate("record --from-junit", len(observations), 0, None),
         )

@@ -11,6 +11,9 @@ collection of the whole suite (`Plan.selected_by == ()`). A partial run (a shard
 nothing about the tests it did not run, nor a plan made with `-k`, `-m`, paths or `--pyargs` about the tests
 outside its selection, so they keep their timings.
 
+Outcomes: every test's last passed or failed attempt is remembered with the time of the rebalance (the store's
+`outcomes`, for `sharder run --order failed-first`), a failed one too, though its time is not learned.
+
 Idempotence: each report's (and progress log's) identity is remembered in the store (`Attempt.origin`, the
 store's `absorbed`); what the store absorbed before is not counted again.
 
@@ -30,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from sharder.durations import store
 from sharder.durations.costs import costs_of_session
 from sharder.durations.history import LastUpdate, absorbed_after
+from sharder.durations.outcomes import last_outcomes, now, with_outcomes
 from sharder.durations.trust import NotUsed, unused_reason
 from sharder.planning.forecast import Forecast, forecast
 from sharder.reports.inputs import Attempt
@@ -147,8 +151,10 @@ def rebalance(
                 updated = store.updated(updated, {}, costs=costs_of_session(shard.timeline))
     new_tests = sum(1 for node_id in observed if node_id not in recorded.tests)
     pruned = len(recorded.tests) - (len(updated.tests) - new_tests)
+    seen = last_outcomes((attempt.node_id, attempt.outcome) for attempt in fresh if attempt.named)
     updated = replace(
         updated,
+        outcomes=with_outcomes(updated.outcomes, seen, now()),
         absorbed=absorbed_after(recorded.absorbed, origins),
         last_update=LastUpdate("rebalance", len(observed), pruned, plan.selected_by if plan is not None else None),
     )

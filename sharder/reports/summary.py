@@ -7,11 +7,11 @@ per shard: tests, planned seconds vs actual seconds, status; the slowest tests; 
 from __future__ import annotations
 
 import math
-import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sharder.core.command_text import command_text
 from sharder.core.log_text import log_safe
 from sharder.core.table import format_table
 from sharder.reports import markdown as md
@@ -88,7 +88,7 @@ def shard_problem(shard: ShardResult) -> str:
     if shard.error:
         text += ": " + (first_lines(shard.error, 1) or [""])[0]
     elif shard.all_deselected is not None:
-        args = f" ({shlex.join(shard.pytest_args)})" if shard.pytest_args else ""
+        args = f" ({command_text(shard.pytest_args)})" if shard.pytest_args else ""
         text += f": its pytest arguments{args} deselected all {shard.all_deselected} of its tests"
     return text
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-import shlex
 from collections.abc import Callable, Collection, Iterator, KeysView, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from operator import attrgetter
 
+from sharder.core.command_text import command_text
 from sharder.core.session_timeline import SessionTimeline
 from sharder.core.shardspec import ShardSpec
 from sharder.reports.inputs import Attempt, MergeInputs, PlanIdentity, attempts_from_logs
@@ -254,7 +254,7 @@ class MergeResult:
         empty = [shard for shard in shards if shard.status in (OK, EMPTY)]
         if deselected and len(deselected) + len(errors) + len(empty) == len(shards):
             recorded = {shard.pytest_args for shard in deselected if shard.pytest_args}
-            args = f" ({shlex.join(recorded.pop())})" if len(recorded) == 1 else ""
+            args = f" ({command_text(recorded.pop())})" if len(recorded) == 1 else ""
             return f"no test ran: the shards' pytest arguments{args} deselected every test"
         if errors and len(errors) + len(empty) == len(shards):
             return "no test ran: every shard stopped with an error"

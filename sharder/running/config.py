@@ -13,6 +13,7 @@ from typing import Any
 
 from sharder.core.errors import SharderError
 from sharder.planning.memory import parse_memory_size
+from sharder.planning.order import check_order
 from sharder.running.workers import DEFAULT_SAFETY, check_safety, parse_parallel
 from sharder.stores.pyproject import sharder_table
 
@@ -27,6 +28,7 @@ class RunConfig:
     module: str | None = None
     coverage: bool = False
     slowest_first: bool = False
+    order: str | None = None  # plan | failed-first | fast-first (`sharder.planning.order`)
     memory_budget_mb: float | None = None
     memory_safety: float = DEFAULT_SAFETY
     queue: str | None = None  # queue mode's Redis URL (`sharder run --queue`; keep passwords in $SHARDER_QUEUE_URL)
@@ -88,6 +90,7 @@ def config_from_table(table: dict[str, Any], source: str) -> RunConfig:
             module=_text(table, "module", where),
             coverage=_bool(table, "coverage", where),
             slowest_first=_bool(table, "slowest_first", where),
+            order=None if table.get("order") is None else check_order(table["order"], "order ="),
             memory_budget_mb=None if budget is None else parse_memory_size(str(budget)),
             memory_safety=check_safety(float(safety)),
             queue=_text(table, "queue", where),

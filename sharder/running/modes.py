@@ -1,5 +1,5 @@
 """`sharder run`'s execution modes: sequential by default, `--parallel N|auto`, timeouts, `--maxfail`, `--fast`,
-`--module`, `--coverage`, `--slowest-first`; defaults from `[tool.sharder]`, command-line flags winning.
+`--module`, `--coverage`, `--slowest-first`, `--order`; defaults from `[tool.sharder]`, command-line flags winning.
 
 Sequential is the default because parallel workers multiply memory: each xdist worker is a whole pytest process
 that imports the suite and reaches its own peak, and a suite that fits in one process can be killed by the OOM
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sharder.core.command_text import command_text
 from sharder.core.errors import Cancelled, SharderError
 from sharder.core.log_text import log_safe
 from sharder.running.outputs import OwnOutputs, new_run_id
@@ -55,6 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="write this shard's coverage data to JUNIT_DIR/shard-K-of-N.coverage (pytest-cov)")
     group.add_argument("--slowest-first", action="store_true", default=None,
                        help="run the shard's longest recorded tests first")
+    group.add_argument("--order", choices=("plan", "failed-first", "fast-first"),
+                       help="the order within the shard (its tests never change): plan (default), failed-first "
+                       "(tests that failed last time and new tests first, then the rest in plan order), fast-first "
+                       "(shortest predicted first); files and classes stay contiguous")
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,7 @@ class Modes:
     memory_budget_mb: float | None
     memory_safety: float
     config_source: str | None = None
+    order: str = "plan"
 
 
 def resolve_modes(args: argparse.Namespace, cwd: str | os.PathLike[str] = ".") -> Modes:
@@ -87,6 +93,10 @@ def resolve_modes(args: argparse.Namespace, cwd: str | os.PathLike[str] = ".") -
     budget_flag = getattr(args, "memory_budget", None)
     timeout_flag = getattr(args, "timeout", None)
     maxfail_flag = getattr(args, "maxfail", None)
+    order = pick(getattr(args, "order", None), config.order) or "plan"
+    slowest_first = bool(pick(getattr(args, "slowest_first", None), config.slowest_first))
+    if slowest_first and order != "plan":
+        raise SharderError(f"--slowest-first and --order {order} are two orders for the shard; pick one")
     return Modes(
         parallel=parse_parallel(parallel_flag) if parallel_flag is not None else (config.parallel or 1),
         dist=pick(getattr(args, "dist", None), config.dist) or DEFAULT_DIST,
@@ -95,10 +105,11 @@ def resolve_modes(args: argparse.Namespace, cwd: str | os.PathLike[str] = ".") -
         fast=bool(pick(getattr(args, "fast", None), config.fast)),
         module=pick(getattr(args, "module", None), config.module),
         coverage=bool(pick(getattr(args, "coverage", None), config.coverage)),
-        slowest_first=bool(pick(getattr(args, "slowest_first", None), config.slowest_first)),
+        slowest_first=slowest_first,
         memory_budget_mb=parse_memory_size(budget_flag) if budget_flag is not None else config.memory_budget_mb,
         memory_safety=config.memory_safety,
         config_source=config.source,
+        order=order,
     )
 
 
@@ -127,6 +138,8 @@ def mode_args(modes: Modes) -> list[str]:
         args.append(f"--sharder-module={modes.module}")
     if modes.slowest_first:
         args.append("--sharder-slowest-first")
+    if modes.order != "plan":
+        args.append(f"--sharder-order={modes.order}")
     if modes.coverage:
         import importlib.util
 
@@ -332,7 +345,7 @@ def _run_passes(run: ShardRun, current: list[Path]) -> int:
                                      durations_path=run.durations_path, pytest_args=[*extra, *run.pytest_args],
                                      junit_file=step.junit)
             where = f" ({step.name} part)" if len(passes) > 1 else ""
-            print(f"sharder run: {label}{where}: {' '.join(argv[1:])}", flush=True)
+            print(f"sharder run: {label}{where}: {command_text(argv)}", flush=True)
             code = runner.run(argv, env=_pass_env(run))
             if not step.progress_log.is_file():
                 _record_no_session(run, step, code)

@@ -21,12 +21,12 @@ import difflib
 import importlib.util
 import json
 import os
-import shlex
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from sharder.core.command_text import command_text
 from sharder.core.errors import SharderError
 from sharder.core.junit_names import (
     MERGED_PROPERTY,
@@ -39,6 +39,9 @@ from sharder.core.junit_names import (
 from sharder.core.progress_log import SUFFIX as PROGRESS_SUFFIX
 from sharder.core.progress_log import pytest_args_from, read_progress_log
 from sharder.core.shardspec import ShardSpec
+from sharder.durations.outcomes import failed_tests
+from sharder.durations.store import Durations
+from sharder.planning.order import ordered
 from sharder.planning.plan import read_plan
 from sharder.pytest_plugin.options import COLLECT_TO_OPTION, IDS_OPTION, PROGRESS_LOG_OPTION
 from sharder.reports.junit import CaseResult, Report, mangling_index, parse_xml_root, report_from_root
@@ -76,6 +79,14 @@ def shard_from_plan(path: str | os.PathLike[str], spec: ShardSpec) -> ShardRun:
     if not shard_bin.tests:
         raise SharderError(f"shard {spec} of {os.fspath(path)} has no tests; nothing to replay")
     return ShardRun(shard_bin.tests, f"shard {spec} of {os.fspath(path)}")
+
+
+def in_run_order(shard: ShardRun, order: str, durations: Durations) -> ShardRun:
+    """A plan's shard in the order `sharder run --order ORDER` gave it: the same pure ordering over the same ids,
+    timings and last outcomes, so the replay runs what the shard ran, given the store as it was then (a rebalance
+    since may have changed the outcomes it orders by; the shard's report or progress log holds the order itself)."""
+    ids = ordered(shard.ids, order, seconds=durations.seconds(), failed=failed_tests(durations.outcomes))
+    return replace(shard, ids=tuple(ids), origin=f"{shard.origin}, --order {order}")
 
 
 def _order_key(case: CaseResult) -> int | None:
@@ -187,6 +198,8 @@ def shard_from_progress_log(path: str | os.PathLike[str]) -> ShardRun:
     if not order:
         raise SharderError(f"progress log {os.fspath(path)!r} records no test order; nothing to replay")
     origin = os.fspath(path) + (f" (shard {log.shard})" if log.shard else "")
+    if log.ordered_by not in (None, "plan"):  # the order is the log's own; say which mode made it
+        origin += f", run --order {log.ordered_by}" if log.ordered_by != "slowest-first" else ", run slowest first"
     return ShardRun(tuple(dict.fromkeys(order)), origin, log.randomly_seed,
                     _outcomes([(test.node_id, test.outcome) for test in log.tests]), log.pytest_args)
 
@@ -216,7 +229,7 @@ def up_to(ids: Sequence[str], last: str) -> tuple[str, ...]:
 
 
 def args_text(args: Sequence[str]) -> str:
-    return f"`{shlex.join(args)}`" if args else "no pytest arguments"
+    return f"`{command_text(args)}`" if args else "no pytest arguments"
 
 
 def missing_cause(recorded: Sequence[str] | None, used: Sequence[str]) -> str | None:
@@ -252,7 +265,9 @@ def missing_from(ids: Sequence[str], kept: Sequence[str]) -> list[str]:
 
 
 def command_line(argv: Sequence[str]) -> str:
-    return shlex.join(argv)
+    """The command to paste (`sharder.core.command_text`): one line, the interpreter named, every id and
+    argument quoted, so a hostile id stays one argument and prints no raw control character."""
+    return command_text(argv)
 
 
 def _xdist_loaded_by_default() -> bool:

@@ -130,16 +130,19 @@ def test_record_of_a_failed_run_and_of_its_report_leave_the_store_alone(
     recorded_suite: Path, sharder_capped: Sharder, ledger: Ledger
 ) -> None:
     root = recorded_suite
-    before = (root / "durations.json").read_bytes()
+    before = load_durations(root / "durations.json").tests
     ran = sharder_capped(["record", "--", "--junitxml=down.xml"], cwd=root, DB_DOWN="all")
     ledger("record of a run where every test errored in setup", f"{_stored_times(root)}; {_said(ran, root, 'recorded')}")
     assert ran.code == 1 and "10 tests not used: 10 errored" in ran.stdout
-    assert (root / "durations.json").read_bytes() == before
+    after = load_durations(root / "durations.json")
+    assert after.tests == before  # no time learned; only the failures are remembered (for --order failed-first)
+    assert {outcome for outcome, _ in after.outcomes.values()} == {"failed"} and len(after.outcomes) == 10
+    written = (root / "durations.json").read_bytes()
     outcome = sharder_capped(["record", "--from-junit", "down.xml"], cwd=root)
     ledger("record --from-junit of that run's report", f"{_stored_times(root)}; {outcome.observed}")
     assert_clean_refusal(outcome)
     assert "10 cases not used: 10 errored" in outcome.stderr
-    assert (root / "durations.json").read_bytes() == before
+    assert (root / "durations.json").read_bytes() == written  # a refusal writes nothing
 
 
 KINDS = '''

@@ -119,3 +119,18 @@ def test_a_selection_read_from_plan_json_is_printed_on_one_line(tmp_path: Path) 
     plan, reports = _run(tmp_path, selected_by=("-k a\n::error::injected",))
     outcome = rebalance(_store(), _result([reports], plan))
     assert "\n" not in outcome.prune_note and "(-k a\\n::error::injected)" in outcome.prune_note
+
+
+def test_a_rebalance_remembers_each_tests_last_outcome_failures_included(tmp_path: Path) -> None:
+    failing = {IDS[0]: ERROR, IDS[1]: '<failure message="assert 1 == 2"/>', IDS[2]: '<skipped message="no db"/>'}
+    plan, reports = _run(tmp_path, body=failing)
+    recorded = replace(_store(), outcomes={IDS[2]: ("failed", 1767225600),
+                                           IDS[3]: ("failed", 1767225600)})
+    outcome = rebalance(recorded, _result([reports], plan))
+    remembered = {node_id: last[0] for node_id, last in outcome.durations.outcomes.items()}
+    # errors and failures are failed (their times unlearned); a skip leaves the last outcome as it was; a pass
+    # clears an old failure
+    assert remembered == {IDS[0]: "failed", IDS[1]: "failed", IDS[2]: "failed", IDS[3]: "passed",
+                          IDS[4]: "passed", IDS[5]: "passed"}
+    assert outcome.durations.outcomes[IDS[2]][1] == 1767225600
+    assert outcome.durations.tests[IDS[0]] == recorded.tests[IDS[0]]

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.unit
 
 
 def _flags(**given: object) -> argparse.Namespace:
-    names = ("parallel", "dist", "memory_budget", "timeout", "maxfail", "fast", "module", "coverage", "slowest_first")
+    names = ("parallel", "dist", "memory_budget", "timeout", "maxfail", "fast", "module", "coverage", "slowest_first",
+             "order")
     return argparse.Namespace(**{name: given.get(name) for name in names})
 
 
@@ -41,6 +42,7 @@ def test_pyproject_values_and_flags_winning(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("line", "message"), [
     ("timeout = 0", "timeout"), ("timeout = -3", "timeout"), ('parallel = "many"', "parallel"),
     ("maxfail = 0", "maxfail"), ('fast = "yes"', "fast"), ("memory_safety = 1.5", "safety"),
+    ('order = "random"', "order"),
 ])
 def test_bad_values_name_the_file_and_key(tmp_path: Path, line: str, message: str) -> None:
     (tmp_path / "pyproject.toml").write_text(f"[tool.sharder]\n{line}\n")
@@ -59,3 +61,11 @@ def test_queue_mode_settings_come_from_the_table() -> None:
 
     config = config_from_table({"queue": "redis://cache:6379/0", "queue-fallback": "fail"}, "pyproject.toml")
     assert (config.queue, config.queue_fallback) == ("redis://cache:6379/0", "fail")
+
+
+def test_order_from_pyproject_the_flag_winning_and_two_orders_refused(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.sharder]\norder = "failed-first"\n')
+    assert resolve_modes(_flags(), tmp_path).order == "failed-first"
+    assert resolve_modes(_flags(order="fast-first"), tmp_path).order == "fast-first"
+    with pytest.raises(SharderError, match="two orders"):
+        resolve_modes(_flags(slowest_first=True), tmp_path)

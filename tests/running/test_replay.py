@@ -136,6 +136,26 @@ def test_replay_repeats_the_shard_in_order_with_the_same_outcome(ci: CiRun, tmp_
     assert replay_log(work) == (ci.order, ci.failed)
 
 
+@pytest.mark.skipif(shutil.which("bash") is None, reason="pasting into a shell needs bash")
+def test_the_printed_replay_command_pastes_with_its_arguments_quoted(ci: CiRun, tmp_path: Path) -> None:
+    """`-k 'not slow and not tooslow'` was printed unquoted (four words); now it is one argument, the interpreter
+    is named, and the line pasted into a real shell replays the same tests in the same order."""
+    work = tmp_path / "work"
+    expression = "not slow and not tooslow"
+    result = sharder(["replay", "--from", str(ci.report), "--work-dir", str(work), "--", "-q", "-k", expression],
+                     ci.root)
+    assert result.returncode == 1, result.stdout + result.stderr
+    command = line_after(result.stdout, "sharder replay: rerun with: ")
+    argv = shlex.split(command)
+    assert argv[1:3] == ["-m", "pytest"] and shutil.which(argv[0]) is not None
+    assert argv[argv.index("-k") + 1] == expression
+    (work / "replay.progress.jsonl").unlink()
+    pasted = subprocess.run(["bash", "-c", command], cwd=ci.root, env=_env(), capture_output=True, text=True,
+                            check=False)
+    assert pasted.returncode == 1, pasted.stdout + pasted.stderr
+    assert replay_log(work) == (ci.order, ci.failed)
+
+
 def test_until_stops_after_the_victim(ci: CiRun, tmp_path: Path) -> None:
     work = tmp_path / "work"
     result = sharder(["replay", "--from", str(ci.report), "--until", "test_price_label_in_euros",
