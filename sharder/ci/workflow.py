@@ -11,8 +11,9 @@ Three jobs, the shape of sharder's own `.github/workflows/ci.yml`:
 
 Re-runs: GitHub's "Re-run failed jobs" starts the run's next attempt with only the failed shard jobs and the
 report job; the plan job is kept with its outputs, so a re-run shard gets the same `matrix.shard`, and its
-download of `sharder-plan` by name finds attempt 1's plan.json (a partial re-run sees the artifacts of the attempts
-it re-runs): the same tests, never a new plan. Reports are uploaded per attempt (`sharder-reports-INDEX-ATTEMPT`),
+download of `needs.plan.outputs.plan_artifact` (`sharder-plan-1`) finds attempt 1's plan.json (a partial re-run sees
+the artifacts of the attempts it re-runs): the same tests, never a new plan. Every artifact's name carries the
+attempt that uploaded it, since GitHub refuses a name twice in one run (409); reports are `sharder-reports-INDEX-ATTEMPT`,
 and the report job downloads every attempt's into its own folder, for `sharder merge` to judge each shard by its
 latest attempt. "Re-run all jobs" runs the plan job again, and its jobs see only their own attempt's artifacts.
 The downloads stay on the default artifact service (no `github-token`/`run-id`): the REST path is run-wide and
@@ -76,6 +77,10 @@ DEFAULT_PYTHON = "3.12"
 DEFAULT_TARGET_SECONDS = 600.0
 DEFAULT_OVERHEAD_SECONDS = 60.0
 PLAN_ARTIFACT = "sharder-plan"
+# Every artifact a job uploads carries the run attempt: a re-run job uploads again, and a name already taken in the
+# run is GitHub's 409 ("an artifact with this name already exists on the workflow run").
+ATTEMPT_SUFFIX = "-${{ github.run_attempt }}"
+PLAN_ARTIFACT_OF_RUN = "${{ needs.plan.outputs.plan_artifact }}"
 REPORTS_ARTIFACT_PREFIX = "sharder-reports-"
 
 HEADER = """\
@@ -305,7 +310,11 @@ def github_workflow(options: WorkflowOptions) -> dict[str, Any]:
         "name": "Plan shards",
         "runs-on": "ubuntu-latest",
         "timeout-minutes": PLAN_TIMEOUT_MINUTES,
-        "outputs": {"matrix": "${{ steps.matrix.outputs.matrix }}", "shards": "${{ steps.matrix.outputs.shards }}"},
+        # The plan artifact's name carries the attempt that wrote it, and later jobs take the name from this output:
+        # "Re-run failed jobs" keeps the plan job and its outputs (the same plan.json, the same membership), "Re-run
+        # all jobs" plans anew under a new name (an artifact name is never uploaded twice in one run: GitHub's 409).
+        "outputs": {"matrix": "${{ steps.matrix.outputs.matrix }}", "shards": "${{ steps.matrix.outputs.shards }}",
+                    "plan_artifact": PLAN_ARTIFACT + ATTEMPT_SUFFIX},
         "steps": [
             *_setup_steps(options),
             *_restore_store(options),
@@ -315,7 +324,7 @@ def github_workflow(options: WorkflowOptions) -> dict[str, Any]:
             # sharder's own output, but the rule costs nothing and keeps every run: a line a user can type.
             {"name": "Plan", "env": {"SHARDS": "${{ steps.matrix.outputs.shards }}"}, "run": _with_pytest_args(
                 f'sharder plan --shards "$SHARDS"{_store_flag(options)} -o plan.json', options)},
-            {"uses": UPLOAD_ARTIFACT, "with": {"name": PLAN_ARTIFACT, "path": "plan.json"}},
+            {"uses": UPLOAD_ARTIFACT, "with": {"name": PLAN_ARTIFACT + ATTEMPT_SUFFIX, "path": "plan.json"}},
         ],
     }
     test_job = {
@@ -326,7 +335,7 @@ def github_workflow(options: WorkflowOptions) -> dict[str, Any]:
         "strategy": {"fail-fast": False, "matrix": "${{ fromJSON(needs.plan.outputs.matrix) }}"},
         "steps": [
             *_setup_steps(options),
-            {"uses": DOWNLOAD_ARTIFACT, "with": {"name": PLAN_ARTIFACT}},
+            {"uses": DOWNLOAD_ARTIFACT, "with": {"name": PLAN_ARTIFACT_OF_RUN}},
             *_queue_steps(options),
             # SHARDER_SHARD is how any CI tells `sharder run` its shard (see sharder.ci.providers); the queue's URL is
             # a secret and reaches the job through the environment only.
@@ -336,7 +345,7 @@ def github_workflow(options: WorkflowOptions) -> dict[str, Any]:
             {"name": "Upload reports", "if": "always()", "uses": UPLOAD_ARTIFACT, "with": {
                 # The shard ("3/8") cannot name an artifact ("/" is not allowed); the job index can. The attempt keeps
                 # a re-run job from colliding with its first attempt's artifact (GitHub answers 409).
-                "name": REPORTS_ARTIFACT_PREFIX + "${{ strategy.job-index }}-${{ github.run_attempt }}",
+                "name": REPORTS_ARTIFACT_PREFIX + "${{ strategy.job-index }}" + ATTEMPT_SUFFIX,
                 "path": "reports/",
                 "if-no-files-found": "warn",
             }},
@@ -351,7 +360,7 @@ def github_workflow(options: WorkflowOptions) -> dict[str, Any]:
         "steps": [
             *_setup_steps(options),
             *_restore_store(options),
-            {"uses": DOWNLOAD_ARTIFACT, "with": {"name": PLAN_ARTIFACT}},
+            {"uses": DOWNLOAD_ARTIFACT, "with": {"name": PLAN_ARTIFACT_OF_RUN}},
             # One folder per artifact (no merge-multiple): every attempt's reports, none overwriting another.
             {"uses": DOWNLOAD_ARTIFACT, "with": {"pattern": REPORTS_ARTIFACT_PREFIX + "*", "path": "reports"}},
             {"name": "Merge", "run": "sharder merge reports --plan plan.json -o merged.xml --html report.html"},
@@ -360,11 +369,11 @@ def github_workflow(options: WorkflowOptions) -> dict[str, Any]:
             *([{"name": "Save the durations store", "if": f"${{{{ always() && {ON_DEFAULT_BRANCH} }}}}",
                 "uses": CACHE_SAVE, "with": {"path": STORE_DIR, "key": STORE_KEY}}] if options.store == "cache" else []),
             {"name": "Upload durations", "if": "always()", "uses": UPLOAD_ARTIFACT, "with": {
-                "name": "durations",
+                "name": "durations" + ATTEMPT_SUFFIX,
                 "path": f"{STORE_DIR}/durations.json" if options.store == "cache" else "durations.json",
                 "if-no-files-found": "warn"}},
             {"name": "Upload merged report", "if": "always()", "uses": UPLOAD_ARTIFACT, "with": {
-                "name": "merged-report", "path": "merged.xml", "if-no-files-found": "warn"}},
+                "name": "merged-report" + ATTEMPT_SUFFIX, "path": "merged.xml", "if-no-files-found": "warn"}},
             *_html_report_steps(),
         ],
     }
@@ -382,7 +391,7 @@ def _html_report_steps() -> list[dict[str, Any]]:
     The link comes in through the environment, never spliced into the script (zizmor's template injection)."""
     return [
         {"name": "Upload HTML report", "id": "html", "if": "always()", "uses": UPLOAD_ARTIFACT, "with": {
-            "name": "html-report", "path": "report.html", "if-no-files-found": "warn"}},
+            "name": "html-report" + ATTEMPT_SUFFIX, "path": "report.html", "if-no-files-found": "warn"}},
         {"name": "Link the HTML report", "if": "always()", "env": {"URL": "${{ steps.html.outputs.artifact-url }}"},
          "run": 'if [ -n "$URL" ]; then echo "[HTML report: the shard timeline]($URL)" >> "$GITHUB_STEP_SUMMARY"; fi'},
     ]

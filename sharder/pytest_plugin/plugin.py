@@ -496,12 +496,6 @@ def _store_durations(session: pytest.Session) -> None:
     stopped = bool(session.shouldstop or session.shouldfail)
     keep_only = state.collected_ids if not scope and not stopped and state.collected_ids else None
 
-    timing = config.pluginmanager.get_plugin(_TIMING_NAME)
-    # What the process paid besides its tests, stored at its very end (the terminal summary and reports are part
-    # of it); a run that stopped early shows no whole session.
-    if isinstance(timing, CollectionTiming) and not stopped and observations:
-        timing.record_costs_to = path
-
     def change(recorded: store.Durations) -> tuple[store.Durations | None, int]:
         durations = store.updated(recorded, observations, keep_only=keep_only)
         pruned = sum(1 for node_id in recorded.tests if node_id not in durations.tests)
@@ -515,6 +509,12 @@ def _store_durations(session: pytest.Session) -> None:
         pruned = update_durations(path, change)
     except SharderError as exc:
         raise pytest.UsageError(f"sharder: {exc}") from None
+    timing = config.pluginmanager.get_plugin(_TIMING_NAME)
+    # What the process paid besides its tests, stored at its very end (the terminal summary and reports are part
+    # of it); a run that stopped early shows no whole session, and a store whose tests' write failed is left as it
+    # was (the costs alone would be half a recording).
+    if isinstance(timing, CollectionTiming) and not stopped and observations:
+        timing.record_costs_to = path
     _write_line(config, f"sharder: recorded {len(observations)} test durations in {os.fspath(path)}")
     if not_used:
         _write_line(config, f"sharder: {not_used.describe()} (only a passed test's time is recorded)")

@@ -131,7 +131,7 @@ class _WithSecrets(LocalWorkflowRun):
 def _ran_by_shard(run: LocalWorkflowRun, shards: int) -> list[list[str]]:
     ran = []
     for index in range(shards):
-        artifact = run.artifacts / f"sharder-reports-{index}-1"
+        artifact = run.artifact(f"sharder-reports-{index}-1")
         ran.append([case.node_id for case in read_report(artifact / f"shard-{index + 1}-of-{shards}.xml").cases])
     return ran
 

@@ -103,9 +103,22 @@ def workflow_problems(document: dict[str, Any]) -> list[str]:
     matrix_steps = _steps_running(plan, "sharder matrix")
     need(len(matrix_steps) == 1, "plan: exactly one `sharder matrix` step")
     step_id = matrix_steps[0].get("id") if matrix_steps else None
-    need(plan.get("outputs") == {"matrix": f"${{{{ steps.{step_id}.outputs.matrix }}}}",
-                                 "shards": f"${{{{ steps.{step_id}.outputs.shards }}}}"},
+    outputs = dict(plan.get("outputs", {}))
+    plan_artifact = outputs.pop("plan_artifact", None)
+    need(outputs == {"matrix": f"${{{{ steps.{step_id}.outputs.matrix }}}}",
+                     "shards": f"${{{{ steps.{step_id}.outputs.shards }}}}"},
          "plan: outputs matrix and shards must come from the sharder matrix step")
+    # Every upload is named per attempt (a re-run job uploads again; GitHub refuses a name twice in one run), and
+    # the plan's name reaches later jobs as an output, which "Re-run failed jobs" keeps.
+    need(all("${{ github.run_attempt }}" in str(u["with"].get("name", ""))
+             for job in (plan, test, report) for u in _steps_using(job, "actions/upload-artifact")),
+         "every artifact name must carry ${{ github.run_attempt }}")
+    need(plan_artifact is not None and any(u["with"].get("name") == plan_artifact
+                                           for u in _steps_using(plan, "actions/upload-artifact")),
+         "plan: a plan_artifact output naming the uploaded plan")
+    need(all(d["with"].get("name") == "${{ needs.plan.outputs.plan_artifact }}"
+             for job in (test, report) for d in _steps_using(job, "actions/download-artifact") if "name" in d["with"]),
+         "test, report: the plan is downloaded by the plan job's plan_artifact output")
     chosen = f"${{{{ steps.{step_id}.outputs.shards }}}}"
     need(any(f'--shards "${variable}"' in s["run"] for s in _steps_running(plan, "sharder plan")
              for variable, value in s.get("env", {}).items() if value == chosen),

@@ -106,6 +106,11 @@ class Artifacts:
     def folder(self, attempt: int, name: str) -> Path:
         return self.root / f"attempt-{attempt}" / name
 
+    def taken(self, name: str) -> bool:
+        """Whether any attempt of the run uploaded `name`: GitHub answers a second upload with 409, in the same
+        attempt or a later one (the reason every generated artifact name carries the attempt)."""
+        return any(folder.is_dir() for folder in self.root.glob(f"attempt-*/{name}"))
+
     def visible(self, attempts: list[int]) -> dict[str, Path]:
         """Name -> folder over the given attempts (oldest first), a newer attempt's artifact shadowing an older's."""
         found: dict[str, Path] = {}
@@ -284,7 +289,7 @@ class LocalWorkflowRun:
                     text = self._use(step["uses"], self.expand(step.get("with", {}), context), workspace)
                     ok = True
                     if text.startswith("uploaded "):  # upload-artifact@v4's output: where to download it
-                        url = (self.artifacts / text.removeprefix("uploaded ")).as_uri()
+                        url = self.store.folder(self.attempt, text.removeprefix("uploaded ")).as_uri()
                         output_file.write_text(f"artifact-url={url}\n", encoding="utf-8")
                 else:
                     ok, text = self._shell(self.expand(step["run"], context), workspace, home, output_file,
@@ -347,7 +352,7 @@ class LocalWorkflowRun:
         assert re.fullmatch(r'[^"<>|*?\r\n\\/:]+', name), f"invalid artifact name {name!r}"
         source = workspace / str(inputs["path"])
         target = self.store.folder(self.attempt, name)
-        if target.exists():
+        if self.store.taken(name):
             raise StepFailed(f"(409) Conflict: an artifact with this name already exists on the workflow run: {name!r}")
         target.parent.mkdir(parents=True, exist_ok=True)
         if not source.exists():
@@ -469,10 +474,11 @@ def _check_run(run: LocalWorkflowRun, project: Path, env: dict[str, str], shards
         assert sorted(p.name for p in artifact.iterdir()) == [f"{stem}.progress.jsonl", f"{stem}.xml"]
         ran += [case.node_id for case in read_report(artifact / f"{stem}.xml").cases]
     assert sorted(ran) == sorted(ids)
-    durations = json.loads((run.artifact("durations") / "durations.json").read_text())
+    attempt = run.runs["report"][0].attempt  # the report job's artifacts are named by the attempt that ran it
+    durations = json.loads((run.artifact(f"durations-{attempt}") / "durations.json").read_text())
     # a failed test teaches the store nothing: its time is not what a pass costs
     assert set(durations["tests"]) == set(ids) - set(failing)
-    assert sorted(case.node_id for case in read_report(run.artifact("merged-report") / "merged.xml").cases) \
+    assert sorted(case.node_id for case in read_report(run.artifact(f"merged-report-{attempt}") / "merged.xml").cases) \
         == sorted([*ids, *rerun])
 
 
@@ -517,9 +523,9 @@ def test_generated_workflow_runs_locally_and_a_failing_shard_still_reports(
     _check_run(run, example_dir, step_env, shards=3, failing=("tests/test_quick.py::test_added_and_failing",))
     # the red merge's HTML report is uploaded all the same, and the job summary links to it
     assert report["Upload HTML report"] == report["Link the HTML report"] == "success"
-    html = (run.artifacts / "html-report" / "report.html").read_text(encoding="utf-8")
+    html = (run.artifact("html-report-1") / "report.html").read_text(encoding="utf-8")
     assert [html.count(f'"label":"shard {k}/3"') for k in (1, 2, 3)] == [1, 1, 1]
-    assert f"[HTML report: the shard timeline]({(run.artifacts / 'html-report').as_uri()})" in run.summary()
+    assert f"[HTML report: the shard timeline]({run.artifact('html-report-1').as_uri()})" in run.summary()
 
 
 def test_a_failed_plan_skips_the_shards_and_the_report(
@@ -626,7 +632,7 @@ def test_the_store_lives_in_the_cache_across_runs_and_a_rerun_of_a_failed_shard_
     rerun_job = tmp_path / "run3-attempt2" / "jobs" / f"test-{red[0]}" / "workspace"
     assert "(uploaded by attempt 1)" in next(s.output for s in again.runs["test"][red[0]].steps
                                              if s.name == DOWNLOAD_ARTIFACT)
-    assert (rerun_job / "plan.json").read_bytes() == (second.artifact("sharder-plan") / "plan.json").read_bytes()
+    assert (rerun_job / "plan.json").read_bytes() == (second.artifact("sharder-plan-1") / "plan.json").read_bytes()
     # the same membership: attempt 2 ran exactly the tests attempt 1 ran for that shard, the plan's bin
     stem = f"shard-{red[0] + 1}-of-3"
     attempt_1 = _shard_tests(again.artifact(f"sharder-reports-{red[0]}-1") / f"{stem}.xml")
@@ -651,5 +657,5 @@ def test_the_store_lives_in_the_cache_across_runs_and_a_rerun_of_a_failed_shard_
     # the store: saved again under attempt 2's key, every test of run 101 and run 103 learned once (the shard's
     # attempt 1 was absorbed by attempt 1's report job; attempt 2's teaches only what attempt 1 could not)
     assert caches.keys == ["sharder-durations-101-1", "sharder-durations-103-1", "sharder-durations-103-2"]
-    durations = json.loads((again.artifact("durations") / "durations.json").read_text())
+    durations = json.loads((again.artifact("durations-2") / "durations.json").read_text())
     assert {entry["runs"] for entry in durations["tests"].values()} == {2} and len(durations["tests"]) == 36
