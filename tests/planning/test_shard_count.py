@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from sharder.core.durationtext import format_duration, parse_duration
@@ -175,6 +175,9 @@ def test_chosen_count_is_the_smallest_that_fits(seconds: list[float], target: fl
     times = suite(*seconds)
     choice = choose_shards(times, target_seconds=target, overhead_seconds=overhead, max_shards=max_shards)
     walls = {n: planned_wall(times, n, overhead) for n in range(1, max_shards + 1)}
+    # A wall equal to the target but for the last bits of a float sum (three 21.47 s tests against 21.47 s) fits or
+    # not by the order of the additions, which is no property of the choice: such cases are not judged.
+    assume(all(abs(wall - target) > 1e-9 * max(1.0, target) for wall in walls.values()))
     fitting = [n for n, wall in walls.items() if wall <= target]
     if fitting:
         assert choice.fits and choice.shards == min(fitting)
