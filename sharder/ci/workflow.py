@@ -89,7 +89,8 @@ HEADER = """\
 #           GitHub's cache (.sharder/), else a committed durations.json, else counting tests (the log says which);
 #   test:   one job per shard; JUnit reports and progress logs are uploaded even when tests fail, per attempt;
 #   report: runs unless the run was cancelled or the plan failed; merges every attempt's reports into the job
-#           summary, rebalances the store and saves it to the cache (default branch only; artifact "durations").
+#           summary, rebalances the store and saves it to the cache (default branch only; artifact "durations-N").
+# Every artifact's name ends in the run attempt N: a re-run job uploads again, and a run never takes a name twice.
 # The Install step and the Python version were chosen from the project's files (`sharder init` said why).
 # Actions are pinned by commit, their release in a comment; Dependabot's github-actions updates keep them current.
 """
