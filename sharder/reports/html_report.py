@@ -37,6 +37,7 @@ from sharder.reports.summary import (
     first_lines,
     headline,
     imbalance_text,
+    run_facts,
     shard_rows,
     timings_line,
     verdict_word,
@@ -235,11 +236,7 @@ def render_html(result: MergeResult, inputs: MergeInputs, *, dom_bar_limit: int 
               "img-src 'none'; connect-src 'none'; base-uri 'none'; form-action 'none'")
     ok = result.exit_code == 0
     identity = result.identity
-    facts = [f"{result.report_count} report{'s' if result.report_count != 1 else ''}"]
-    if identity.plan_id:
-        facts.append(f"plan {identity.plan_id}")
-    if identity.shards is not None:
-        facts.append(f"{identity.shards} shard{'s' if identity.shards != 1 else ''}")
+    facts = run_facts(result, str)  # escaped where the page writes it, as every string from a report
     balance = imbalance_text(result)
     if balance:
         facts.append(balance)

@@ -142,15 +142,22 @@ def timings_line(result: MergeResult) -> str | None:
     return f"planned with {describe_record(record)}" if isinstance(record, dict) else None
 
 
+def run_facts(result: MergeResult, quote: Callable[[str], str]) -> list[str]:
+    """How many reports, which plan, how many shards: the opening facts of every rendering (terminal, Markdown,
+    HTML), the plan id through the rendering's own `quote`, since it comes from a report."""
+    identity = result.identity
+    facts = [f"{result.report_count} report{'s' if result.report_count != 1 else ''}"]
+    if identity.plan_id:
+        facts.append(f"plan {quote(identity.plan_id)}")
+    if identity.shards is not None:
+        facts.append(f"{identity.shards} shard{'s' if identity.shards != 1 else ''}")
+    return facts
+
+
 def render_terminal(result: MergeResult) -> str:
     """Every value that came from a report (ids, messages, names, reasons) goes through `log_safe`: one line each,
     no workflow command, so the summary can be printed into a CI log whatever the suite put in it."""
-    identity = result.identity
-    intro = f"sharder merge: {result.report_count} report{'s' if result.report_count != 1 else ''}"
-    if identity.plan_id:
-        intro += f", plan {log_safe(identity.plan_id)}"
-    if identity.shards is not None:
-        intro += f", {identity.shards} shard{'s' if identity.shards != 1 else ''}"
+    intro = "sharder merge: " + ", ".join(run_facts(result, log_safe))
     out = [intro, "", format_table(SHARD_HEADER, shard_rows(result))] if result.shards else [intro]
     timings = timings_line(result)
     if timings:
@@ -319,12 +326,7 @@ def _all_tests_section(result: MergeResult, budget: int) -> _Section:
 def render_markdown(result: MergeResult, budget: int = STEP_SUMMARY_LIMIT - MARKDOWN_MARGIN) -> str:
     """The summary as GitHub-flavoured Markdown, at most `budget` bytes: long lists are cut, with a note."""
     mark = "✅" if result.exit_code == 0 else "❌"
-    identity = result.identity
-    facts = [f"{result.report_count} report{'s' if result.report_count != 1 else ''}"]
-    if identity.plan_id:
-        facts.append(f"plan {md.code(identity.plan_id)}")
-    if identity.shards is not None:
-        facts.append(f"{identity.shards} shard{'s' if identity.shards != 1 else ''}")
+    facts = run_facts(result, md.code)
     head = [f"## sharder: {mark} {headline(result)}", "", ", ".join(facts)]
     timings = timings_line(result)
     if timings:
