@@ -60,7 +60,7 @@ if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().p
     sys.path.append(sys.path.pop(0))
 
 import redis
-from reference import bench_parser, geometric_mean, load_flat, pytest_split_bins, shard_counts
+from reference import bench_parser, geometric_mean, history_projects, load_flat, pytest_split_bins, shard_counts
 from stale import _store_seconds, pairs, sharder_bins
 
 from sharder.core.table import format_table
@@ -429,12 +429,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--variants", action="store_true", help="also measure other batch policies")
     args = parser.parse_args(argv)
 
-    root = args.shared / "bench" / "history"
-    projects = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-    if args.projects:
-        projects = [p for p in projects if p.name in args.projects.split(",")]
+    projects = history_projects(args.shared, args.projects, "queue")
     if not projects:
-        print(f"queue: no histories in {root}", file=sys.stderr)
         return 2
     measured = variants() if args.variants else {}
     all_flags: list[str] = []

@@ -77,3 +77,18 @@ def bench_parser(doc: str | None) -> argparse.ArgumentParser:
     parser.add_argument("--shards", type=shard_counts, default=shard_counts(DEFAULT_SHARDS),
                         help=f"shard counts, e.g. 2-64 or 2,4,8 (default {DEFAULT_SHARDS})")
     return parser
+
+
+def history_projects(shared: Path, names: str | None, tool: str) -> list[Path]:
+    """The history folders under `shared`/bench/history (only `names`, comma-separated, when given); an empty
+    list after saying on stderr that there are none, for the caller to exit 2."""
+    import sys
+
+    root = shared / "bench" / "history"
+    projects = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    if names:
+        projects = [p for p in projects if p.name in names.split(",")]
+    if not projects:
+        print(f"{tool}: no histories in {root}", file=sys.stderr)
+    return projects
+

@@ -29,12 +29,11 @@ from __future__ import annotations
 import math
 import random
 import statistics
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from reference import bench_parser, geometric_mean, load_flat, makespan, pytest_split_bins
+from reference import bench_parser, geometric_mean, history_projects, load_flat, makespan, pytest_split_bins
 
 from sharder.core.nodeid import module_of
 from sharder.core.table import format_table
@@ -338,12 +337,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--variants", action="store_true", help="also measure the estimation and hedging ideas")
     args = parser.parse_args(argv)
 
-    root = args.shared / "bench" / "history"
-    projects = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-    if args.projects:
-        projects = [p for p in projects if p.name in args.projects.split(",")]
+    projects = history_projects(args.shared, args.projects, "stale")
     if not projects:
-        print(f"stale: no histories in {root}", file=sys.stderr)
         return 2
     variants = {name: v for name, v in VARIANTS.items() if name != "sharder (store: EMA 0.5 + regime reset)"
                 and not name.startswith("oracle")} if args.variants else {}
