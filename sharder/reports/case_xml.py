@@ -15,6 +15,10 @@ the namespaces in scope, nested markup flattened to its text, serialised as UTF-
 comments, CDATA sections and character references, where the tree dropped the comments and escaped the rest: the
 same content as canonical XML sees it, and a `&#13;` even survives (the tree wrote a bare carriage return, which
 reads back as a newline).
+
+A run of plain cases the reader took in bulk (`plain_runs`) is noted as one run, its cases given no span of their
+own (`CaseXml.runs`): the merged report copies the run whole, and only a case that must be written differently is
+cut out of it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import tempfile
 import weakref
 import xml.etree.ElementTree as ElementTree
 from array import array
+from bisect import bisect_right
 from collections.abc import Iterator
 from typing import BinaryIO
 from xml.sax.saxutils import quoteattr
@@ -56,31 +61,50 @@ class CaseXml:
     """The XML of a report's cases, in the report's case order: in the copy of the report (`stream`), or, for the
     cases that went through the tree, in a second spool (`rewritten`, where their offsets are stored inverted)."""
 
-    def __init__(self, stream: BinaryIO, rewritten: BinaryIO | None, spans: array[int]) -> None:
+    def __init__(self, stream: BinaryIO, rewritten: BinaryIO | None, spans: array[int],
+                 runs: list[tuple[int, int, int, int]] | None = None) -> None:
         self._stream = stream
         self._rewritten = rewritten
         self._spans = spans  # per case: start, end, where properties go (`with_additions`), earlier attempts
+        # Runs of plain cases taken in bulk (`plain_runs`), in case order: (first case, cases, start, end in the
+        # copy), so a writer can copy a run as a whole.
+        self.runs = runs or []
+        self._block, self._block_at = b"", 0  # the last block read of the copy, shared by `fragments` calls
         self._closers = [weakref.finalize(self, spool.close) for spool in (stream, rewritten) if spool is not None]
 
-    def fragments(self) -> Iterator[tuple[bytes, int, int]]:
+    def fragments(self, first: int = 0, stop: int | None = None) -> Iterator[tuple[bytes, int, int]]:
         """(the case's bytes, where properties go as `with_additions` takes it, how many earlier-attempt children it
-        holds) for each case; read back in large blocks, since cases come mostly in the order of the report."""
+        holds) for each case from `first` up to `stop`; read back in large blocks, since cases come mostly in the
+        order of the report. A case of a run (`runs`, its span all zeros) is cut out of its run's bytes."""
         self._stream.flush()
         fd = self._stream.fileno()
         if self._rewritten is not None:
             self._rewritten.flush()
         spans = self._spans
-        block, block_at = b"", 0
-        for index in range(0, len(spans), 4):
+        run_cases: list[bytes] = []  # the cases of the run last met, from its first case, `run_first`, on
+        run_first = -1
+        for index in range(4 * first, len(spans) if stop is None else 4 * stop, 4):
             start, end = spans[index], spans[index + 1]
+            if start == end == 0:  # no case ends where it starts: a case of a run
+                case = index // 4
+                if not run_first <= case < run_first + len(run_cases):
+                    run_first, count, run_start, run_end = self.runs[bisect_right(self.runs, (case, _AFTER_ANY)) - 1]
+                    run_cases = _run_cases(self.run_bytes(run_start, run_end), count)
+                yield run_cases[case - run_first], -1, 0
+                continue
             if start < 0:
                 assert self._rewritten is not None
                 yield os.pread(self._rewritten.fileno(), ~end - ~start, ~start), spans[index + 2], spans[index + 3]
                 continue
-            if start < block_at or end > block_at + len(block):
-                block_at = start
-                block = os.pread(fd, max(_READ_BLOCK, end - start), start)
-            yield block[start - block_at:end - block_at], spans[index + 2], spans[index + 3]
+            if start < self._block_at or end > self._block_at + len(self._block):
+                self._block_at = start
+                self._block = os.pread(fd, max(_READ_BLOCK, end - start), start)
+            yield self._block[start - self._block_at:end - self._block_at], spans[index + 2], spans[index + 3]
+
+    def run_bytes(self, start: int, end: int) -> bytes:
+        """A run's bytes (`runs`), from the copy of the report."""
+        self._stream.flush()
+        return os.pread(self._stream.fileno(), end - start, start)
 
     def close(self) -> None:
         for closer in self._closers:
@@ -107,6 +131,8 @@ class CaseCapture:
         self._properties_at = -1
         self._first_child_at = -1
         self._instruction_in_case = False
+        self._skipped = 0  # bytes a RunTaker took before expat's current index: file offset = index + this
+        self._runs: list[tuple[int, int, int, int]] = []  # runs of plain cases taken in bulk, as CaseXml's
         parser.XmlDeclHandler = self._xml_declaration
         parser.ProcessingInstructionHandler = self._instruction
         parser.StartNamespaceDeclHandler = self._namespace_start
@@ -121,10 +147,17 @@ class CaseCapture:
         self._stream.write(chunk)
         self._window += chunk
 
+    def _at(self) -> int:
+        """Where expat is, as an offset in the file (and the spool)."""
+        return self._parser.CurrentByteIndex + self._skipped
+
+    def skipped(self, count: int) -> None:
+        self._skipped += count
+
     def after(self) -> None:
         """Let go of the bytes no open case needs: expat has consumed everything before its current index (an
         incomplete tag at the end of the chunk starts there, and may be a case's)."""
-        keep = self._case_at if self._case_at >= 0 else self._parser.CurrentByteIndex
+        keep = self._case_at if self._case_at >= 0 else self._at()
         if keep > self._window_at:
             del self._window[:keep - self._window_at]
             self._window_at = keep
@@ -146,7 +179,7 @@ class CaseCapture:
             self._instruction_in_case = True
 
     def _namespace_start(self, prefix: str | None, uri: str) -> None:
-        self._namespaces.append((prefix or "", uri, self._parser.CurrentByteIndex))
+        self._namespaces.append((prefix or "", uri, self._at()))
 
     def _namespace_end(self, prefix: str | None) -> None:
         self._namespaces.pop()
@@ -154,16 +187,16 @@ class CaseCapture:
     # -- the reader's calls -------------------------------------------------------------------------------------
 
     def case_started(self) -> None:
-        self._case_at = self._parser.CurrentByteIndex
+        self._case_at = self._at()
         self._properties_at = self._first_child_at = -1
 
     def child_started(self) -> None:
         """The case's first child element starts here."""
-        self._first_child_at = self._parser.CurrentByteIndex - self._case_at
+        self._first_child_at = self._at() - self._case_at
 
     def properties_ended(self) -> None:
         """The case's first `<properties>` child ends here: before its end tag, or at the `/>` of an empty one."""
-        at = self._parser.CurrentByteIndex
+        at = self._at()
         local = at - self._window_at
         if self._window[local:local + len(self._properties_end)] != self._properties_end:
             at -= 2
@@ -173,7 +206,7 @@ class CaseCapture:
         """Note the case that ends here; its number among the occurrences, for `finish`."""
         start = self._case_at
         self._case_at = -1
-        end = self._parser.CurrentByteIndex  # an empty case's end; else where its end tag starts
+        end = self._at()  # an empty case's end; else where its end tag starts
         window = self._window
         local = end - self._window_at
         if window.startswith(self._case_end, local):
@@ -202,7 +235,7 @@ class CaseCapture:
             return self.case_ended(False, 0)
         start = self._case_at
         self._case_at = -1
-        end = self._parser.CurrentByteIndex
+        end = self._at()
         window = self._window
         local = end - self._window_at
         if window.startswith(_CASE_END, local):
@@ -211,21 +244,56 @@ class CaseCapture:
         spans.extend((start, end, -1, 0))
         return len(spans) // 4 - 1
 
+    def takes_runs(self) -> bool:
+        """Whether cases can be copied as they are (see `plain_case_ended`), so a run of them can be taken."""
+        return not self._namespaces and self._encoding is None and not self._instruction_in_case
+
+    def plain_run(self, offset: int, size: int, count: int) -> int:
+        """Note a run of `count` plain cases (`plain_runs`), `size` bytes at `offset` in the file; the number of
+        its first case among the occurrences. Its cases get no spans of their own (zeros: `CaseXml` finds them in
+        the run), which would cost four numbers a case, a million times."""
+        first = len(self._spans) // 4
+        self._spans.frombytes(bytes(4 * self._spans.itemsize * count))
+        self._runs.append((first, count, offset, offset + size))
+        return first
+
     def finish(self, occurrences: array[int] | None) -> CaseXml:
         """The kept XML: for each case of the report, the occurrence whose content it took (the last of a rerun);
         None when every occurrence is a case of its own."""
         kept = self._spans
-        if occurrences is not None:
+        runs = self._runs
+        if occurrences is not None:  # a rerun folded: cases no longer follow the occurrences, nor runs the cases
+            self._spell_out_runs()
+            runs = []
             kept = array("q")
             for occurrence in occurrences:
                 kept.extend(self._spans[4 * occurrence:4 * occurrence + 4])
         self._window = bytearray()
-        return CaseXml(self._stream, self._rewritten, kept)
+        return CaseXml(self._stream, self._rewritten, kept, runs)
+
+    def _spell_out_runs(self) -> None:
+        """Give each case of a run the span of its own that `plain_run` spared it."""
+        self._stream.flush()
+        for first, count, start, end in self._runs:
+            run = os.pread(self._stream.fileno(), end - start, start)
+            at = start
+            for number, piece in enumerate(run.split(b"/>")[:count]):
+                case_start = at + len(piece) - len(piece.lstrip(b" \t\r\n"))
+                at += len(piece) + 2
+                self._spans[4 * (first + number):4 * (first + number) + 2] = array("q", (case_start, at))
 
     def discard(self) -> None:
         for spool in (self._stream, self._rewritten):
             if spool is not None:
                 spool.close()
+
+
+_AFTER_ANY = 1 << 62  # sorts after every count, start and end: `bisect` by a run's first case alone
+
+
+def _run_cases(run: bytes, count: int) -> list[bytes]:
+    """Each case of a run as the reader would have cut it out: from its `<` to its `/>`."""
+    return [piece.lstrip(b" \t\r\n") + b"/>" for piece in run.split(b"/>")[:count]]
 
 
 def _encoding_by_bytes(start: bytes) -> str | None:

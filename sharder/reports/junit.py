@@ -7,7 +7,8 @@ its element tree (2 GB before). A writer that copies the cases into another
 report asks for `keep_xml`: each case's bytes are then spooled to a temporary file (`case_xml`). The cases are read
 under any root (`<testsuite>` or `<testsuites>`) and at any depth; junitparser's view of a report stops at the
 `<testsuite>` children of the root, so a nested `<testsuites>` or a bare `<testcase>` would go unseen, and its
-per-element wrappers cost several microseconds per attribute.
+per-element wrappers cost several microseconds per attribute. Runs of plain passes in pytest's own form skip expat's
+events and are read in bulk (`plain_runs`, whose docstring says why that accepts and reads nothing expat would not).
 
 Mapping a case to a node id, in order of trust:
 1. the `sharder_nodeid` property sharder's plugin writes on every case;
@@ -82,7 +83,7 @@ def read_report(
     reader = ReportReader(where, index, parser, capture)
     try:
         with collector_paused():
-            stream(where, parser, capture)
+            stream(where, parser, capture, reader)
             return reader.report()
     except BaseException:
         if capture is not None:

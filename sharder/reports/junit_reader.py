@@ -8,6 +8,7 @@ import pyexpat
 from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 
 from sharder.core.errors import SharderError
@@ -27,6 +28,7 @@ from sharder.reports.junit_cases import (
     parse_number,
     plain_case,
 )
+from sharder.reports.plain_runs import RunFinder, is_xml_text
 from sharder.reports.safe_xml import is_junit_root, not_junit
 
 
@@ -126,6 +128,7 @@ class ReportReader:
         # Times as written, read once: most reports repeat a few thousand values ("0.003"), and one float object
         # per case would be 24 MB a million cases (shared by the merge's attempts and outcomes, all alive at once).
         self.seconds_of: dict[str, float] = {}
+        self.runs = RunFinder()
         if parser is not None:
             parser.StartElementHandler = self.start
             parser.EndElementHandler = self.end
@@ -398,6 +401,88 @@ class ReportReader:
         if found is None:
             self.other_cases[slot] = len(self.node_ids)
         return found
+
+    # -- runs of plain cases (a `safe_xml.RunTaker`; see `plain_runs`) -------------------------------------------
+
+    def find(self, chunk: bytes) -> list[tuple[int, int]]:
+        return self.runs.find(chunk)
+
+    def take(self, run: bytes, offset: int) -> bool:
+        """Read a run of plain cases in bulk, as `_close_plain_case` would read each of them, or leave it to expat
+        (False) where it is not inside a suite's own content or holds anything that case does not: a rerun, an id
+        met before, a time that is no observation, an unnamed case."""
+        capture = self.capture
+        if (self.case_depth or self.skip_depth or self.suite_properties is not None or not self.open
+                or self.foreign_root is not None or (capture is not None and not capture.takes_runs())
+                or not is_xml_text(run)):
+            return False
+        # The run has `RUN`'s form, and no value in it holds a quote: split at the quotes, every case is six
+        # pieces, its classname, name and time the second, fourth and sixth.
+        pieces = run.split(b'"')
+        classnames = list(map(bytes.decode, pieces[1::6]))
+        case_names = list(map(bytes.decode, pieces[3::6]))
+        count = len(case_names)
+        if "" in classnames:
+            fallback = [f"{classname}::{name}" if classname else name
+                        for classname, name in zip(classnames, case_names, strict=True)]
+            if "" in fallback:
+                return False
+        else:
+            fallback = list(map("::".join, zip(classnames, case_names, strict=True)))
+        index = self.index
+        if index is not None and type(index) is LazyManglingIndex:
+            index = self.index = index.built()
+        mapped = list(map(index.get, zip(classnames, case_names, strict=True))) if index else None
+        node_ids = fallback if mapped is None else [exact or key for exact, key in zip(mapped, fallback, strict=True)]
+        seconds = self._run_seconds(list(map(bytes.decode, pieces[5::6])))
+        if seconds is None:
+            return False
+        position = len(self.node_ids)
+        first_case = self.first_case
+        known = len(first_case)
+        first_case.update(zip(node_ids, range(position, position + count), strict=True))
+        if len(first_case) != known + count:  # an id met before, or twice in the run: reruns, for `_close_case`
+            self._undo_run()
+            return False
+        suite = self.open[-1]
+        suite.cases += count
+        occurrence = capture.plain_run(offset, len(run), count) if capture is not None else -1
+        self.node_ids.extend(node_ids)
+        self.seconds.extend(seconds)
+        where = 2 * suite.index
+        if mapped is None:
+            self.where_of.extend(array("q", (where,)) * count)
+        else:
+            self.where_of.extend(array("q", [where + 1 if exact else where for exact in mapped]))
+        self.attributes_of.extend(map(hash, zip(classnames, case_names, repeat(None, count), strict=True)))
+        if self.content_of is not None:
+            self.content_of.extend(range(occurrence, occurrence + count))
+        return True
+
+    def _undo_run(self) -> None:
+        """The first case of each id again, as it was before the run's ids went in (they overwrote the earlier
+        cases of the ids they repeat), and no more runs: a report with reruns is read case by case."""
+        node_ids = self.node_ids
+        self.first_case = dict(zip(reversed(node_ids), range(len(node_ids) - 1, -1, -1), strict=True))
+        self.runs.enabled = False
+
+    def _run_seconds(self, texts: list[str]) -> list[float] | None:
+        """Each time of a run, through the cache of times as written; None if one is no observation or too long
+        (the case then goes through `_close_case`, which says so)."""
+        known = self.seconds_of
+        seconds = list(map(known.get, texts))
+        if None not in seconds:
+            return seconds  # type: ignore[return-value]  # no None left
+        new: dict[str, float] = {}
+        for text in set(texts).difference(known):
+            value = _seconds(text)
+            if value is None or value > MAX_TEST_SECONDS:
+                return None
+            new[text] = value
+        if len(known) + len(new) <= _KNOWN_TIMES:
+            known.update(new)
+            return list(map(known.__getitem__, texts))
+        return [known[text] if text in known else new[text] for text in texts]
 
     # -- the end ------------------------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ import errno
 import os
 import pyexpat
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
@@ -95,6 +95,18 @@ class ChunkObserver(Protocol):
 
     def after(self) -> None: ...
 
+    def skipped(self, count: int) -> None:
+        """`count` bytes of the chunk were taken by a `RunTaker` and never shown to expat."""
+
+
+class RunTaker(Protocol):
+    """Takes runs of bytes out of the stream before expat sees them (`plain_runs`): it names candidate runs in
+    each chunk, and is asked, once expat has consumed everything before a run, whether it takes it."""
+
+    def find(self, chunk: bytes) -> list[tuple[int, int]]: ...
+
+    def take(self, run: bytes, offset: int) -> bool: ...
+
 
 def _refuse_doctype(name: str, sysid: str | None, pubid: str | None, has_internal_subset: int) -> None:
     raise defusedxml.DTDForbidden(name, sysid, pubid)
@@ -133,18 +145,64 @@ def release(parser: pyexpat.XMLParserType) -> None:
         setattr(parser, handler, None)
 
 
-def stream(path: str | os.PathLike[str], parser: pyexpat.XMLParserType, observer: ChunkObserver | None = None) -> None:
-    """Feed the file to `parser` (from `defused_parser`, its handlers set by the caller) chunk by chunk.
+def stream(path: str | os.PathLike[str], parser: pyexpat.XMLParserType, observer: ChunkObserver | None = None,
+           runs: RunTaker | None = None) -> None:
+    """Feed the file to `parser` (from `defused_parser`, its handlers set by the caller) chunk by chunk; with
+    `runs`, the runs it takes go to it instead (see `plain_runs` for why that cannot change what is accepted).
 
     Nothing of the document is kept here; a handler that raises stops the parse with its exception (refusals and
     parse errors become `refusals`' one-line errors)."""
     name = os.fspath(path)
     # A regular file within the input size limit (a FIFO or /dev/zero is refused before a byte is read).
     with refusals(name), BoundedInput(name, "report") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
-            if observer is not None:
-                observer.before(chunk)
-            parser.Parse(chunk, False)
-            if observer is not None:
-                observer.after()
+        if runs is None:
+            while chunk := handle.read(CHUNK_BYTES):
+                if observer is not None:
+                    observer.before(chunk)
+                parser.Parse(chunk, False)
+                if observer is not None:
+                    observer.after()
+        else:
+            _stream_taking_runs(handle.read, parser, observer, runs)
         parser.Parse(b"", True)
+
+
+def _stream_taking_runs(read: Callable[[int], bytes], parser: pyexpat.XMLParserType,
+                        observer: ChunkObserver | None, runs: RunTaker) -> None:
+    """`stream`'s loop with a `RunTaker`. Each chunk ends at its last `>`, the rest carried into the next one, so a
+    run is never cut in two; expat is fed the bytes between the runs taken."""
+    if hasattr(parser, "SetReparseDeferralEnabled"):  # expat >= 2.6 would hold a complete tag back
+        parser.SetReparseDeferralEnabled(False)
+    fed = 0  # bytes shown to expat
+    offset = 0  # bytes of the file passed on (the chunk's place in the file)
+    carry = b""
+    while True:
+        block = read(CHUNK_BYTES)
+        chunk = carry + block if carry else block
+        carry = b""
+        if block:
+            cut = chunk.rfind(b">") + 1
+            if cut > 0 and len(chunk) - cut <= CHUNK_BYTES:
+                chunk, carry = chunk[:cut], chunk[cut:]
+        if not chunk:
+            return
+        if observer is not None:
+            observer.before(chunk)
+        position = 0
+        for start, end in runs.find(chunk):
+            if start > position:
+                parser.Parse(chunk[position:start], False)
+                fed += start - position
+                position = start
+            if parser.CurrentByteIndex == fed and runs.take(chunk[start:end], offset + start):
+                position = end
+                if observer is not None:
+                    observer.skipped(end - start)
+        if position < len(chunk):
+            parser.Parse(chunk[position:] if position else chunk, False)
+            fed += len(chunk) - position
+        if observer is not None:
+            observer.after()
+        offset += len(chunk)
+        if not block:
+            return
