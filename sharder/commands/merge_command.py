@@ -103,14 +103,14 @@ def _merge_and_report(
     from sharder.reports.verdict import judge
 
     plan = read_plan(plan_path) if plan_path is not None else None
-    writer = MergedReportWriter() if output is not None else None
+    writer = MergedReportWriter(output) if output is not None else None
     inputs = collect(paths, plan, sink=writer.add_report if writer is not None else None)
     identity = resolve_identity(inputs, plan)
     result = judge(inputs, identity, fail_on_flaky=fail_on_flaky)
     if writer is not None and output is not None:
         writer.add_recovered(result.recovered, identity.plan_id)
         writer.add_missing(result)
-        writer.write(output)
+        writer.write()
     text = render_terminal(result)
     if output is not None:
         text += f"\nmerged report written to {log_safe(os.fspath(output))}"

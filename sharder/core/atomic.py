@@ -7,8 +7,10 @@ import errno
 import os
 import stat
 import tempfile
-from collections.abc import Iterable
+import weakref
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from sharder.core.errors import SharderError
 
@@ -60,6 +62,61 @@ def _write_replacing(target: Path, chunks: Iterable[bytes]) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
+
+
+class AtomicFile:
+    """A file written in place of `path` only when `commit` is called: a temp file beside it, written at will
+    (seek included), then fsynced and renamed over it; `discard`, or an error, removes it and `path` stays as it
+    was. For a writer that streams more than it can hold and knows its first bytes last (the merged report's
+    totals). Every refused write is the `SharderError` `atomic_write_chunks` raises."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        directory = self.path.parent if str(self.path.parent) else Path(".")
+        with self._refusals():
+            directory.mkdir(parents=True, exist_ok=True)
+            fd, self._tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
+            os.fchmod(fd, _mode_for(self.path))
+        self.handle = os.fdopen(fd, "w+b")
+        self._closer = weakref.finalize(self, _remove, self.handle, self._tmp_name)
+
+    @contextlib.contextmanager
+    def _refusals(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError as exc:
+            self.discard()
+            reason = exc.strerror or str(exc)
+            raise SharderError(f"cannot write {os.fspath(self.path)!r}: {reason}{_HINTS.get(exc.errno or 0, '')}; "
+                               "the old file, if any, is unchanged") from None
+
+    def write(self, data: bytes) -> None:
+        with self._refusals():
+            self.handle.write(data)
+
+    def write_at(self, offset: int, data: bytes) -> None:
+        with self._refusals():
+            self.handle.flush()
+            os.pwrite(self.handle.fileno(), data, offset)
+
+    def commit(self) -> None:
+        with self._refusals():
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
+            self.handle.close()
+            os.replace(self._tmp_name, self.path)
+        self._closer.detach()
+
+    def discard(self) -> None:
+        if hasattr(self, "_closer"):
+            self._closer()
+
+
+def _remove(handle: BinaryIO, name: str) -> None:
+    with contextlib.suppress(OSError):  # the flush of what is left fails on a full disk; the file goes anyway
+        handle.close()
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(name)
 
 
 def _mode_for(target: Path) -> int:
