@@ -81,6 +81,8 @@ class TestOutcomes(Mapping[str, TestOutcome]):
 
     def __init__(self, held: dict[str, TestOutcome | Attempt]) -> None:
         self._held = held
+        self._decided: list[TestOutcome] | None = None
+        self._slowest: dict[int, list[TestOutcome]] = {}
 
     def __getitem__(self, node_id: str) -> TestOutcome:
         value = self._held[node_id]
@@ -107,12 +109,22 @@ class TestOutcomes(Mapping[str, TestOutcome]):
 
     def decided(self) -> Iterator[TestOutcome]:
         """The outcomes that are not a single passing attempt (failures, skips, flaky and rerun tests), in order."""
-        return (value for value in self._held.values() if isinstance(value, TestOutcome))
+        if self._decided is None:  # asked for by every rendering: the million passes looked at once
+            self._decided = [value for value in self._held.values() if isinstance(value, TestOutcome)]
+        return iter(self._decided)
 
     def slowest(self, count: int) -> list[TestOutcome]:
-        """The `count` longest, ties by id: an attempt has the seconds and id its outcome would have."""
-        held = heapq.nsmallest(count, self._held.values(), key=lambda t: (-t.seconds, t.node_id))
-        return [value if isinstance(value, TestOutcome) else _passed(value) for value in held]
+        """The `count` longest, ties by id: an attempt has the seconds and id its outcome would have. The
+        count-th longest time is found among the bare seconds at C speed; only the tests at or above it are
+        ordered by (time, id)."""
+        if count not in self._slowest:
+            values = self._held.values()
+            longest = heapq.nlargest(count, map(_seconds, values))
+            candidates = [value for value in values if value.seconds >= longest[-1]] if longest else []
+            candidates.sort(key=lambda t: (-t.seconds, t.node_id))
+            self._slowest[count] = [value if isinstance(value, TestOutcome) else _passed(value)
+                                    for value in candidates[:count]]
+        return self._slowest[count]
 
 
 @dataclass
