@@ -74,7 +74,10 @@ class Suite:
         self.flat = self.work / ".test_durations"
         self.common = ["-c", str(self.ini), f"--rootdir={self.site}", "-p", "no:randomly",
                        *(paths or SUITES[name])]
-        self.env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+        # One thread per math library: OpenBLAS spins its threads while it waits, so on a small machine a scipy
+        # process's wall and CPU measured the spinning (what a CI job with one core per job sees as well).
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+                    **dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"), "1")}
         self.cpu: list[float] = []  # each run's CPU seconds (user + sys), beside its wall: how loaded the machine was
 
     def run(self, args: Sequence[str], *, allowed: Sequence[int] = (0, 1, 5)) -> float:
@@ -91,9 +94,17 @@ class Suite:
         return seconds
 
     def collect(self) -> list[str]:
-        out = subprocess.run([self.python, "-m", "pytest", "--collect-only", *self.common], cwd=self.site,
-                             env=self.env, capture_output=True, text=True, check=False)
-        return [line for line in out.stdout.splitlines() if "::" in line]
+        """The suite's node ids, from pytest's own items (its printed list cuts an id holding a newline)."""
+        listing = self.work / "collected.json"
+        script = ("import json, sys, pytest\n"
+                  "class Ids:\n"
+                  "    def pytest_collection_finish(self, session):\n"
+                  f"        open({str(listing)!r}, 'w').write(json.dumps([i.nodeid for i in session.items]))\n"
+                  "sys.exit(pytest.main(['--collect-only', '-q', *sys.argv[1:]], plugins=[Ids()]))\n")
+        subprocess.run([self.python, "-c", script, *self.common], cwd=self.site, env=self.env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        ids: list[str] = json.loads(listing.read_text())
+        return ids
 
 
 def record(suite: Suite) -> None:
