@@ -62,13 +62,17 @@ class CaseXml:
     cases that went through the tree, in a second spool (`rewritten`, where their offsets are stored inverted)."""
 
     def __init__(self, stream: BinaryIO, rewritten: BinaryIO | None, spans: array[int],
-                 runs: list[tuple[int, int, int, int]] | None = None) -> None:
+                 runs: list[tuple[int, int, int, int]] | None = None, runs_named_as_written: frozenset[int] = frozenset()
+                 ) -> None:
         self._stream = stream
         self._rewritten = rewritten
         self._spans = spans  # per case: start, end, where properties go (`with_additions`), earlier attempts
         # Runs of plain cases taken in bulk (`plain_runs`), in case order: (first case, cases, start, end in the
         # copy), so a writer can copy a run as a whole.
         self.runs = runs or []
+        # The runs (by first case) whose every id is its case's `classname::name` as the bytes spell it: a writer
+        # can add the ids to such a run by substitution, without the ids themselves.
+        self.runs_named_as_written = runs_named_as_written
         self._block, self._block_at = b"", 0  # the last block read of the copy, shared by `fragments` calls
         self._closers = [weakref.finalize(self, spool.close) for spool in (stream, rewritten) if spool is not None]
 
@@ -133,6 +137,7 @@ class CaseCapture:
         self._instruction_in_case = False
         self._skipped = 0  # bytes a RunTaker took before expat's current index: file offset = index + this
         self._runs: list[tuple[int, int, int, int]] = []  # runs of plain cases taken in bulk, as CaseXml's
+        self._named_as_written: set[int] = set()
         parser.XmlDeclHandler = self._xml_declaration
         parser.ProcessingInstructionHandler = self._instruction
         parser.StartNamespaceDeclHandler = self._namespace_start
@@ -248,18 +253,21 @@ class CaseCapture:
         """Whether cases can be copied as they are (see `plain_case_ended`), so a run of them can be taken."""
         return not self._namespaces and self._encoding is None and not self._instruction_in_case
 
-    def plain_run(self, offset: int, size: int, count: int) -> int:
+    def plain_run(self, offset: int, size: int, count: int, named_as_written: bool) -> int:
         """Note a run of `count` plain cases (`plain_runs`), `size` bytes at `offset` in the file; the number of
         its first case among the occurrences. Its cases get no spans of their own (zeros: `CaseXml` finds them in
         the run), which would cost four numbers a case, a million times."""
         first = len(self._spans) // 4
         self._spans.frombytes(bytes(4 * self._spans.itemsize * count))
         self._runs.append((first, count, offset, offset + size))
+        if named_as_written:
+            self._named_as_written.add(first)
         return first
 
-    def finish(self, occurrences: array[int] | None) -> CaseXml:
+    def finish(self, occurrences: array[int] | None, ids_renamed: bool = False) -> CaseXml:
         """The kept XML: for each case of the report, the occurrence whose content it took (the last of a rerun);
-        None when every occurrence is a case of its own."""
+        None when every occurrence is a case of its own. `ids_renamed`: the reader changed ids after reading them
+        (qualified keys met in several suites), so no run is named as written any more."""
         kept = self._spans
         runs = self._runs
         if occurrences is not None:  # a rerun folded: cases no longer follow the occurrences, nor runs the cases
@@ -269,7 +277,8 @@ class CaseCapture:
             for occurrence in occurrences:
                 kept.extend(self._spans[4 * occurrence:4 * occurrence + 4])
         self._window = bytearray()
-        return CaseXml(self._stream, self._rewritten, kept, runs)
+        named = frozenset() if ids_renamed or not runs else frozenset(self._named_as_written)
+        return CaseXml(self._stream, self._rewritten, kept, runs, named)
 
     def _spell_out_runs(self) -> None:
         """Give each case of a run the span of its own that `plain_run` spared it."""

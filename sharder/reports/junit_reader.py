@@ -422,7 +422,8 @@ class ReportReader:
         classnames = list(map(bytes.decode, pieces[1::6]))
         case_names = list(map(bytes.decode, pieces[3::6]))
         count = len(case_names)
-        if "" in classnames:
+        spelled = "" not in classnames  # every id `classname::name`, as a template can spell it from the bytes
+        if not spelled:
             fallback = [f"{classname}::{name}" if classname else name
                         for classname, name in zip(classnames, case_names, strict=True)]
             if "" in fallback:
@@ -446,7 +447,8 @@ class ReportReader:
             return False
         suite = self.open[-1]
         suite.cases += count
-        occurrence = capture.plain_run(offset, len(run), count) if capture is not None else -1
+        occurrence = (capture.plain_run(offset, len(run), count, spelled and not (mapped and any(mapped)))
+                      if capture is not None else -1)
         self.node_ids.extend(node_ids)
         self.seconds.extend(seconds)
         where = 2 * suite.index
@@ -502,7 +504,7 @@ class ReportReader:
             for key, value in own.items():
                 suite_properties.setdefault(key, value)
         timestamps = [suite.timestamp for suite in suites if suite.tag == "testsuite"]
-        xml = self.capture.finish(self.content_of) if self.capture is not None else None
+        xml = self.capture.finish(self.content_of, bool(self.spread)) if self.capture is not None else None
         return Report(self.where, self.node_ids, self.seconds, self.special, suite_properties, timestamps,
                       self._contradiction(), property_sets, xml)
 

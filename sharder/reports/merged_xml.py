@@ -45,6 +45,8 @@ _node_id = attrgetter("node_id")
 _shard = attrgetter("shard")
 _earlier_failures = attrgetter("earlier_failures")
 _PIECES_PER_WRITE = 4 * 4096
+# Below this many cases written one by one, their ids are escaped one by one rather than checked all at once.
+_IDS_ASKED_ONE_BY_ONE = 50_000
 
 
 def xml_text(text: str) -> str:
@@ -166,12 +168,17 @@ class MergedReportWriter:
         write = pending.append
         write_all = pending.extend
         special = report.special
-        # Whether every id is printable ASCII with nothing to escape, as `_attribute_bytes` would find each one:
-        # asked once of all of them at C speed, not once per case.
-        ids = "".join(map(_node_id, attempts))
-        plain_ids = ids.isascii() and ids.isprintable() and _ATTRIBUTE_SPECIAL.search(ids) is None
-        del ids
         runs = _copyable_runs(xml.runs, attempts, special)
+        spelled = xml.runs_named_as_written
+        # Whether every id is printable ASCII with nothing to escape, as `_attribute_bytes` would find each one:
+        # asked once of all of them at C speed, not once per case; not asked where most cases are in runs spelled
+        # from their bytes (`_spelled_run`), which need no id.
+        covered = sum(count for first, count, _, _ in runs if first in spelled)
+        plain_ids = False
+        if len(attempts) - covered > _IDS_ASKED_ONE_BY_ONE:
+            ids = "".join(map(_node_id, attempts))
+            plain_ids = ids.isascii() and ids.isprintable() and _ATTRIBUTE_SPECIAL.search(ids) is None
+            del ids
         done = 0  # the cases written so far
         for first, count, run_start, run_end in [*runs, (len(attempts), 0, 0, 0)]:
             for position, (fragment, properties_at, present) in enumerate(xml.fragments(done, first), done):
@@ -210,8 +217,10 @@ class MergedReportWriter:
                 pending.clear()
                 run_shard = attempts[first].shard
                 shard = b"" if run_shard is None else _property_bytes(SHARD_PROPERTY, str(run_shard))
-                self._file.write(_run_with_ids(xml.run_bytes(run_start, run_end), attempts[first:first + count],
-                                                plain_ids, _PROPERTY_END + shard + _PLAIN_CASE_END))
+                run = xml.run_bytes(run_start, run_end)
+                end = _PROPERTY_END + shard + _PLAIN_CASE_END
+                self._file.write(_spelled_run(run, end) if first in spelled else
+                                 _run_with_ids(run, attempts[first:first + count], plain_ids, end))
             done = first + count
         write(b"</testsuite>")
         self._file.write(b"".join(pending))
@@ -302,6 +311,16 @@ def _copyable_runs(runs: list[tuple[int, int, int, int]], attempts: list[Attempt
             continue
         kept.append(run)
     return kept
+
+
+def _spelled_run(run: bytes, end: bytes) -> bytes:
+    """`_run_with_ids` for a run whose ids are `classname::name` as its bytes spell them (no value in a run needs
+    escaping in an attribute): the ids are joined from the bytes between its quotes, never decoded or checked."""
+    quoted = run.split(b'"')
+    ids = list(map(b"::".join, zip(quoted[1::6], quoted[3::6], strict=True)))
+    pieces = run.split(b"/>")[:len(ids)]
+    return b"".join(itertools.chain.from_iterable(zip(pieces, itertools.repeat(_PLAIN_PROPERTIES_START), ids,
+                                                      itertools.repeat(end), strict=False)))
 
 
 def _run_with_ids(run: bytes, attempts: list[Attempt], plain_ids: bool, end: bytes) -> bytes:
