@@ -98,7 +98,9 @@ def run_bounds_benchmark(checkouts: dict[str, Path], shards: int, hang_timeout: 
             work.mkdir()
             _ten_tests(work / "durations.json")
             plan = work / "plan.json"
-            argv = ["-m", "sharder", "plan", "--shards", str(shards), "--from-durations", "-o", plan.name]
+            # Test by test: every test in a shard of its own, the most rows a table of 10 tests can have.
+            argv = ["-m", "sharder", "plan", "--shards", str(shards), "--from-durations", "--group-by", "test", "-o",
+                    plan.name]
             result = measure(argv, checkout, work, timeout=600, ceiling_gb=ceiling_gb)
             size = f"{plan.stat().st_size / 1e6:.1f} MB" if plan.exists() else "-"
             rows.append((label, f"plan --shards {shards} --from-durations, 10 tests", f"{result.seconds:.2f}",
