@@ -37,6 +37,8 @@ from xml.sax.saxutils import quoteattr
 
 import defusedxml.ElementTree as SafeElementTree
 
+from sharder.reports.plain_runs import case_pieces
+
 _READ_BLOCK = 1 << 20
 _CASE_END = b"</testcase"
 _PROPERTIES_END = b"</properties"
@@ -286,7 +288,7 @@ class CaseCapture:
         for first, count, start, end in self._runs:
             run = os.pread(self._stream.fileno(), end - start, start)
             at = start
-            for number, piece in enumerate(run.split(b"/>")[:count]):
+            for number, piece in enumerate(case_pieces(run, count)):
                 case_start = at + len(piece) - len(piece.lstrip(b" \t\r\n"))
                 at += len(piece) + 2
                 self._spans[4 * (first + number):4 * (first + number) + 2] = array("q", (case_start, at))
@@ -302,7 +304,7 @@ _AFTER_ANY = 1 << 62  # sorts after every count, start and end: `bisect` by a ru
 
 def _run_cases(run: bytes, count: int) -> list[bytes]:
     """Each case of a run as the reader would have cut it out: from its `<` to its `/>`."""
-    return [piece.lstrip(b" \t\r\n") + b"/>" for piece in run.split(b"/>")[:count]]
+    return [piece.lstrip(b" \t\r\n") + b"/>" for piece in case_pieces(run, count)]
 
 
 def _encoding_by_bytes(start: bytes) -> str | None:

@@ -32,6 +32,7 @@ from sharder.core.nodeid import forward_key
 from sharder.reports.case_xml import with_additions
 from sharder.reports.inputs import Attempt, ReportInfo
 from sharder.reports.junit import NO_PROPERTIES, XFAIL_TYPE, CaseResult, Report
+from sharder.reports.plain_runs import case_pieces
 from sharder.reports.verdict import MergeResult, ShardResult
 
 # Characters XML 1.0 cannot hold at all (control characters, lone surrogates): a message from a progress log
@@ -318,7 +319,7 @@ def _spelled_run(run: bytes, end: bytes) -> bytes:
     escaping in an attribute): the ids are joined from the bytes between its quotes, never decoded or checked."""
     quoted = run.split(b'"')
     ids = list(map(b"::".join, zip(quoted[1::6], quoted[3::6], strict=True)))
-    pieces = run.split(b"/>")[:len(ids)]
+    pieces = case_pieces(run, len(ids))
     return b"".join(itertools.chain.from_iterable(zip(pieces, itertools.repeat(_PLAIN_PROPERTIES_START), ids,
                                                       itertools.repeat(end), strict=False)))
 
@@ -326,7 +327,7 @@ def _spelled_run(run: bytes, end: bytes) -> bytes:
 def _run_with_ids(run: bytes, attempts: list[Attempt], plain_ids: bool, end: bytes) -> bytes:
     """A run's bytes with each case's id (and shard) added in a new `<properties>`, as the per-case copy adds
     them: every case of a run ends at its `/>` (no value in it holds a `>`), so the run splits there."""
-    pieces = run.split(b"/>")[:len(attempts)]
+    pieces = case_pieces(run, len(attempts))
     ids = list(map(_node_id, attempts))
     id_bytes = "\n".join(ids).encode().split(b"\n") if plain_ids else list(map(_attribute_bytes, ids))
     return b"".join(itertools.chain.from_iterable(zip(pieces, itertools.repeat(_PLAIN_PROPERTIES_START), id_bytes,

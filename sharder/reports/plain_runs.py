@@ -86,6 +86,12 @@ class RunFinder:
         return chunk[declaration.end():]
 
 
+def case_pieces(run: bytes, count: int) -> list[bytes]:
+    """Each of a run's `count` cases up to its `/>`, the white space before it included: no value in a run holds a
+    `>`, so a run splits there and nowhere else."""
+    return run.split(b"/>")[:count]
+
+
 def _hides_markup(data: bytes) -> bool:
     """`data` holds `<!`, `<?` or `xmlns`; the lone `!` and `?` looked for first, most reports holding neither
     (a search for a byte runs at memory speed, a search for `<` stops at every tag)."""

@@ -155,22 +155,14 @@ def stream(path: str | os.PathLike[str], parser: pyexpat.XMLParserType, observer
     name = os.fspath(path)
     # A regular file within the input size limit (a FIFO or /dev/zero is refused before a byte is read).
     with refusals(name), BoundedInput(name, "report") as handle:
-        if runs is None:
-            while chunk := handle.read(CHUNK_BYTES):
-                if observer is not None:
-                    observer.before(chunk)
-                parser.Parse(chunk, False)
-                if observer is not None:
-                    observer.after()
-        else:
-            _stream_taking_runs(handle.read, parser, observer, runs)
+        _feed(handle.read, parser, observer, runs)
         parser.Parse(b"", True)
 
 
-def _stream_taking_runs(read: Callable[[int], bytes], parser: pyexpat.XMLParserType,
-                        observer: ChunkObserver | None, runs: RunTaker) -> None:
-    """`stream`'s loop with a `RunTaker`. Each chunk ends at its last `>`, the rest carried into the next one, so a
-    run is never cut in two; expat is fed the bytes between the runs taken."""
+def _feed(read: Callable[[int], bytes], parser: pyexpat.XMLParserType, observer: ChunkObserver | None,
+          runs: RunTaker | None) -> None:
+    """`stream`'s loop. Each chunk ends at its last `>`, the rest carried into the next one, so a run is never cut
+    in two; expat is fed the bytes between the runs taken (all of them without a `RunTaker`)."""
     if hasattr(parser, "SetReparseDeferralEnabled"):  # expat >= 2.6 would hold a complete tag back
         parser.SetReparseDeferralEnabled(False)
     fed = 0  # bytes shown to expat
@@ -189,12 +181,12 @@ def _stream_taking_runs(read: Callable[[int], bytes], parser: pyexpat.XMLParserT
         if observer is not None:
             observer.before(chunk)
         position = 0
-        for start, end in runs.find(chunk):
+        for start, end in runs.find(chunk) if runs is not None else ():
             if start > position:
                 parser.Parse(chunk[position:start], False)
                 fed += start - position
                 position = start
-            if parser.CurrentByteIndex == fed and runs.take(chunk[start:end], offset + start):
+            if parser.CurrentByteIndex == fed and runs is not None and runs.take(chunk[start:end], offset + start):
                 position = end
                 if observer is not None:
                     observer.skipped(end - start)
