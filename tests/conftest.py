@@ -25,6 +25,12 @@ from sharder.example import copy_example
 # tests.redis_service: a real redis-server for queue mode's tests.
 pytest_plugins = ["pytester", "conftest_lib", "tests.faults.ledger", "tests.redis_service"]
 
+# The tests start about 700 pytest and sharder processes. pytest rewrites the asserts of every module of a plugin
+# it loads (hypothesis's 95 modules, all of sharder's) and caches the result only where bytecode may be written:
+# under PYTHONDONTWRITEBYTECODE (set on some CI machines) every child rewrote them again, 1.2 s of each pytest
+# start. The children may cache; this process and its xdist workers keep the setting they started with.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 # The example suite sleeps for real; sharder's own tests run it 20x faster.
 EXAMPLE_TIME_SCALE = "0.05"
 
