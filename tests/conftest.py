@@ -28,7 +28,7 @@ pytest_plugins = ["pytester", "conftest_lib", "tests.faults.ledger", "tests.redi
 # The tests start about 700 pytest and sharder processes. pytest rewrites the asserts of every module of a plugin
 # it loads (hypothesis's 95 modules, all of sharder's) and caches the result only where bytecode may be written:
 # under PYTHONDONTWRITEBYTECODE (set on some CI machines) every child rewrote them again, 1.2 s of each pytest
-# start. The children may cache; this process and its xdist workers keep the setting they started with.
+# start. The children (xdist's workers too, started after this) may cache; this process keeps its setting.
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 # The example suite sleeps for real; sharder's own tests run it 20x faster.
