@@ -8,6 +8,7 @@ intermittent), 2 for unusable input.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -104,7 +105,17 @@ def run(args: argparse.Namespace) -> int:
 
     # Absolute: the commands printed for the user name files in it and must work from wherever they are pasted.
     work_dir = Path(args.work_dir or tempfile.mkdtemp(prefix="sharder-replay-")).resolve()
-    launcher = replay.PytestLauncher(work_dir, randomly_seed=None, pytest_args=args.pytest_args)
+    try:
+        return _run_in(args, replay.PytestLauncher(work_dir, randomly_seed=None, pytest_args=args.pytest_args))
+    finally:
+        if not args.work_dir:  # ours, and kept for the files it holds: one a refusal left empty is litter
+            with contextlib.suppress(OSError):
+                work_dir.rmdir()
+
+
+def _run_in(args: argparse.Namespace, launcher: PytestLauncher) -> int:
+    from sharder.running import replay
+
     shard, collected = _load(args, launcher)
     launcher.randomly_seed = shard.randomly_seed
     _say(f"sharder replay: {shard.origin}: {len(shard.ids)} tests; {_seed_line(shard.randomly_seed, bool(args.plan))}")

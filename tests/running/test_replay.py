@@ -265,8 +265,9 @@ def test_a_failure_that_does_not_reproduce_here_says_why_it_might_not(ci_us: CiR
 # --- bad input: one line on stderr, exit 2, and no pytest run where none is needed
 
 
-def test_a_report_that_does_not_exist(ci: CiRun) -> None:
-    one_line_error(sharder(["replay", "--from", "nope.xml"], ci.root), "nope.xml", "does not exist")
+def test_a_report_that_does_not_exist(ci: CiRun, tmp_path: Path) -> None:
+    one_line_error(sharder(["replay", "--from", "nope.xml"], ci.root, TMPDIR=str(tmp_path)), "nope.xml", "does not exist")
+    assert list(tmp_path.iterdir()) == []  # the refusal left no empty work directory behind
 
 
 def test_a_report_that_does_not_parse(ci: CiRun, tmp_path: Path) -> None:
