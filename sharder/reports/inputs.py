@@ -22,10 +22,12 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
 from sharder.core.errors import SharderError
 from sharder.core.junit_names import (
@@ -90,6 +92,77 @@ class Attempt:
     attempt_label: str | None = None  # "attempt 2", only where its shard ran more than once
 
 
+_PlainFields = tuple[str, float, "ShardSpec | None", str, str, "str | None"]
+
+
+class PlainPass(_PlainFields):
+    """A case that passed with nothing but its id and time (pytest's `<testcase .../>`), as an `Attempt` reads it:
+    nearly every attempt of a big merge. A tuple of its id, time, shard, source, origin and run id, made a
+    million at a time at C speed (`plain_passes`), its other fields those of every plain pass; an `Attempt`
+    dataclass costs three times the time and twice the memory. Read-only: code that marks an attempt (earlier
+    failures, an earlier run's) puts an `Attempt` in its place (`as_attempt`)."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        @property
+        def node_id(self) -> str: ...
+        @property
+        def seconds(self) -> float: ...
+        @property
+        def shard(self) -> ShardSpec | None: ...
+        @property
+        def source(self) -> str: ...
+        @property
+        def origin(self) -> str: ...
+        @property
+        def run_id(self) -> str | None: ...
+    else:  # C-speed reads: an attrgetter over a million of them runs no Python frame
+        node_id = property(itemgetter(0))
+        seconds = property(itemgetter(1))
+        shard = property(itemgetter(2))
+        source = property(itemgetter(3))
+        origin = property(itemgetter(4))
+        run_id = property(itemgetter(5))
+    outcome: ClassVar[str] = "passed"
+    message: ClassVar[str] = ""
+    file: ClassVar[str | None] = None
+    line: ClassVar[int | None] = None
+    setup_seconds: ClassVar[float | None] = None
+    peak_rss_mb: ClassVar[float | None] = None
+    recovered: ClassVar[bool] = False
+    earlier_failures: ClassVar[int] = 0
+    timed: ClassVar[bool] = True
+    named: ClassVar[bool] = True
+    superseded: ClassVar[bool] = False
+    attempt_label: ClassVar[str | None] = None
+
+    def as_attempt(self) -> Attempt:
+        """The same attempt as a mutable `Attempt`."""
+        return Attempt(self.node_id, "passed", self.seconds, self.shard, self.source, origin=self.origin,
+                       run_id=self.run_id)
+
+
+AnyAttempt = Attempt | PlainPass
+
+
+def plain_passes(node_ids: Sequence[str], seconds: Sequence[float], shards: Iterable[ShardSpec | None], source: str,
+                 origin: str, run_id: str | None) -> Iterator[PlainPass]:
+    """One `PlainPass` per id, built without a Python frame per case."""
+    count = len(node_ids)
+    return map(tuple.__new__, repeat(PlainPass, count),
+               zip(node_ids, seconds, shards, repeat(source, count), repeat(origin, count), repeat(run_id, count),
+                   strict=True))
+
+
+def writable(attempts: list[AnyAttempt], index: int) -> Attempt:
+    """The attempt at `index`, as an `Attempt` that may be marked (a `PlainPass` there replaced by its copy)."""
+    attempt = attempts[index]
+    if type(attempt) is PlainPass:
+        attempt = attempts[index] = attempt.as_attempt()
+    return attempt  # type: ignore[return-value]  # an Attempt: the only other kind
+
+
 @dataclass
 class ReportInfo:
     """One readable JUnit file and what it says about its shard and plan."""
@@ -123,7 +196,7 @@ class MergeInputs:
     unreadable: list[UnreadableReport] = field(default_factory=list)
     stale: list[UnreadableReport] = field(default_factory=list)  # reports an earlier run left beside a newer log
     logs: list[ProgressLog] = field(default_factory=list)
-    attempts: list[Attempt] = field(default_factory=list)
+    attempts: list[AnyAttempt] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -139,7 +212,7 @@ class PlanIdentity:
 
 # Called with each readable report while its cases' XML is still kept (`Report.xml`, to copy them into a merged
 # report) and the shard each case was attributed to.
-CaseSink = Callable[[Report, ReportInfo, list[Attempt]], None]
+CaseSink = Callable[[Report, ReportInfo, list[AnyAttempt]], None]
 
 
 def discover(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], list[Path]]:
@@ -231,8 +304,8 @@ def _fingerprint(report: Report, shard: ShardSpec | None) -> str:
     return digest.hexdigest()
 
 
-def _same_report_as(seen: dict[tuple[str, ...], list[tuple[Path, list[Attempt]]]], key: tuple[str, ...], path: Path,
-                    attempts: list[Attempt]) -> Path | None:
+def _same_report_as(seen: dict[tuple[str, ...], list[tuple[Path, list[AnyAttempt]]]], key: tuple[str, ...], path: Path,
+                    attempts: list[AnyAttempt]) -> Path | None:
     """The report read earlier that this one repeats (`_fingerprint`'s sameness: shard, suite timestamps, every
     case's id, outcome and time), or None; this one is remembered under `key` (shard, timestamps, case count).
     Cases are compared only between reports whose keys are equal, which different shards' never are: a merge of
@@ -287,13 +360,13 @@ class _ShardCache:
 
 
 def _attempts(report: Report, shard: ShardSpec | None, shard_of_test: dict[str, ShardSpec] | None,
-              shards: _ShardCache, origin: str = "", run_id: str | None = None) -> list[Attempt]:
+              shards: _ShardCache, origin: str = "", run_id: str | None = None) -> list[AnyAttempt]:
     """One attempt per case: once per case of every report, a million times for a big one, hence the positional
     arguments (keywords cost a dataclass three times as much), in `Attempt`'s field order, and the plain passes
-    between two special cases made by one `map` (no loop step of Python's own per case)."""
+    between two special cases made as `PlainPass`es by one `map` (no loop step of Python's own per case)."""
     name = Path(report.path).name
     where = report.path
-    out: list[Attempt] = []
+    out: list[AnyAttempt] = []
     append = out.append
     special = report.special
     node_ids, all_seconds = report.node_ids, report.seconds
@@ -304,10 +377,7 @@ def _attempts(report: Report, shard: ShardSpec | None, shard_of_test: dict[str, 
             count = len(ids)
             plain_shards = (map(shard_of_test.get, ids) if shard_of_test is not None and shard is None
                             else repeat(shard, count))
-            out.extend(map(Attempt, ids, repeat("passed", count), all_seconds[done:position], plain_shards,
-                           repeat(name, count), repeat("", count), repeat(None, count), repeat(None, count),
-                           repeat(None, count), repeat(None, count), repeat(False, count), repeat(0, count),
-                           repeat(True, count), repeat(True, count), repeat(origin, count), repeat(run_id, count)))
+            out.extend(plain_passes(ids, all_seconds[done:position], plain_shards, name, origin, run_id))
         done = position + 1
         if position == len(node_ids):
             break
@@ -340,12 +410,14 @@ def _logged_reruns(inputs: MergeInputs) -> dict[Path, dict[str, int]]:
     return reruns
 
 
-def _add_logged_reruns(attempts: list[Attempt], path: Path, reruns: dict[Path, dict[str, int]]) -> None:
+def _add_logged_reruns(attempts: list[AnyAttempt], path: Path, reruns: dict[Path, dict[str, int]]) -> None:
     """A report's own progress log saw every rerun attempt, even where the report's writer left it out."""
     counts = reruns.get(progress_log_path_for(path).resolve())
     if counts:
-        for attempt in attempts:
-            attempt.earlier_failures = max(attempt.earlier_failures, counts.get(attempt.node_id, 0))
+        for index, attempt in enumerate(attempts):
+            logged = counts.get(attempt.node_id, 0)
+            if logged > attempt.earlier_failures:
+                writable(attempts, index).earlier_failures = logged
 
 
 def _stale_reason(path: Path, run_id: str | None, log: ProgressLog | None) -> str | None:
@@ -424,7 +496,7 @@ def collect(
     shards = _ShardCache()
     reruns = _logged_reruns(inputs)
     own_logs = {log.path.resolve(): log for log in inputs.logs}
-    seen: dict[tuple[str, ...], list[tuple[Path, list[Attempt]]]] = {}
+    seen: dict[tuple[str, ...], list[tuple[Path, list[AnyAttempt]]]] = {}
     for path in report_paths:
         try:
             report = read_report(path, index, keep_xml=sink is not None)

@@ -36,7 +36,7 @@ from sharder.durations.history import LastUpdate, absorbed_after
 from sharder.durations.outcomes import last_outcomes, now, with_outcomes
 from sharder.durations.trust import NotUsed, unused_reason
 from sharder.planning.forecast import Forecast, forecast
-from sharder.reports.inputs import Attempt
+from sharder.reports.inputs import AnyAttempt
 from sharder.reports.verdict import MergeResult
 
 
@@ -59,7 +59,7 @@ class Rebalance:
         return self.inputs > 0 and self.absorbed_before == self.inputs
 
 
-def observations(attempts: Sequence[Attempt]) -> tuple[dict[str, store.Observation], NotUsed]:
+def observations(attempts: Sequence[AnyAttempt]) -> tuple[dict[str, store.Observation], NotUsed]:
     """One observation per test, its last attempt that passed with a usable time, and the tests left out, by the
     reason of their last attempt.
 
@@ -76,7 +76,7 @@ def observations(attempts: Sequence[Attempt]) -> tuple[dict[str, store.Observati
     return observed, NotUsed(reason for node_id, reason in last_reason.items() if node_id not in observed)
 
 
-def _latest_runs_only(fresh: list[Attempt], every: Sequence[Attempt], known: set[str]) -> list[Attempt]:
+def _latest_runs_only(fresh: list[AnyAttempt], every: Sequence[AnyAttempt], known: set[str]) -> list[AnyAttempt]:
     """The fresh attempts of each shard's latest run, without the tests an absorbed earlier run of the same shard
     already taught the store (by the observation rule itself: a last passing attempt with a usable time)."""
     if not any(attempt.superseded for attempt in every):

@@ -16,6 +16,7 @@ import os
 import re
 from bisect import bisect_left
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from xml.sax.saxutils import quoteattr
@@ -30,7 +31,7 @@ from sharder.core.junit_names import (
 )
 from sharder.core.nodeid import forward_key
 from sharder.reports.case_xml import with_additions
-from sharder.reports.inputs import Attempt, ReportInfo
+from sharder.reports.inputs import AnyAttempt, ReportInfo
 from sharder.reports.junit import NO_PROPERTIES, XFAIL_TYPE, CaseResult, Report
 from sharder.reports.plain_runs import case_pieces
 from sharder.reports.verdict import MergeResult, ShardResult
@@ -125,7 +126,7 @@ class _Totals:
             self.skipped += 1
 
     @classmethod
-    def of(cls, attempts: list[Attempt]) -> _Totals:
+    def of(cls, attempts: list[AnyAttempt]) -> _Totals:
         """`add` for each attempt, at C speed: the time summed in the same order, the outcomes counted."""
         counts = Counter(map(_outcome, attempts))
         return cls(len(attempts), counts["failed"] + counts["rerun"], counts["error"],
@@ -154,7 +155,7 @@ class MergedReportWriter:
         self._file.write(b" " * _HEAD_ROOM)
         self.totals = _Totals()
 
-    def add_report(self, report: Report, info: ReportInfo, attempts: list[Attempt]) -> None:
+    def add_report(self, report: Report, info: ReportInfo, attempts: list[AnyAttempt]) -> None:
         """A `inputs.CaseSink`: copy this report's cases into the merged report, then let its spool go."""
         xml = report.xml
         assert xml is not None, "collect() keeps the cases' XML when it is given a sink"
@@ -246,9 +247,9 @@ class MergedReportWriter:
         self._file.write(b"</testsuite>")
         self.totals.merge(totals)
 
-    def add_recovered(self, attempts: list[Attempt], plan_id: str | None) -> None:
+    def add_recovered(self, attempts: Sequence[AnyAttempt], plan_id: str | None) -> None:
         """Tests a dead shard finished, as its progress log recorded them (it wrote no report of its own)."""
-        by_source: dict[str, list[Attempt]] = {}
+        by_source: dict[str, list[AnyAttempt]] = {}
         for attempt in attempts:
             by_source.setdefault(attempt.source, []).append(attempt)
         for source, group in by_source.items():
@@ -294,7 +295,7 @@ class MergedReportWriter:
         self._file.commit()
 
 
-def _copyable_runs(runs: list[tuple[int, int, int, int]], attempts: list[Attempt],
+def _copyable_runs(runs: list[tuple[int, int, int, int]], attempts: list[AnyAttempt],
                    special: dict[int, CaseResult]) -> list[tuple[int, int, int, int]]:
     """The runs of plain cases (`CaseXml.runs`) still plain passes of one shard each: no case of theirs became
     special (a later rerun folded into it) or gained earlier attempts (its progress log saw a rerun)."""
@@ -324,7 +325,7 @@ def _spelled_run(run: bytes, end: bytes) -> bytes:
                                                       itertools.repeat(end), strict=False)))
 
 
-def _run_with_ids(run: bytes, attempts: list[Attempt], plain_ids: bool, end: bytes) -> bytes:
+def _run_with_ids(run: bytes, attempts: list[AnyAttempt], plain_ids: bool, end: bytes) -> bytes:
     """A run's bytes with each case's id (and shard) added in a new `<properties>`, as the per-case copy adds
     them: every case of a run ends at its `/>` (no value in it holds a `>`), so the run splits there."""
     pieces = case_pieces(run, len(attempts))
@@ -353,7 +354,7 @@ def _kept_properties(report: Report, written: list[tuple[str, str]]) -> list[tup
             if name and name not in taken]
 
 
-def _earlier_attempts(attempt: Attempt, present: int, messages: tuple[str, ...]) -> str:
+def _earlier_attempts(attempt: AnyAttempt, present: int, messages: tuple[str, ...]) -> str:
     """The failed attempts a report wrote as separate `<testcase>` elements (pytest-rerunfailures), or that only
     the progress log saw, become Surefire's `<flakyFailure>` (the test then passed) or `<rerunFailure>` children
     of the one case kept: one case per test, so the merged counters say what the verdict says. `present`: how many

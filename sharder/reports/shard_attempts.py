@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sharder.core.shardspec import ShardSpec
-from sharder.reports.inputs import Attempt, MergeInputs
+from sharder.reports.inputs import AnyAttempt, MergeInputs, writable
 
 
 @dataclass
@@ -104,13 +104,14 @@ def shard_runs(inputs: MergeInputs) -> dict[ShardSpec, ShardRuns]:
     return retried
 
 
-def mark_superseded(attempts: Iterable[Attempt], retried: dict[ShardSpec, ShardRuns]) -> None:
+def mark_superseded(attempts: list[AnyAttempt], retried: dict[ShardSpec, ShardRuns]) -> None:
     """Label each attempt of a shard that ran more than once with its run, and mark those of earlier runs."""
     if not retried:
         return
-    for attempt in attempts:
+    for index, attempt in enumerate(attempts):
         runs = retried.get(attempt.shard) if attempt.shard is not None else None
         if runs is None or attempt.run_id is None:
             continue
-        attempt.attempt_label = runs.labels.get(attempt.run_id)
-        attempt.superseded = attempt.run_id != runs.latest
+        marked = writable(attempts, index)
+        marked.attempt_label = runs.labels.get(attempt.run_id)
+        marked.superseded = attempt.run_id != runs.latest

@@ -30,7 +30,7 @@ from pathlib import Path
 from sharder.core.progress_log import SUFFIX as PROGRESS_SUFFIX
 from sharder.core.progress_log import LoggedTest, ProgressLog
 from sharder.core.shardspec import ShardSpec
-from sharder.reports.inputs import Attempt
+from sharder.reports.inputs import AnyAttempt
 
 # The outcome of a bar for a test that had started when its job died: it never finished, so it has no other.
 DIED = "died"
@@ -171,7 +171,7 @@ def _label(lanes: list[Lane]) -> None:
 
 
 def build_lanes(
-    logs: Sequence[ProgressLog], attempts: Sequence[Attempt], outcome_of: Mapping[str, str],
+    logs: Sequence[ProgressLog], attempts: Sequence[AnyAttempt], outcome_of: Mapping[str, str],
 ) -> list[Lane]:
     """Lanes for every job's progress logs, and for every report whose tests no log beside it holds.
 
@@ -182,7 +182,7 @@ def build_lanes(
             jobs.setdefault(_job(log), []).append(log)
     lanes = [_logs_lane(of_job, outcome_of) for _, of_job in sorted(jobs.items())]
     logged_stems = {_stem(log.path.name) for log in logs if log.tests}
-    unlogged: dict[str, list[Attempt]] = {}
+    unlogged: dict[str, list[AnyAttempt]] = {}
     for attempt in attempts:
         if not attempt.recovered and _stem(attempt.source) not in logged_stems:
             unlogged.setdefault(attempt.source, []).append(attempt)

@@ -19,12 +19,12 @@ import math
 from collections.abc import Callable, Collection, Iterator, KeysView, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from operator import attrgetter
+from operator import attrgetter, is_not
 
 from sharder.core.command_text import command_text
 from sharder.core.session_timeline import SessionTimeline
 from sharder.core.shardspec import ShardSpec
-from sharder.reports.inputs import Attempt, MergeInputs, PlanIdentity, attempts_from_logs
+from sharder.reports.inputs import AnyAttempt, Attempt, MergeInputs, PlainPass, PlanIdentity, attempts_from_logs
 from sharder.reports.shard_attempts import ShardRuns, mark_superseded, shard_runs
 
 EXIT_OK = 0
@@ -67,7 +67,7 @@ class TestOutcome:
     recovered: bool = False
 
 
-def _passed(only: Attempt) -> TestOutcome:
+def _passed(only: AnyAttempt) -> TestOutcome:
     """The outcome of a test whose one attempt passed with no earlier failure: no history to build."""
     return TestOutcome(only.node_id, "passed", only.shard, only.seconds, 1, "", only.file, only.line, (), only.recovered)
 
@@ -79,9 +79,9 @@ class TestOutcomes(Mapping[str, TestOutcome]):
 
     __test__ = False  # not a pytest test class, whatever its name
 
-    def __init__(self, held: dict[str, TestOutcome | Attempt]) -> None:
+    def __init__(self, held: dict[str, TestOutcome | AnyAttempt], decided: list[TestOutcome]) -> None:
         self._held = held
-        self._decided: list[TestOutcome] | None = None
+        self._decided = decided  # the values of `held` that are outcomes, in its order
         self._slowest: dict[int, list[TestOutcome]] = {}
 
     def __getitem__(self, node_id: str) -> TestOutcome:
@@ -109,21 +109,25 @@ class TestOutcomes(Mapping[str, TestOutcome]):
 
     def decided(self) -> Iterator[TestOutcome]:
         """The outcomes that are not a single passing attempt (failures, skips, flaky and rerun tests), in order."""
-        if self._decided is None:  # asked for by every rendering: the million passes looked at once
-            self._decided = [value for value in self._held.values() if isinstance(value, TestOutcome)]
         return iter(self._decided)
 
     def slowest(self, count: int) -> list[TestOutcome]:
         """The `count` longest, ties by id: an attempt has the seconds and id its outcome would have. The
-        count-th longest time is found among the bare seconds at C speed; only the tests at or above it are
-        ordered by (time, id)."""
+        count-th longest time is found among the bare seconds, and the tests at or above it picked out, at C
+        speed; only those above it are ordered by (time, id) in Python, and those at it (a suite's many equal
+        times can make them most of a million) by id at C speed."""
         if count not in self._slowest:
             values = self._held.values()
             longest = heapq.nlargest(count, map(_seconds, values))
-            candidates = [value for value in values if value.seconds >= longest[-1]] if longest else []
-            candidates.sort(key=lambda t: (-t.seconds, t.node_id))
-            self._slowest[count] = [value if isinstance(value, TestOutcome) else _passed(value)
-                                    for value in candidates[:count]]
+            chosen: list[TestOutcome | AnyAttempt] = []
+            if longest:
+                threshold = longest[-1]
+                candidates = list(itertools.compress(values, map(threshold.__le__, map(_seconds, values))))
+                chosen = sorted((value for value in candidates if value.seconds > threshold),
+                                key=lambda t: (-t.seconds, t.node_id))
+                at_threshold = [value for value in candidates if value.seconds == threshold]
+                chosen += heapq.nsmallest(count - len(chosen), at_threshold, key=_node_id)
+            self._slowest[count] = [value if isinstance(value, TestOutcome) else _passed(value) for value in chosen]
         return self._slowest[count]
 
 
@@ -196,7 +200,7 @@ class MergeResult:
     report_count: int
     fail_on_flaky: bool = False
     recovered: list[Attempt] = field(default_factory=list)  # progress-log lines standing in for lost reports
-    attempts: list[Attempt] = field(default_factory=list, repr=False)  # every attempt, recovered ones included
+    attempts: list[AnyAttempt] = field(default_factory=list, repr=False)  # every attempt, recovered ones included
     queue: QueueOutcome | None = None
 
     @cached_property
@@ -283,7 +287,7 @@ class MergeResult:
         return EXIT_PROBLEMS if bad else EXIT_OK
 
 
-def _final(node_id: str, attempts: list[Attempt]) -> TestOutcome:
+def _final(node_id: str, attempts: list[AnyAttempt]) -> TestOutcome:
     """Each attempt is one report's (or one progress log's) final result for the test, its reruns before it
     folded into `earlier_failures` by the reader. Flaky: something failed and some final result passed;
     failed (or error): every final result failed. A rerun that passed in one report does not make a test that
@@ -331,22 +335,25 @@ def _final(node_id: str, attempts: list[Attempt]) -> TestOutcome:
     )
 
 
-def _where(attempt: Attempt) -> str:
+def _where(attempt: AnyAttempt) -> str:
     """The attempt's source, and which run of its shard it was when the shard ran more than once."""
     return f"{attempt.source} ({attempt.attempt_label})" if attempt.attempt_label else attempt.source
 
 
-def _outcomes(attempts: list[Attempt]) -> TestOutcomes:
+def _outcomes(attempts: list[AnyAttempt]) -> TestOutcomes:
     """Attempts grouped by test; a list only for a test with several, which a big merge seldom has."""
     # At C speed: every test's last attempt, in the order of its first; when no test has two, that is all of them,
     # and only the attempts that are not a lone pass need an outcome of their own.
-    held: dict[str, TestOutcome | Attempt] = dict(zip(map(_node_id, attempts), attempts, strict=True))
+    held: dict[str, TestOutcome | AnyAttempt] = dict(zip(map(_node_id, attempts), attempts, strict=True))
     if len(held) == len(attempts):
-        for attempt in [a for a in attempts if a.outcome != "passed" or a.earlier_failures]:
-            held[attempt.node_id] = _final(attempt.node_id, [attempt])
-        return TestOutcomes(held)
-    first: dict[str, Attempt] = {}
-    more: dict[str, list[Attempt]] = {}
+        decided = []
+        for attempt in _not_plain(attempts):
+            if attempt.outcome != "passed" or attempt.earlier_failures:
+                outcome = held[attempt.node_id] = _final(attempt.node_id, [attempt])
+                decided.append(outcome)
+        return TestOutcomes(held, decided)
+    first: dict[str, AnyAttempt] = {}
+    more: dict[str, list[AnyAttempt]] = {}
     for attempt in attempts:
         node_id = attempt.node_id
         if node_id not in first:
@@ -355,11 +362,17 @@ def _outcomes(attempts: list[Attempt]) -> TestOutcomes:
             more[node_id].append(attempt)
         else:
             more[node_id] = [first[node_id], attempt]
-    return TestOutcomes({
+    outcomes: dict[str, TestOutcome | AnyAttempt] = {
         node_id: only if only.outcome == "passed" and not only.earlier_failures and node_id not in more
         else _final(node_id, more.get(node_id) or [only])
         for node_id, only in first.items()
-    })
+    }
+    return TestOutcomes(outcomes, [value for value in outcomes.values() if isinstance(value, TestOutcome)])
+
+
+def _not_plain(attempts: list[AnyAttempt]) -> Iterator[AnyAttempt]:
+    """The attempts that are not a `PlainPass`, found at C speed (no Python step per plain pass)."""
+    return itertools.compress(attempts, map(is_not, map(type, attempts), itertools.repeat(PlainPass)))
 
 
 _node_id = attrgetter("node_id")
@@ -370,11 +383,11 @@ _recovered = attrgetter("recovered")
 _shard = attrgetter("shard")
 
 
-def _failed_count(attempts: list[Attempt]) -> int:
+def _failed_count(attempts: list[AnyAttempt]) -> int:
     """How many tests have a failing attempt; the outcomes are looked at once at C speed, most merges having few."""
     if FAILING.isdisjoint(map(_outcome, attempts)):
         return 0
-    return len({a.node_id for a in attempts if a.outcome in FAILING})
+    return len({a.node_id for a in _not_plain(attempts) if a.outcome in FAILING})
 
 
 def _planned_lists(inputs: MergeInputs, identity: PlanIdentity) -> dict[int, list[str]]:
@@ -390,7 +403,7 @@ def _planned_lists(inputs: MergeInputs, identity: PlanIdentity) -> dict[int, lis
 
 
 def _shard_result(
-    spec: ShardSpec, inputs: MergeInputs, identity: PlanIdentity, attempts: list[Attempt],
+    spec: ShardSpec, inputs: MergeInputs, identity: PlanIdentity, attempts: list[AnyAttempt],
     planned_list: list[str] | None, seen: Collection[str], *, queued: bool = False, runs: ShardRuns | None = None,
 ) -> ShardResult:
     if runs is not None:  # it ran more than once: the latest run is the verdict, each earlier one is said apart
@@ -517,7 +530,7 @@ def judge(inputs: MergeInputs, identity: PlanIdentity, *, fail_on_flaky: bool = 
     mark_superseded(attempts, retried)
     tests = _outcomes(attempts)
     seen = tests.ids
-    by_shard: dict[ShardSpec | None, list[Attempt]] = {}
+    by_shard: dict[ShardSpec | None, list[AnyAttempt]] = {}
     for spec, group in itertools.groupby(attempts, _shard):  # a report's attempts come mostly of one shard
         by_shard.setdefault(spec, []).extend(group)
     planned_lists = _planned_lists(inputs, identity)
