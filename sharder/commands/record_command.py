@@ -20,11 +20,17 @@ def register(subparsers: Any) -> None:
         "remembers the reports it absorbed, and is updated under a lock ($SHARDER_LOCK_TIMEOUT, default 60 s).",
     )
     add_durations_option(parser)
-    parser.add_argument("--from-junit", nargs="+", metavar="FILE", help="read these JUnit reports instead of running")
+    parser.add_argument("--from-junit", nargs="+", metavar="FILE",
+                        help="read these JUnit reports instead of running; cases a report keys classname::name are "
+                        "stored under the node ids a collection here (pytest --collect-only with the arguments "
+                        "after --) gives them")
+    parser.add_argument("--no-collect", action="store_true",
+                        help="with --from-junit: do not collect; keep the reports' classname::name keys")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from sharder.core.log_text import log_safe
     from sharder.durations.store import remembers_history
     from sharder.durations.trust import UNNAMED, UNTIMED, NotUsed
     from sharder.pytest_plugin.options import DURATIONS_OPTION, STORE_OPTION
@@ -34,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     if args.from_junit:
         from sharder.reports.junit_durations import record_from_junit
 
-        recorded = record_from_junit(args.from_junit, path)
+        collect = None if args.no_collect else (lambda: runner.collect_ids(args.pytest_args))
+        recorded = record_from_junit(args.from_junit, path, collect)
         reports = f"{recorded.reports} report{'s' if recorded.reports != 1 else ''}"
         if recorded.absorbed_before == recorded.reports:
             these = "this report" if recorded.reports == 1 else f"these {reports}"
@@ -44,6 +51,16 @@ def run(args: argparse.Namespace) -> int:
         if recorded.absorbed_before:
             print(f"sharder record: {recorded.absorbed_before} of the {reports} were absorbed before; their cases "
                   "were not counted again")
+        if recorded.mapped or recorded.renamed:
+            moved = f"; {recorded.renamed} earlier records moved to their node ids" if recorded.renamed else ""
+            print(f"sharder record: {recorded.mapped} test cases keyed classname::name stored under the node ids "
+                  f"collected here{moved}")
+        if recorded.unmapped:
+            why = (f"the suite could not be collected here ({log_safe(recorded.collect_error)})"
+                   if recorded.collect_error
+                   else "no id collected here matches them" if not args.no_collect else "--no-collect")
+            print(f"sharder record: {recorded.unmapped} test cases keep their classname::name keys: {why}; plans "
+                  "still match them to collected ids", file=sys.stderr)
         if recorded.untimed:
             print(f"sharder record: {recorded.untimed} test cases had no usable time and were not recorded",
                   file=sys.stderr)

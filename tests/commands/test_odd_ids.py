@@ -89,9 +89,11 @@ def test_durations_from_plain_pytest_junit_match_the_collected_ids(odd_suite: Pa
     plan must still find every recorded time, not estimate all 30 tests from nothing."""
     subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:sharder", "--junitxml=plain.xml"], cwd=odd_suite,
                    capture_output=True, check=True)
-    _ok(run_sharder(["record", "--from-junit", "plain.xml", "--durations", "from-junit.json"], cwd=odd_suite))
+    _ok(run_sharder(["record", "--from-junit", "plain.xml", "--durations", "from-junit.json", "--no-collect"],
+                    cwd=odd_suite))
     recorded = load_durations(odd_suite / "from-junit.json").tests
-    assert len(recorded) == 30 and not set(recorded) & _collected(odd_suite)  # keyed classname::name
+    collected = _collected(odd_suite)
+    assert len(recorded) == 30 and not set(recorded) & collected  # keyed classname::name
 
     # test-level: the heavy test alone in a shard shows its time was matched (grouped, it keeps its module's company)
     _ok(run_sharder(["plan", "--shards", "3", "--group-by", "test", "--durations", "from-junit.json", "-o", "plan.json"],
@@ -99,3 +101,15 @@ def test_durations_from_plain_pytest_junit_match_the_collected_ids(odd_suite: Pa
     plan = json.loads((odd_suite / "plan.json").read_text(encoding="utf-8"))
     assert [shard_bin["estimated_tests"] for shard_bin in plan["bins"]] == [0, 0, 0]
     assert [HEAVY] in _plan_ids(odd_suite / "plan.json")
+
+    # collected here (the default), the same report's cases are stored under their node ids, as pytest takes them
+    said = _ok(run_sharder(["record", "--from-junit", "plain.xml", "--durations", "by-id.json"], cwd=odd_suite))
+    assert set(load_durations(odd_suite / "by-id.json").tests) == collected
+    assert "30 test cases keyed classname::name stored under the node ids collected here" in said.stdout
+    # and a later report moves the records an uncollected record left under the keys (blending, not doubling)
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:sharder", "--junitxml=plain2.xml"], cwd=odd_suite,
+                   capture_output=True, check=True)
+    said = _ok(run_sharder(["record", "--from-junit", "plain2.xml", "--durations", "from-junit.json"], cwd=odd_suite))
+    moved = load_durations(odd_suite / "from-junit.json").tests
+    assert set(moved) == collected and {timing.runs for timing in moved.values()} == {2}
+    assert "30 earlier records moved to their node ids" in said.stdout
