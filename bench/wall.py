@@ -2,8 +2,8 @@
 
 Suites come from PyPI wheels that ship their tests (networkx: `networkx/**/tests`; scipy: `scipy/optimize/tests`),
 installed in a venv of their own (`--python`), with pytest and pytest-split; sharder is this tree (PYTHONPATH).
-Every pytest process runs with plugin autoload off and only the plugin it needs (`-p sharder.plugin` or
-`-p pytest_split.plugin`), so the tools pay the same start.
+Every pytest process runs with plugin autoload off and only the plugins its tool loads (`sharder run` adds its
+memory and filter plugins to `-p sharder.plugin`; pytest-split needs `-p pytest_split.plugin`).
 
 Per suite, in one run:
 1. `sharder record` (a serial run) measures each test, each file's import and the per-process costs;
@@ -11,7 +11,9 @@ Per suite, in one run:
 2. The serial wall: the whole suite in one plain `pytest` process.
 3. For each N: sharder's default plan, `--group-by test`, and pytest-split `least_duration`; shard K of every tool
    runs before shard K+1 of any (the order rotates with K), one process at a time, so load hits them alike.
-   Each shard's wall is the whole `pytest` process, measured from outside.
+   Each shard's wall is the whole process, measured from outside: sharder's shards run through `sharder run`
+   (with the memory plugin the serial `sharder record` had, a JUnit report and a progress log), pytest-split's
+   as pytest writing a JUnit report (`--bare`: both as bare pytest, only their plugin).
 
 Printed: slowest shard / (serial / N) per tool and N, and each sharder shard's predicted wall beside the
 measured one, with each process's CPU seconds (a shared machine's load stretches walls, not CPU). "sharder
@@ -62,8 +64,9 @@ def site_packages(python: str) -> Path:
 class Suite:
     """One suite: where it runs, the pytest arguments common to every process, the environment."""
 
-    def __init__(self, name: str, python: str, work: Path, paths: Sequence[str] = ()) -> None:
+    def __init__(self, name: str, python: str, work: Path, paths: Sequence[str] = (), bare: bool = False) -> None:
         self.name = name
+        self.bare = bare
         self.python = python
         self.site = site_packages(python)
         self.work = work / name
@@ -93,6 +96,14 @@ class Suite:
             sys.exit(f"{self.name}: {' '.join(args[:6])} ... exited {done.returncode}: {done.stderr[-2000:]}")
         return seconds
 
+    def output(self, args: Sequence[str]) -> str:
+        """What a command prints on stdout (not timed)."""
+        done = subprocess.run([self.python, *args], cwd=self.site, env=self.env, capture_output=True, text=True,
+                              check=False)
+        if done.returncode != 0:
+            sys.exit(f"{self.name}: {' '.join(args[:6])} ... exited {done.returncode}: {done.stderr[-2000:]}")
+        return done.stdout
+
     def collect(self) -> list[str]:
         """The suite's node ids, from pytest's own items (its printed list cuts an id holding a newline)."""
         listing = self.work / "collected.json"
@@ -118,11 +129,19 @@ def record(suite: Suite) -> None:
 
 
 def shard_args(tool: str, plans: dict[str, Path], suite: Suite, shards: int, shard: int) -> list[str]:
+    """A shard as CI runs it: sharder's through `sharder run` (its memory plugin, JUnit report and progress log, as
+    the serial `sharder record` had them), pytest-split's as plain pytest writing a JUnit report; with `--bare`,
+    both as bare pytest with only their plugin."""
+    reports = suite.work / "reports" / tool.replace(" ", "_") / str(shards)
     if tool.startswith("sharder"):
-        return ["-m", "pytest", "-p", "sharder.plugin", "--shard", f"{shard}/{shards}", "--sharder-plan",
-                str(plans[tool]), *suite.common]
+        if suite.bare:
+            return ["-m", "pytest", "-p", "sharder.plugin", "--shard", f"{shard}/{shards}", "--sharder-plan",
+                    str(plans[tool]), *suite.common]
+        return ["-m", "sharder", "run", "--shard", f"{shard}/{shards}", "--plan", str(plans[tool]), "--junit-dir",
+                str(reports), "--", *suite.common]
+    junit = [] if suite.bare else [f"--junitxml={reports / f'shard-{shard}-of-{shards}.xml'}"]
     return ["-m", "pytest", "-p", "pytest_split.plugin", "--splits", str(shards), "--group", str(shard),
-            "--splitting-algorithm", "least_duration", "--durations-path", str(suite.flat), *suite.common]
+            "--splitting-algorithm", "least_duration", "--durations-path", str(suite.flat), *junit, *suite.common]
 
 
 def bench_suite(suite: Suite, shard_counts: Sequence[int], default_group_by: str, repeat: int,
@@ -171,6 +190,50 @@ def bench_suite(suite: Suite, shard_counts: Sequence[int], default_group_by: str
     return result
 
 
+def matrix_picks(suite: Suite, result: dict[str, Any], max_shards: int) -> list[dict[str, Any]]:
+    """`sharder matrix --target T` against the measured walls: for each measured N but the largest, T is that N's
+    measured slowest shard plus 2%, a target N is known to meet. The pick is then run too when it was not measured
+    (sharder's default plan, every shard), so the table shows the pick's measured wall beside its prediction and
+    whether a smaller N measured within the target."""
+    measured = {int(n): max(attempts[-1]["walls"]["sharder default"]) for n, attempts in result["runs"].items()}
+    minutes = {int(n): sum(attempts[-1]["walls"]["sharder default"]) / 60 for n, attempts in result["runs"].items()}
+    picks = []
+    for n in sorted(measured)[:-1]:
+        target = measured[n] * 1.02
+        choice = json.loads(suite.output(["-m", "sharder", "matrix", "--target", f"{target:.1f}s", "--max-shards",
+                                          str(max_shards), "--json", "--durations", str(suite.durations), "--",
+                                          *suite.common]))
+        pick = choice["shards"]
+        if pick not in measured:
+            plan = suite.work / f"plan-pick-{pick}.json"
+            timings = load_planning_input(suite.durations)
+            write_plan(plan, make_plan(suite.collect(), timings.seconds, pick, durations_sha256=timings.sha256,
+                                       setup_seconds=timings.setup_seconds, costs=timings.costs))
+            walls = [suite.run(shard_args("sharder default", {"sharder default": plan}, suite, pick, shard))
+                     for shard in range(1, pick + 1)]
+            measured[pick], minutes[pick] = max(walls), sum(walls) / 60
+        forecast = next(f for f in choice["forecasts"] if f["shards"] == pick)
+        within = [m for m in sorted(measured) if measured[m] <= target]
+        picks.append({"target": target, "pick": pick, "predicted_wall": forecast["wall_seconds"],
+                      "predicted_minutes": forecast["runner_minutes"], "measured_wall": measured[pick],
+                      "measured_minutes": minutes[pick], "fewest_measured_within": within[0] if within else None,
+                      "measured": dict(measured)})
+    return picks
+
+
+def picks_report(results: list[dict[str, Any]]) -> str:
+    rows = []
+    for result in results:
+        for pick in result.get("picks", []):
+            rows.append((result["suite"], f"{pick['target']:.1f}", pick["pick"], f"{pick['predicted_wall']:.1f}",
+                         f"{pick['measured_wall']:.1f}", f"{pick['predicted_minutes']:.1f}",
+                         f"{pick['measured_minutes']:.1f}", pick["fewest_measured_within"],
+                         "  ".join(f"N={n}: {wall:.1f}" for n, wall in sorted(pick["measured"].items()))))
+    return format_table(("suite", "target s", "matrix picks N", "predicted wall s", "measured wall s",
+                         "predicted runner min", "measured runner min", "fewest N measured within", "measured walls"),
+                        rows)
+
+
 def report(results: list[dict[str, Any]]) -> str:
     lines = []
     rows = []
@@ -208,13 +271,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/wallbench"))
     parser.add_argument("--json", type=Path, help="also write the raw measurements here")
     parser.add_argument("--paths", nargs="+", default=(), help="test paths instead of the suite's (a quick try)")
+    parser.add_argument("--bare", action="store_true",
+                        help="run every shard as bare pytest with only its tool's plugin (no `sharder run`, no JUnit)")
+    parser.add_argument("--matrix", action="store_true",
+                        help="also check `sharder matrix --target` against the measured walls (`matrix_picks`)")
     args = parser.parse_args(argv)
-    results = [bench_suite(Suite(name, args.python, args.work, args.paths), args.shards, args.default_group_by,
-                           args.repeat, args.work / f"{name}.partial.json")
-               for name in args.suite or sorted(SUITES)]
+    results = []
+    for name in args.suite or sorted(SUITES):
+        suite = Suite(name, args.python, args.work, args.paths, args.bare)
+        result = bench_suite(suite, args.shards, args.default_group_by, args.repeat, args.work / f"{name}.partial.json")
+        if args.matrix:
+            result["picks"] = matrix_picks(suite, result, max(args.shards))
+        results.append(result)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     print(report(results))
+    if args.matrix:
+        print()
+        print(picks_report(results))
     return 0
 
 
