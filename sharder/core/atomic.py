@@ -35,6 +35,8 @@ def atomic_write_chunks(path: str | os.PathLike[str], chunks: Iterable[bytes]) -
     output.commit()
 
 
+_WRITE_BUFFER_BYTES = 1 << 20
+
 # errno -> what the user can do about it; EFBIG is `ulimit -f` (RLIMIT_FSIZE) in practice.
 _HINTS = {
     errno.ENOSPC: " (the disk is full)",
@@ -65,7 +67,8 @@ class AtomicFile:
                 self._names.append(name)
             # mkstemp creates 0600; a report or durations file must get the mode a plain open() would give it.
             os.fchmod(fd, _mode_for(self.path))
-        self.handle = os.fdopen(fd, "w+b")
+        # A large buffer: a merge writes its report in pieces of a few KB, and each would be a syscall of its own.
+        self.handle = os.fdopen(fd, "w+b", buffering=_WRITE_BUFFER_BYTES)
         self._closer = weakref.finalize(self, _remove, self.handle, self._names)
 
     @contextlib.contextmanager
