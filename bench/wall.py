@@ -13,7 +13,8 @@ Per suite, in one run:
    runs before shard K+1 of any (the order rotates with K), one process at a time, so load hits them alike.
    Each shard's wall is the whole process, measured from outside: sharder's shards run through `sharder run`
    (with the memory plugin the serial `sharder record` had, a JUnit report and a progress log), pytest-split's
-   as pytest writing a JUnit report (`--bare`: both as bare pytest, only their plugin).
+   as pytest writing a JUnit report (`--bare`: both as bare pytest, only their plugin). The serial run is
+   measured again after the shards: how far the machine's speed drifted while they ran.
 
 Printed: slowest shard / (serial / N) per tool and N, and each sharder shard's predicted wall beside the
 measured one, with each process's CPU seconds (a shared machine's load stretches walls, not CPU). "sharder
@@ -173,9 +174,14 @@ def bench_suite(suite: Suite, shard_counts: Sequence[int], default_group_by: str
                 for tool in order:
                     walls[tool].append(suite.run(shard_args(tool, plans, suite, n, shard)))
                     cpu[tool].append(suite.cpu[-1])
+            # The serial run again after the shards: on a shared or throttled machine the speed drifts within
+            # minutes, and a shard measured slower than predicted may only have run in a slower minute.
+            serial_after = suite.run(["-m", "pytest", *suite.common])
             runs.setdefault(str(n), []).append({
                 "serial": serial_walls[-1],
                 "serial_cpu": serial_cpu,
+                "serial_after": serial_after,
+                "serial_after_cpu": suite.cpu[-1],
                 "walls": walls,
                 "cpu": cpu,
                 "predicted": {tool: [b.predicted_wall_seconds for b in predicted[tool].bins]
@@ -241,9 +247,12 @@ def report(results: list[dict[str, Any]]) -> str:
         for n, attempts in result["runs"].items():
             for attempt in attempts:
                 ideal = attempt["serial"] / int(n)
-                rows.append((result["suite"], n, f"{attempt['serial']:.1f}", f"{attempt['serial_cpu']:.1f}",
+                after = attempt.get("serial_after")  # not in the JSON of an older run
+                drift = f"{after:.1f} ({after / attempt['serial']:.2f}x)" if after else "-"
+                rows.append((result["suite"], n, f"{attempt['serial']:.1f}", f"{attempt['serial_cpu']:.1f}", drift,
                              *(f"{max(attempt['walls'][tool]) / ideal:.3f}" for tool in TOOLS)))
-    header = ("suite", "N", "serial s", "serial CPU s", *(f"{t} (slowest/(serial/N))" for t in TOOLS))
+    header = ("suite", "N", "serial s", "serial CPU s", "serial after the shards s",
+              *(f"{t} (slowest/(serial/N))" for t in TOOLS))
     lines.append(format_table(header, rows))
     lines.append("")
     rows = []
