@@ -74,16 +74,18 @@ def _leftovers(directory: Path, name: str) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if p.name.startswith(f".{name}.") or "partial" in p.name)
 
 
-def _caches_off(env: dict[str, str]) -> dict[str, str]:
-    """The environment of a child under the file size limit: Python would write the bytecode cache of any module
-    it compiles first, cut at the limit (importlib ignores a short write) and renamed into place, so every later
-    process importing that module would die on `marshal data too short`."""
-    return {**env, "PYTHONDONTWRITEBYTECODE": "1"}
-
-
 def _over_file_size_limit() -> None:
     _limit_child()
     resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
+
+
+def _run_over_file_size_limit(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`python -m sharder ARGV` under the file size limit. Without a bytecode cache: Python would write the cache
+    of any module it compiles first, cut at the limit (importlib ignores a short write) and renamed into place, so
+    every later process importing that module would die on `marshal data too short`."""
+    return subprocess.run([sys.executable, "-m", "sharder", *argv], cwd=cwd,
+                          env={**env, "PYTHONDONTWRITEBYTECODE": "1"}, capture_output=True, text=True, timeout=300,
+                          check=False, preexec_fn=_over_file_size_limit)
 
 
 @pytest.mark.parametrize(("what", "argv", "output"), WRITERS, ids=[w for w, _, _ in WRITERS])
@@ -93,8 +95,7 @@ def test_a_write_over_ulimit_f_is_one_line_and_leaves_the_old_file(
 ) -> None:
     _setup(tmp_path)
     before = _old(tmp_path / output)
-    proc = subprocess.run([sys.executable, "-m", "sharder", *argv], cwd=tmp_path, env=_caches_off(sharder_env),
-                          capture_output=True, text=True, timeout=300, check=False, preexec_fn=_over_file_size_limit)
+    proc = _run_over_file_size_limit(argv, tmp_path, sharder_env)
     outcome = Outcome(proc.returncode, proc.stdout, proc.stderr)
     ledger(f"{what} over ulimit -f ({FILE_SIZE_LIMIT // 1024} KiB)", outcome.observed)
     assert_clean_refusal(outcome)
@@ -117,9 +118,7 @@ def test_a_recording_run_over_ulimit_f_fails_cleanly(
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_many.py").write_text(RECORD_SUITE)
     before = _old(tmp_path / "durations.json")
-    proc = subprocess.run([sys.executable, "-m", "sharder", "record", "--", "-q", "-p", "no:cacheprovider"],
-                          cwd=tmp_path, env=_caches_off(sharder_env), capture_output=True, text=True, timeout=300,
-                          check=False, preexec_fn=_over_file_size_limit)
+    proc = _run_over_file_size_limit(["record", "--", "-q", "-p", "no:cacheprovider"], tmp_path, sharder_env)
     errors = [line for line in (proc.stdout + proc.stderr).splitlines() if "cannot write" in line]
     ledger("record (pytest run) over ulimit -f", f"exit {proc.returncode}: {errors[0] if errors else proc.stderr[-200:]}")
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -214,9 +213,7 @@ def test_merge_coverage_over_ulimit_f_is_one_line_and_leaves_the_old_data(
     for shard in (1, 2):
         (tmp_path / "reports" / f"shard-{shard}-of-2.xml").write_text(CASE.format(name=f"t{shard}", shard=f"{shard}/2"))
     (tmp_path / ".coverage").write_bytes(b"old data\n")
-    proc = subprocess.run([sys.executable, "-m", "sharder", "merge", "reports", "--coverage"], cwd=tmp_path,
-                          env=_caches_off(sharder_env), capture_output=True, text=True, timeout=300,
-                          check=False, preexec_fn=_over_file_size_limit)
+    proc = _run_over_file_size_limit(["merge", "reports", "--coverage"], tmp_path, sharder_env)
     outcome = Outcome(proc.returncode, proc.stdout, proc.stderr)
     ledger(f"merge --coverage over ulimit -f ({FILE_SIZE_LIMIT // 1024} KiB)", outcome.observed)
     assert_clean_refusal(outcome)
