@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from sharder.core.table import format_table
-from sharder.durations.planning_input import load_planning_input
+from sharder.durations.planning_input import PlanningInput, load_planning_input
 from sharder.durations.store import load_durations, render_durations
 from sharder.planning.plan import Plan, write_plan
 from sharder.planning.planner import make_plan
@@ -93,17 +93,23 @@ class Suite:
         seconds = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-        if done.returncode not in allowed:
-            sys.exit(f"{self.name}: {' '.join(args[:6])} ... exited {done.returncode}: {done.stderr[-2000:]}")
+        self._check(args, done, allowed)
         return seconds
 
     def output(self, args: Sequence[str]) -> str:
         """What a command prints on stdout (not timed)."""
         done = subprocess.run([self.python, *args], cwd=self.site, env=self.env, capture_output=True, text=True,
                               check=False)
-        if done.returncode != 0:
-            sys.exit(f"{self.name}: {' '.join(args[:6])} ... exited {done.returncode}: {done.stderr[-2000:]}")
+        self._check(args, done, (0,))
         return done.stdout
+
+    def _check(self, args: Sequence[str], done: subprocess.CompletedProcess[str], allowed: Sequence[int]) -> None:
+        if done.returncode not in allowed:
+            sys.exit(f"{self.name}: {' '.join(args[:6])} ... exited {done.returncode}: {done.stderr[-2000:]}")
+
+    def serial(self) -> float:
+        """The whole suite in one plain pytest process."""
+        return self.run(["-m", "pytest", *self.common])
 
     def collect(self) -> list[str]:
         """The suite's node ids, from pytest's own items (its printed list cuts an id holding a newline)."""
@@ -127,6 +133,13 @@ def record(suite: Suite) -> None:
     suite.collect()
     suite.run(["-m", "sharder", "record", "--durations", str(suite.durations), "--", *suite.common])
     suite.flat.write_text(render_durations(load_durations(suite.durations), flat=True))
+
+
+def plan_from(ids: list[str], timings: PlanningInput, shards: int, group_by: str) -> Plan:
+    """The plan `sharder plan --group-by GROUP_BY` makes from the store (`make_plan`'s own default grouping is
+    `test`, not the command's)."""
+    return make_plan(ids, timings.seconds, shards, group_by=group_by, durations_sha256=timings.sha256,
+                     setup_seconds=timings.setup_seconds, costs=timings.costs)
 
 
 def shard_args(tool: str, plans: dict[str, Path], suite: Suite, shards: int, shard: int) -> list[str]:
@@ -158,14 +171,13 @@ def bench_suite(suite: Suite, shard_counts: Sequence[int], default_group_by: str
         plans: dict[str, Path] = {}
         predicted: dict[str, Plan] = {}
         for tool, group_by in (("sharder default", default_group_by), ("sharder --group-by test", "test")):
-            plan = make_plan(ids, timings.seconds, n, group_by=group_by, durations_sha256=timings.sha256,
-                             setup_seconds=timings.setup_seconds, costs=timings.costs)
+            plan = plan_from(ids, timings, n, group_by)
             plans[tool] = suite.work / f"plan-{group_by}-{n}.json"
             write_plan(plans[tool], plan)
             predicted[tool] = plan
         for _ in range(repeat):
             print(f"== {suite.name}: serial, then N = {n}", file=sys.stderr, flush=True)
-            serial_walls.append(suite.run(["-m", "pytest", *suite.common]))
+            serial_walls.append(suite.serial())
             serial_cpu = suite.cpu[-1]
             walls: dict[str, list[float]] = {tool: [] for tool in TOOLS}
             cpu: dict[str, list[float]] = {tool: [] for tool in TOOLS}
@@ -176,7 +188,7 @@ def bench_suite(suite: Suite, shard_counts: Sequence[int], default_group_by: str
                     cpu[tool].append(suite.cpu[-1])
             # The serial run again after the shards: on a shared or throttled machine the speed drifts within
             # minutes, and a shard measured slower than predicted may only have run in a slower minute.
-            serial_after = suite.run(["-m", "pytest", *suite.common])
+            serial_after = suite.serial()
             runs.setdefault(str(n), []).append({
                 "serial": serial_walls[-1],
                 "serial_cpu": serial_cpu,
@@ -196,10 +208,10 @@ def bench_suite(suite: Suite, shard_counts: Sequence[int], default_group_by: str
     return result
 
 
-def matrix_picks(suite: Suite, result: dict[str, Any], max_shards: int) -> list[dict[str, Any]]:
+def matrix_picks(suite: Suite, result: dict[str, Any], max_shards: int, group_by: str) -> list[dict[str, Any]]:
     """`sharder matrix --target T` against the measured walls: for each measured N but the largest, T is that N's
     measured slowest shard plus 2%, a target N is known to meet. The pick is then run too when it was not measured
-    (sharder's default plan, every shard), so the table shows the pick's measured wall beside its prediction and
+    (sharder's default plan, `group_by`, every shard), so the table shows the pick's measured wall beside its prediction and
     whether a smaller N measured within the target."""
     measured = {int(n): max(attempts[-1]["walls"]["sharder default"]) for n, attempts in result["runs"].items()}
     minutes = {int(n): sum(attempts[-1]["walls"]["sharder default"]) / 60 for n, attempts in result["runs"].items()}
@@ -212,9 +224,7 @@ def matrix_picks(suite: Suite, result: dict[str, Any], max_shards: int) -> list[
         pick = choice["shards"]
         if pick not in measured:
             plan = suite.work / f"plan-pick-{pick}.json"
-            timings = load_planning_input(suite.durations)
-            write_plan(plan, make_plan(suite.collect(), timings.seconds, pick, durations_sha256=timings.sha256,
-                                       setup_seconds=timings.setup_seconds, costs=timings.costs))
+            write_plan(plan, plan_from(suite.collect(), load_planning_input(suite.durations), pick, group_by))
             walls = [suite.run(shard_args("sharder default", {"sharder default": plan}, suite, pick, shard))
                      for shard in range(1, pick + 1)]
             measured[pick], minutes[pick] = max(walls), sum(walls) / 60
@@ -290,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         suite = Suite(name, args.python, args.work, args.paths, args.bare)
         result = bench_suite(suite, args.shards, args.default_group_by, args.repeat, args.work / f"{name}.partial.json")
         if args.matrix:
-            result["picks"] = matrix_picks(suite, result, max(args.shards))
+            result["picks"] = matrix_picks(suite, result, max(args.shards), args.default_group_by)
         results.append(result)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
