@@ -82,6 +82,51 @@ _FAILING_RESULTS = {"failure": "failed", "error": "error"}
 _KNOWN_TIMES = 4096
 
 
+class _FirstCases:
+    """Which ids the report has shown, and the position of each one's first case, found only when asked.
+
+    Reruns are rare, a million distinct ids are not: a dict of a million ids to positions (a new int object each)
+    costs three times a set of them, so ids read in bulk (`take`) go only into the set, and their positions are
+    found by one scan of the cases the first time a rerun asks for one of them."""
+
+    def __init__(self, node_ids: list[str]) -> None:
+        self.node_ids = node_ids  # the reader's list of every case's id, appended to as cases are read
+        self.seen: set[str] = set()
+        self.positions: dict[str, int] = {}  # the first case of every id read one by one, and of those scanned
+        self.scanned = 0  # the cases up to here have their ids' positions in `positions`
+
+    def __contains__(self, node_id: str) -> bool:
+        return node_id in self.seen
+
+    def get(self, node_id: str) -> int | None:
+        if node_id not in self.seen:
+            return None
+        position = self.positions.get(node_id)
+        if position is None:  # read in bulk: scan what was not scanned yet, each id's first case kept
+            setdefault = self.positions.setdefault
+            for index in range(self.scanned, len(self.node_ids)):
+                setdefault(self.node_ids[index], index)
+            self.scanned = len(self.node_ids)
+            position = self.positions[node_id]
+        return position
+
+    def add(self, node_id: str, position: int) -> None:
+        self.seen.add(node_id)
+        self.positions[node_id] = position
+
+    def add_new(self, node_ids: list[str]) -> bool:
+        """Take the ids of a run read in bulk, which is about to follow the cases so far, if every one is new (and
+        none repeats in the run); False, and nothing taken, if not."""
+        seen = self.seen
+        known = len(seen)
+        seen.update(node_ids)
+        if len(seen) == known + len(node_ids):
+            return True
+        seen.difference_update(node_ids)  # none of them is an earlier case's...
+        seen.update(self.node_ids)  # ...but for those that were
+        return False
+
+
 class ReportReader:
     """expat's handlers for one report: suites and cases as their tags go by, nothing of the document kept.
 
@@ -120,7 +165,7 @@ class ReportReader:
         self.where_of: array[int] = array("q")  # 2 * its suite + 1 if its id is exact (from a property or index)
         self.attributes_of: array[int] = array("q")  # hash of (classname, name, file)
         self.content_of: array[int] | None = None  # the occurrence each case's XML is, once a rerun folded
-        self.first_case: dict[str, int] = {}  # node id -> its first case
+        self.first_case = _FirstCases(self.node_ids)  # node id -> its first case
         self.other_cases: dict[tuple[str, int, int], int] = {}  # (node id, suite, attributes) -> case, the rest
         self.spread: set[str] = set()  # keys from attributes alone met in more than one suite
         self.unnamed = 0
@@ -296,7 +341,7 @@ class ReportReader:
         suite.cases += 1
         occurrence = self.capture.plain_case_ended() if self.capture is not None else -1
         node_ids = self.node_ids
-        first_case[node_id] = len(node_ids)
+        first_case.add(node_id, len(node_ids))
         node_ids.append(node_id)
         self.seconds.append(seconds)
         self.where_of.append(2 * suite.index + exact)
@@ -348,7 +393,7 @@ class ReportReader:
         if named:
             first = self.first_case.get(node_id)
             if first is None:
-                self.first_case[node_id] = position
+                self.first_case.add(node_id, position)
             else:
                 folded_into = self._rerun_of(first, node_id, where, attributes)
         # A plain pass (no child element, no file or line, a time, a name) is its id and seconds alone; any other
@@ -438,12 +483,8 @@ class ReportReader:
         seconds = self._run_seconds(list(map(bytes.decode, pieces[5::6])))
         if seconds is None:
             return False
-        position = len(self.node_ids)
-        first_case = self.first_case
-        known = len(first_case)
-        first_case.update(zip(node_ids, range(position, position + count), strict=True))
-        if len(first_case) != known + count:  # an id met before, or twice in the run: reruns, for `_close_case`
-            self._undo_run()
+        if not self.first_case.add_new(node_ids):  # an id met before, or twice in the run: reruns, for `_close_case`
+            self.runs.enabled = False  # and no more runs: a report with reruns is read case by case
             return False
         suite = self.open[-1]
         suite.cases += count
@@ -460,13 +501,6 @@ class ReportReader:
         if self.content_of is not None:
             self.content_of.extend(range(occurrence, occurrence + count))
         return True
-
-    def _undo_run(self) -> None:
-        """The first case of each id again, as it was before the run's ids went in (they overwrote the earlier
-        cases of the ids they repeat), and no more runs: a report with reruns is read case by case."""
-        node_ids = self.node_ids
-        self.first_case = dict(zip(reversed(node_ids), range(len(node_ids) - 1, -1, -1), strict=True))
-        self.runs.enabled = False
 
     def _run_seconds(self, texts: list[str]) -> list[float] | None:
         """Each time of a run, through the cache of times as written; None if one is no observation or too long
