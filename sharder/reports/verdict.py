@@ -16,7 +16,8 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Callable, Collection, Iterator, KeysView, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cached_property
 from operator import attrgetter, is_not
@@ -75,36 +76,49 @@ def _passed(only: AnyAttempt) -> TestOutcome:
 class TestOutcomes(Mapping[str, TestOutcome]):
     """Every test's outcome, in the order of its first attempt. A test whose one attempt passed (all but a few, in a
     big merge) is held as that attempt and becomes its `TestOutcome` only when asked for: a million outcome records
-    built and kept cost more than the rest of the verdict."""
+    built and kept cost more than the rest of the verdict. Likewise the ids are a set, and the mapping from id to
+    outcome is built only when a test is looked up by id: a million-entry dict costs a merge three times the set
+    (and most merges look nothing up)."""
 
     __test__ = False  # not a pytest test class, whatever its name
 
-    def __init__(self, held: dict[str, TestOutcome | AnyAttempt], decided: list[TestOutcome]) -> None:
-        self._held = held
+    def __init__(self, held: list[TestOutcome | AnyAttempt], ids: AbstractSet[str], decided: list[TestOutcome]) -> None:
+        self._held = held  # one value per test, in order: its outcome, or its one passing attempt
+        self._ids = ids  # the ids of `held`, each once
         self._decided = decided  # the values of `held` that are outcomes, in its order
+        self._by_id: dict[str, TestOutcome | AnyAttempt] | None = None
         self._slowest: dict[int, list[TestOutcome]] = {}
 
     def __getitem__(self, node_id: str) -> TestOutcome:
-        value = self._held[node_id]
+        if self._by_id is None:
+            self._by_id = dict(zip(map(_node_id, self._held), self._held, strict=True))
+        value = self._by_id[node_id]
         return value if isinstance(value, TestOutcome) else _passed(value)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._held)
+        return map(_node_id, self._held)
 
     def __len__(self) -> int:
         return len(self._held)
 
     def __contains__(self, node_id: object) -> bool:
-        return node_id in self._held
+        return node_id in self._ids
 
     @property
-    def ids(self) -> KeysView[str]:
+    def ids(self) -> AbstractSet[str]:
         """The tests' ids, for lookups at C speed."""
-        return self._held.keys()
+        return self._ids
+
+    def items(self) -> Iterator[tuple[str, TestOutcome]]:  # type: ignore[override]  # an iterator, not a view
+        """(id, outcome) of every test, in order, without the lookup by id."""
+        return ((outcome.node_id, outcome) for outcome in self.all())
+
+    def values(self) -> Iterator[TestOutcome]:  # type: ignore[override]  # an iterator, not a view
+        return self.all()
 
     def all(self) -> Iterator[TestOutcome]:
         """Every outcome, in order (the passing ones built as they go by)."""
-        for value in self._held.values():
+        for value in self._held:
             yield value if isinstance(value, TestOutcome) else _passed(value)
 
     def decided(self) -> Iterator[TestOutcome]:
@@ -117,7 +131,7 @@ class TestOutcomes(Mapping[str, TestOutcome]):
         speed; only those above it are ordered by (time, id) in Python, and those at it (a suite's many equal
         times can make them most of a million) by id at C speed."""
         if count not in self._slowest:
-            values = self._held.values()
+            values = self._held
             longest = heapq.nlargest(count, map(_seconds, values))
             chosen: list[TestOutcome | AnyAttempt] = []
             if longest:
@@ -342,16 +356,18 @@ def _where(attempt: AnyAttempt) -> str:
 
 def _outcomes(attempts: list[AnyAttempt]) -> TestOutcomes:
     """Attempts grouped by test; a list only for a test with several, which a big merge seldom has."""
-    # At C speed: every test's last attempt, in the order of its first; when no test has two, that is all of them,
-    # and only the attempts that are not a lone pass need an outcome of their own.
-    held: dict[str, TestOutcome | AnyAttempt] = dict(zip(map(_node_id, attempts), attempts, strict=True))
-    if len(held) == len(attempts):
+    # At C speed: the set of ids tells whether any test has two attempts; when none has, every attempt is its
+    # test's last, in order, and only the attempts that are not a lone pass need an outcome of their own.
+    ids = set(map(_node_id, attempts))
+    if len(ids) == len(attempts):
+        held: list[TestOutcome | AnyAttempt] = list(attempts)
         decided = []
-        for attempt in _not_plain(attempts):
+        for index in itertools.compress(range(len(held)), map(is_not, map(type, held), itertools.repeat(PlainPass))):
+            attempt = attempts[index]
             if attempt.outcome != "passed" or attempt.earlier_failures:
-                outcome = held[attempt.node_id] = _final(attempt.node_id, [attempt])
+                outcome = held[index] = _final(attempt.node_id, [attempt])
                 decided.append(outcome)
-        return TestOutcomes(held, decided)
+        return TestOutcomes(held, ids, decided)
     first: dict[str, AnyAttempt] = {}
     more: dict[str, list[AnyAttempt]] = {}
     for attempt in attempts:
@@ -362,12 +378,12 @@ def _outcomes(attempts: list[AnyAttempt]) -> TestOutcomes:
             more[node_id].append(attempt)
         else:
             more[node_id] = [first[node_id], attempt]
-    outcomes: dict[str, TestOutcome | AnyAttempt] = {
-        node_id: only if only.outcome == "passed" and not only.earlier_failures and node_id not in more
+    outcomes: list[TestOutcome | AnyAttempt] = [
+        only if only.outcome == "passed" and not only.earlier_failures and node_id not in more
         else _final(node_id, more.get(node_id) or [only])
         for node_id, only in first.items()
-    }
-    return TestOutcomes(outcomes, [value for value in outcomes.values() if isinstance(value, TestOutcome)])
+    ]
+    return TestOutcomes(outcomes, first.keys(), [value for value in outcomes if isinstance(value, TestOutcome)])
 
 
 def _not_plain(attempts: list[AnyAttempt]) -> Iterator[AnyAttempt]:
