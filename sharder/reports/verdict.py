@@ -127,22 +127,37 @@ class TestOutcomes(Mapping[str, TestOutcome]):
 
     def slowest(self, count: int) -> list[TestOutcome]:
         """The `count` longest, ties by id: an attempt has the seconds and id its outcome would have. The
-        count-th longest time is found among the bare seconds, and the tests at or above it picked out, at C
-        speed; only those above it are ordered by (time, id) in Python, and those at it (a suite's many equal
-        times can make them most of a million) by id at C speed."""
+        count-th longest time is found among the bare seconds (`_count_th_longest`), and the tests at or above it
+        picked out, at C speed; only those above it are ordered by (time, id) in Python, and those at it (a suite's
+        many equal times can make them most of a million) by id at C speed."""
         if count not in self._slowest:
             values = self._held
-            longest = heapq.nlargest(count, map(_seconds, values))
+            seconds = list(map(_seconds, values))
+            threshold = _count_th_longest(seconds, count)
             chosen: list[TestOutcome | AnyAttempt] = []
-            if longest:
-                threshold = longest[-1]
-                candidates = list(itertools.compress(values, map(threshold.__le__, map(_seconds, values))))
+            if threshold is not None:
+                candidates = list(itertools.compress(values, map(threshold.__le__, seconds)))
                 chosen = sorted((value for value in candidates if value.seconds > threshold),
                                 key=lambda t: (-t.seconds, t.node_id))
                 at_threshold = [value for value in candidates if value.seconds == threshold]
-                chosen += heapq.nsmallest(count - len(chosen), at_threshold, key=_node_id)
+                first_ids = set(heapq.nsmallest(count - len(chosen), map(_node_id, at_threshold)))  # ids are unique
+                chosen += sorted((value for value in at_threshold if value.node_id in first_ids), key=_node_id)
             self._slowest[count] = [value if isinstance(value, TestOutcome) else _passed(value) for value in chosen]
         return self._slowest[count]
+
+
+def _count_th_longest(seconds: list[float], count: int) -> float | None:
+    """The `count`-th largest of `seconds` (the smallest when there are fewer), None for none.
+
+    A report's times repeat (written to the millisecond, a million cases hold a few thousand distinct ones): the
+    distinct values give a floor that at least `count` of the times reach, and only those are sorted. A Python
+    loop over a million times (`heapq.nlargest`) cost half a second of a merge."""
+    if not seconds or count < 1:
+        return None
+    distinct = set(seconds)
+    floor = min(distinct) if len(distinct) <= count else heapq.nlargest(count, distinct)[-1]
+    top = sorted(itertools.compress(seconds, map(floor.__le__, seconds)), reverse=True)
+    return top[min(count, len(top)) - 1]
 
 
 @dataclass
@@ -561,10 +576,11 @@ def judge(inputs: MergeInputs, identity: PlanIdentity, *, fail_on_flaky: bool = 
         _queue_total(shards, identity, len(tests))
     unclaimed = by_shard.get(None, [])
     if unclaimed:
-        ids = set(map(_node_id, unclaimed))
+        # every attempt unclaimed (foreign reports, no plan): its tests are all of them, no second set of a million
+        reported = len(tests) if len(unclaimed) == len(attempts) else len(set(map(_node_id, unclaimed)))
         failed = _failed_count(unclaimed)
         shards.append(ShardResult(
-            spec=None, planned=None, predicted_seconds=None, reported=len(ids), failed=failed,
+            spec=None, planned=None, predicted_seconds=None, reported=reported, failed=failed,
             actual_seconds=math.fsum(map(_seconds, unclaimed)), status=FAILED if failed else OK,
             sources=sorted(set(map(_source, unclaimed))),
         ))

@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import hypothesis.strategies as st
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from sharder.cli import main
 from sharder.core.progress_log import append_cancelled
@@ -65,6 +67,21 @@ def test_lone_passes_kept_as_attempts_read_as_judging_them_reads(tmp_path: Path)
         assert result.with_outcome(outcome) == [test for test in eager.values() if test.outcome == outcome]
     assert result.slowest(4) == heapq.nsmallest(4, eager.values(), key=lambda t: (-t.seconds, t.node_id))
     assert [t.node_id for t in result.with_outcome("flaky")] == ["t.m::test_2"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(times=st.lists(st.sampled_from(["0.000", "0.001", "0.002", "0.5", "1.25", "3"]), min_size=1, max_size=40),
+       count=st.integers(1, 45))
+def test_the_slowest_are_those_an_eager_sort_gives_ties_by_id(tmp_path: Path, times: list[str], count: int) -> None:
+    """`slowest` finds its threshold among the distinct times (`_count_th_longest`): with many ties, few distinct
+    times and counts beyond the number of tests, it still picks exactly what sorting every outcome picks."""
+    cases = "".join(f'<testcase classname="t.m" name="test_{(i * 7919) % 1000}" time="{t}" />'
+                    for i, t in enumerate(times))
+    (tmp_path / "junit.xml").write_text(f'<testsuite tests="{len(times)}">{cases}</testsuite>', encoding="utf-8")
+    inputs = collect([tmp_path / "junit.xml"])
+    result = judge(inputs, resolve_identity(inputs, None))
+    expected = sorted(result.tests.all(), key=lambda t: (-t.seconds, t.node_id))[:count]
+    assert result.slowest(count) == expected
 
 
 def test_a_cancelled_shard_is_red_even_with_a_complete_green_report(
