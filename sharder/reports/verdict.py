@@ -87,6 +87,7 @@ class TestOutcomes(Mapping[str, TestOutcome]):
         self._ids = ids  # the ids of `held`, each once
         self._decided = decided  # the values of `held` that are outcomes, in its order
         self._by_id: dict[str, TestOutcome | AnyAttempt] | None = None
+        self._seconds: list[float] | None = None
         self._slowest: dict[int, list[TestOutcome]] = {}
 
     def __getitem__(self, node_id: str) -> TestOutcome:
@@ -121,6 +122,12 @@ class TestOutcomes(Mapping[str, TestOutcome]):
         for value in self._held:
             yield value if isinstance(value, TestOutcome) else _passed(value)
 
+    def seconds(self) -> list[float]:
+        """Every test's seconds, in order; read off the million attempts once, for the slowest and the total."""
+        if self._seconds is None:
+            self._seconds = list(map(_seconds, self._held))
+        return self._seconds
+
     def decided(self) -> Iterator[TestOutcome]:
         """The outcomes that are not a single passing attempt (failures, skips, flaky and rerun tests), in order."""
         return iter(self._decided)
@@ -132,7 +139,7 @@ class TestOutcomes(Mapping[str, TestOutcome]):
         many equal times can make them most of a million) by id at C speed."""
         if count not in self._slowest:
             values = self._held
-            seconds = list(map(_seconds, values))
+            seconds = self.seconds()
             threshold = _count_th_longest(seconds, count)
             chosen: list[TestOutcome | AnyAttempt] = []
             if threshold is not None:
@@ -576,12 +583,15 @@ def judge(inputs: MergeInputs, identity: PlanIdentity, *, fail_on_flaky: bool = 
         _queue_total(shards, identity, len(tests))
     unclaimed = by_shard.get(None, [])
     if unclaimed:
-        # every attempt unclaimed (foreign reports, no plan): its tests are all of them, no second set of a million
-        reported = len(tests) if len(unclaimed) == len(attempts) else len(set(map(_node_id, unclaimed)))
+        # Every attempt unclaimed (foreign reports, no plan): its tests are all of them, no second set of a million
+        # ids; and when each test had one attempt, their seconds are the outcomes' column.
+        everything = len(unclaimed) == len(attempts)
+        reported = len(tests) if everything else len(set(map(_node_id, unclaimed)))
         failed = _failed_count(unclaimed)
+        total = math.fsum(tests.seconds() if everything and len(tests) == len(attempts) else map(_seconds, unclaimed))
         shards.append(ShardResult(
             spec=None, planned=None, predicted_seconds=None, reported=reported, failed=failed,
-            actual_seconds=math.fsum(map(_seconds, unclaimed)), status=FAILED if failed else OK,
+            actual_seconds=total, status=FAILED if failed else OK,
             sources=sorted(set(map(_source, unclaimed))),
         ))
     unplanned: list[str] = []
