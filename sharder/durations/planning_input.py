@@ -24,6 +24,7 @@ from sharder.durations.costs import COSTS_FIELD, SuiteCosts, parse_costs
 from sharder.durations.history import FIELDS as HISTORY_FIELDS
 from sharder.durations.history import parse_history
 from sharder.durations.outcomes import OUTCOMES_FIELD, RECORD_FIELDS, parse_untimed
+from sharder.durations.skips import SKIPPED_FIELD, parse_skipped, planned_seconds
 from sharder.durations.store import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -183,7 +184,7 @@ def _record_outcomes_check_out(values: list[Any], fields: set[str]) -> bool:
 
 
 _RECORD_FIELDS = frozenset({"seconds", "runs", "setup_seconds", "peak_rss_mb", _PASSED_AT, _FAILED_AT})
-_OPTIONAL_FIELDS = frozenset({*HISTORY_FIELDS, OUTCOMES_FIELD, COSTS_FIELD})
+_OPTIONAL_FIELDS = frozenset({*HISTORY_FIELDS, OUTCOMES_FIELD, COSTS_FIELD, SKIPPED_FIELD})
 
 
 def _all_seconds(values: list[Any], limit: float = MAX_TEST_SECONDS) -> bool:
@@ -214,6 +215,7 @@ def _checked_columns(data: object) -> _Columns | None:
         return None
     try:
         costs = parse_costs(data, "")
+        skipped = parse_skipped(data, "", records)
     except SharderError:  # the full reader gives the error
         return None
     values = list(records.values())
@@ -231,4 +233,4 @@ def _checked_columns(data: object) -> _Columns | None:
     if ("" in records or not plain_runs or not _all_seconds(seconds) or not _all_seconds(list(setup.values()))
             or not _all_seconds(list(peaks.values()), NO_LIMIT)):
         return None
-    return _Columns(dict(zip(records, seconds, strict=True)), setup, peaks, fields, costs)
+    return _Columns(planned_seconds(dict(zip(records, seconds, strict=True)), skipped), setup, peaks, fields, costs)

@@ -27,6 +27,7 @@ from sharder.core.inputfile import read_input
 from sharder.durations.costs import SuiteCosts, blended_costs, costs_json, kept_files, parse_costs
 from sharder.durations.history import LastUpdate, history_json, parse_history
 from sharder.durations.outcomes import RECORD_FIELDS, LastOutcome, parse_untimed, record_outcome, untimed_json
+from sharder.durations.skips import parse_skipped, planned_seconds, skipped_json, with_skips
 
 FORMAT_NAME = "sharder-durations"
 FORMAT_VERSION = 1
@@ -85,9 +86,12 @@ class Durations:
     last_update: LastUpdate | None = None
     costs: SuiteCosts | None = None  # what a process pays besides its tests (`sharder.durations.costs`)
     outcomes: dict[str, LastOutcome] = field(default_factory=dict)
+    # Tests with no record whose last run was a skip, and what it took (`sharder.durations.skips`).
+    skipped: dict[str, float] = field(default_factory=dict)
 
     def seconds(self) -> dict[str, float]:
-        return {node_id: timing.seconds for node_id, timing in self.tests.items()}
+        """The seconds to plan with: each record's, and each skip-only test's skip."""
+        return planned_seconds({node_id: timing.seconds for node_id, timing in self.tests.items()}, self.skipped)
 
     def setup_seconds(self) -> dict[str, float]:
         """Recorded setup time of the tests that have one (the planner estimates module fixture costs from it)."""
@@ -189,7 +193,7 @@ def parse_durations(raw: bytes, source: str = "durations") -> Durations:
     data, digest = decode_document(raw, source)
     durations = build_durations(data, source, digest)
     if may_hold_surrogates(raw):
-        refuse_non_text_ids([*durations.tests, *durations.outcomes], source)
+        refuse_non_text_ids([*durations.tests, *durations.outcomes, *durations.skipped], source)
     return durations
 
 
@@ -200,7 +204,8 @@ def build_durations(data: object, source: str, digest: str) -> Durations:
         raise SharderError(f"{source}: {exc}") from None
     if isinstance(data, dict) and "format" in data:  # checked after the tests, as the planning reader does
         absorbed, last_update = parse_history(data, source)
-        return Durations(tests, digest, absorbed, last_update, parse_costs(data, source), _outcomes_of(data, source))
+        return Durations(tests, digest, absorbed, last_update, parse_costs(data, source), _outcomes_of(data, source),
+                         parse_skipped(data, source, tests))
     return Durations(tests=tests, sha256=digest)
 
 
@@ -308,8 +313,10 @@ def updated(
     smoothing: float = DEFAULT_SMOOTHING,
     keep_only: Iterable[str] | None = None,
     costs: SuiteCosts | None = None,
+    skipped: Mapping[str, float] | None = None,
 ) -> Durations:
     """Blend `observations` into `durations`; with `keep_only`, drop ids not in it (tests no longer collected).
+    `skipped`: the tests whose last run this time was a skip, with its seconds (`sharder.durations.skips`).
 
     `observations` must hold trustworthy runs only (`sharder.durations.trust`): every one of them also votes on
     whether the run was on other hardware, and a run of fast errors would win that vote.
@@ -337,13 +344,15 @@ def updated(
         )
     suite_costs = durations.costs if costs is None else blended_costs(durations.costs, costs, smoothing)
     outcomes = durations.outcomes
+    wanted: set[str] | None = None
     if keep_only is not None:
         wanted = set(keep_only)
         tests = {node_id: timing for node_id, timing in tests.items() if node_id in wanted}
         outcomes = {node_id: last for node_id, last in outcomes.items() if node_id in wanted}
         if suite_costs is not None:
             suite_costs = kept_files(suite_costs, {node_id.partition("::")[0] for node_id in tests})
-    return replace(durations, tests=tests, costs=suite_costs, outcomes=outcomes)
+    skips = with_skips(durations.skipped, skipped or {}, tests, wanted)
+    return replace(durations, tests=tests, costs=suite_costs, outcomes=outcomes, skipped=skips)
 
 
 def _read_at_resolution(recorded: float, observed: float) -> float:
@@ -398,6 +407,7 @@ def render_durations(durations: Durations, *, flat: bool = False) -> str:
         **costs_json(durations.costs),
         "tests": {node_id: _record_json(timing, durations.outcomes.get(node_id)) for node_id, timing in ordered},
         **untimed_json(durations.outcomes, durations.tests),
+        **skipped_json(durations.skipped, durations.tests),
     }
     return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
 

@@ -30,6 +30,7 @@ from sharder.core.shardspec import ShardSpec, shard_argument
 from sharder.durations import store
 from sharder.durations.history import LastUpdate
 from sharder.durations.outcomes import now, with_outcomes
+from sharder.durations.skips import last_skips
 from sharder.durations.trust import NotUsed, unused_reason
 from sharder.planning.plan import read_plan
 from sharder.planning.planner import DEFAULT_GROUP_BY, GROUP_BY_CHOICES
@@ -462,6 +463,10 @@ class DurationRecorder:
                 not_used[reason] += 1
         return observed, not_used
 
+    def skips(self) -> dict[str, float]:
+        """The tests that were skipped, with what the skip took (`sharder.durations.skips`)."""
+        return last_skips((node_id, seen.outcome, seen.seconds, True) for node_id, seen in self.attempts.items())
+
     def outcomes(self) -> dict[str, str]:
         """Each test's last attempt's outcome, failures included: the store remembers it for `failed-first`."""
         return {node_id: seen.outcome for node_id, seen in self.attempts.items()}
@@ -484,6 +489,7 @@ def _store_durations(session: pytest.Session) -> None:
         return
     path = _durations_path(config)
     observations, not_used = recorder.observations()
+    skipped = recorder.skips()
     seen = recorder.outcomes()
     # Prune only after a collection of the whole suite: a shard, a -k run or a path says nothing about the others.
     scope = list(state.narrowed_by)
@@ -497,10 +503,10 @@ def _store_durations(session: pytest.Session) -> None:
     keep_only = state.collected_ids if not scope and not stopped and state.collected_ids else None
 
     def change(recorded: store.Durations) -> tuple[store.Durations | None, int]:
-        durations = store.updated(recorded, observations, keep_only=keep_only)
+        durations = store.updated(recorded, observations, keep_only=keep_only, skipped=skipped)
         pruned = sum(1 for node_id in recorded.tests if node_id not in durations.tests)
         outcomes = with_outcomes(durations.outcomes, seen, now())
-        if not observations and not pruned and outcomes == recorded.outcomes:
+        if not observations and not pruned and outcomes == recorded.outcomes and durations.skipped == recorded.skipped:
             return None, 0  # nothing learned: the file stays as it is
         update = LastUpdate("record", len(observations), pruned, tuple(scope))
         return replace(durations, outcomes=outcomes, last_update=update), pruned

@@ -12,6 +12,7 @@ from sharder.core.nodeid import forward_key
 from sharder.durations import store
 from sharder.durations.history import LastUpdate, absorbed_after
 from sharder.durations.outcomes import last_outcomes, now, with_outcomes
+from sharder.durations.skips import last_skips
 from sharder.durations.trust import UNNAMED, UNTIMED, NotUsed, unused_reason
 from sharder.reports.inputs import report_identity
 from sharder.reports.junit import Report, mangling_index, optional_number, read_report, report_files
@@ -129,7 +130,9 @@ def record_from_junit(paths: Sequence[str | os.PathLike[str]], durations_path: s
             detail = f" ({left_out})" if left_out else ""
             raise SharderError(
                 f"the reports hold no test that passed with a usable time{detail}; durations left as they are")
-        updated = store.updated(recorded, observations)
+        skipped = last_skips((case.node_id, case.outcome, case.seconds, case.timed and case.named)
+                             for report in fresh for case in report.cases)
+        updated = store.updated(recorded, observations, skipped=skipped)
         seen = last_outcomes((case.node_id, case.outcome) for report in fresh for case in report.cases if case.named)
         durations = replace(
             updated,

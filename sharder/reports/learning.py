@@ -34,6 +34,7 @@ from sharder.durations import store
 from sharder.durations.costs import costs_of_session
 from sharder.durations.history import LastUpdate, absorbed_after
 from sharder.durations.outcomes import last_outcomes, now, with_outcomes
+from sharder.durations.skips import last_skips
 from sharder.durations.trust import NotUsed, unused_reason
 from sharder.planning.forecast import Forecast, forecast
 from sharder.reports.inputs import AnyAttempt
@@ -135,7 +136,9 @@ def rebalance(
     known = set(recorded.absorbed)
     seen_before = sum(1 for origin in origins if origin in known)
     fresh = [attempt for attempt in result.attempts if attempt.origin not in known]
-    observed, not_used = observations(_latest_runs_only(fresh, result.attempts, known))
+    learnable = _latest_runs_only(fresh, result.attempts, known)
+    observed, not_used = observations(learnable)
+    skipped = last_skips((a.node_id, a.outcome, a.seconds, a.timed and a.named) for a in learnable)
     plan = result.identity.plan
     prunable, prune_note = may_prune(result)
     if origins and seen_before == len(origins):
@@ -143,7 +146,7 @@ def rebalance(
     keep_only: set[str] | None = None
     if prunable:
         keep_only = set(result.tests) | (set(plan.all_tests()) if plan is not None else set())
-    updated = store.updated(recorded, observed, keep_only=keep_only)
+    updated = store.updated(recorded, observed, keep_only=keep_only, skipped=skipped)
     if not (origins and seen_before == len(origins)):
         # What each shard paid besides its tests (its progress log's `costs` event) teaches the store's costs too.
         for shard in result.shards:
