@@ -69,14 +69,12 @@ def with_skips(known: Mapping[str, float], seen: Mapping[str, float], timed: Map
             if node_id not in timed and (keep_only is None or node_id in keep_only)}
 
 
-def planned_seconds(timed: Mapping[str, float], skipped: Mapping[str, float]) -> dict[str, float]:
-    """The seconds to plan with: every record's, then every skip-only test's (the records' order kept first)."""
-    if not skipped:
-        return dict(timed)
-    seconds = dict(timed)
+def planned_seconds(timed: dict[str, float], skipped: Mapping[str, float]) -> dict[str, float]:
+    """The seconds to plan with: `timed` (every record's, a dict the caller just built, which this extends in
+    place rather than copying 200,000 entries) with every skip-only test's skip after them."""
     for node_id, value in skipped.items():
-        seconds.setdefault(node_id, value)
-    return seconds
+        timed.setdefault(node_id, value)
+    return timed
 
 
 def last_skips(runs: Iterable[tuple[str, str, float, bool]]) -> dict[str, float]:
