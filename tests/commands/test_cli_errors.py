@@ -65,10 +65,13 @@ def test_plan_from_a_pytest_split_file(tmp_path: Path, run_sharder: RunSharder) 
 
 
 def test_a_reader_that_closes_the_pipe_early_ends_sharder_quietly(tmp_path: Path, sharder_env: dict[str, str]) -> None:
-    # `sharder plan ... | head -1`: the plan file is written before the table, which is far larger than a pipe holds
-    durations = {f"tests/test_{i}.py::test_{j}": 0.5 + i / 100 for i in range(200) for j in range(10)}
+    # `sharder plan ... | head -1`: the plan file is written before the table. The table (about 1.2 MB, a line per
+    # shard) must be larger than the pipe (64 KiB here, at most /proc/sys/fs/pipe-max-size, 1 MiB by default) plus
+    # what the reader buffers, or sharder can write all of it before the reader closes and exit 0: at 2,000 shards
+    # the table was 65 KB and the test failed whenever sharder won that race.
+    durations = {f"tests/test_{i}.py::test_{j}": 0.5 + i / 100 for i in range(400) for j in range(100)}
     (tmp_path / "durations.json").write_text(json.dumps(durations), encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, "-m", "sharder", "plan", "--shards", "2000", "--from-durations"],
+    proc = subprocess.Popen([sys.executable, "-m", "sharder", "plan", "--shards", "40000", "--from-durations"],
                             cwd=tmp_path, env=sharder_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
     assert proc.stdout.readline().startswith(b"shard")
@@ -76,4 +79,4 @@ def test_a_reader_that_closes_the_pipe_early_ends_sharder_quietly(tmp_path: Path
     stderr = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141  # 128 + SIGPIPE, as a shell reports `cat` ended by `head`
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
-    assert len(json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))["bins"]) == 2000
+    assert len(json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))["bins"]) == 40000
