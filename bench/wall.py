@@ -15,13 +15,16 @@ Per suite, in one run:
    (with the memory plugin the serial `sharder record` had, a JUnit report and a progress log), pytest-split's
    as pytest writing a JUnit report (`--bare`: both as bare pytest, only their plugin). The serial run is
    measured again after the shards: how far the machine's speed drifted while they ran.
+4. With `--replan N`, what CI does from its second run on: the record rebalanced from the first round's sharder
+   default shards (their JUnit reports and progress logs), planned again and run again, between two serial runs.
 
 Printed: slowest shard / (serial / N) per tool and N, and each sharder shard's predicted wall beside the
 measured one, with each process's CPU seconds (a shared machine's load stretches walls, not CPU). "sharder
 default" is the grouping `--default-group-by` names: `auto` unless told, the candidate for `sharder plan`'s default.
 Goals: sharder's default <= 1.15x at N = 4; every predicted wall within 10%.
 
-    python bench/wall.py --python /tmp/wallvenv/bin/python [--suite networkx] [--shards 2 4 8] [--work DIR]
+    python bench/wall.py --python /tmp/wallvenv/bin/python [--suite networkx] [--shards 2 4 8] [--replan 4]
+        [--matrix] [--work DIR]
 """
 
 from __future__ import annotations
@@ -142,11 +145,11 @@ def plan_from(ids: list[str], timings: PlanningInput, shards: int, group_by: str
                      setup_seconds=timings.setup_seconds, costs=timings.costs)
 
 
-def shard_args(tool: str, plans: dict[str, Path], suite: Suite, shards: int, shard: int) -> list[str]:
+def shard_args(tool: str, plans: dict[str, Path], suite: Suite, shards: int, shard: int, label: str = "") -> list[str]:
     """A shard as CI runs it: sharder's through `sharder run` (its memory plugin, JUnit report and progress log, as
     the serial `sharder record` had them), pytest-split's as plain pytest writing a JUnit report; with `--bare`,
-    both as bare pytest with only their plugin."""
-    reports = suite.work / "reports" / tool.replace(" ", "_") / str(shards)
+    both as bare pytest with only their plugin. `label` keeps a second round's reports apart from the first's."""
+    reports = suite.work / "reports" / (tool.replace(" ", "_") + label) / str(shards)
     if tool.startswith("sharder"):
         if suite.bare:
             return ["-m", "pytest", "-p", "sharder.plugin", "--shard", f"{shard}/{shards}", "--sharder-plan",
@@ -158,8 +161,32 @@ def shard_args(tool: str, plans: dict[str, Path], suite: Suite, shards: int, sha
             "--splitting-algorithm", "least_duration", "--durations-path", str(suite.flat), *junit, *suite.common]
 
 
+def second_round(suite: Suite, ids: list[str], shards: int, group_by: str) -> dict[str, Any]:
+    """What CI does from its second run on: `sharder rebalance` a copy of the record from the first round's
+    sharder-default reports (JUnit and progress logs, so the per-process costs too), plan again from it and run
+    those shards, serial wall measured before and after them. The record is left as it was, for the next N."""
+    reports = suite.work / "reports" / "sharder_default" / str(shards)
+    store = suite.work / f"durations-round2-{shards}.json"
+    store.write_bytes(suite.durations.read_bytes())
+    first_plan = suite.work / f"plan-{group_by}-{shards}.json"
+    suite.output(["-m", "sharder", "rebalance", "--durations", str(store), "--plan", str(first_plan), str(reports)])
+    plan = plan_from(ids, load_planning_input(store), shards, group_by)
+    path = suite.work / f"plan-{group_by}-{shards}-round2.json"
+    write_plan(path, plan)
+    print(f"== {suite.name}: serial, then N = {shards} replanned from the shards' reports", file=sys.stderr,
+          flush=True)
+    serial = suite.serial()
+    walls, cpu = [], []
+    for shard in range(1, shards + 1):
+        walls.append(suite.run(shard_args("sharder default", {"sharder default": path}, suite, shards, shard,
+                                          label="round2")))
+        cpu.append(suite.cpu[-1])
+    return {"serial": serial, "serial_after": suite.serial(), "walls": walls, "cpu": cpu,
+            "predicted": [b.predicted_wall_seconds for b in plan.bins]}
+
+
 def bench_suite(suite: Suite, shard_counts: Sequence[int], default_group_by: str, repeat: int,
-                progress: Path | None = None) -> dict[str, Any]:
+                progress: Path | None = None, replan: Sequence[int] = ()) -> dict[str, Any]:
     print(f"== {suite.name}: recording (serial run with sharder record)", file=sys.stderr, flush=True)
     record(suite)
     ids = suite.collect()
@@ -189,6 +216,7 @@ def bench_suite(suite: Suite, shard_counts: Sequence[int], default_group_by: str
             # The serial run again after the shards: on a shared or throttled machine the speed drifts within
             # minutes, and a shard measured slower than predicted may only have run in a slower minute.
             serial_after = suite.serial()
+            second = second_round(suite, ids, n, default_group_by) if n in replan else None
             runs.setdefault(str(n), []).append({
                 "serial": serial_walls[-1],
                 "serial_cpu": serial_cpu,
@@ -198,6 +226,7 @@ def bench_suite(suite: Suite, shard_counts: Sequence[int], default_group_by: str
                 "cpu": cpu,
                 "predicted": {tool: [b.predicted_wall_seconds for b in predicted[tool].bins]
                               for tool in predicted},
+                **({"second_round": second} if second else {}),
             })
             result["runs"] = runs
             if progress is not None:  # each N as soon as it is measured: a long run shows what it has so far
@@ -259,10 +288,19 @@ def report(results: list[dict[str, Any]]) -> str:
                 ideal = attempt["serial"] / int(n)
                 after = attempt.get("serial_after")  # not in the JSON of an older run
                 drift = f"{after:.1f} ({after / attempt['serial']:.2f}x)" if after else "-"
+                mean = (attempt["serial"] + after) / 2 / int(n) if after else ideal
                 rows.append((result["suite"], n, f"{attempt['serial']:.1f}", f"{attempt['serial_cpu']:.1f}", drift,
-                             *(f"{max(attempt['walls'][tool]) / ideal:.3f}" for tool in TOOLS)))
+                             *(f"{max(attempt['walls'][tool]) / ideal:.3f}" for tool in TOOLS),
+                             f"{max(attempt['walls'][TOOLS[0]]) / mean:.3f}"))
+                second = attempt.get("second_round")
+                if second:
+                    drift = f"{second['serial_after']:.1f} ({second['serial_after'] / second['serial']:.2f}x)"
+                    mean = (second["serial"] + second["serial_after"]) / 2 / int(n)
+                    rows.append((result["suite"], f"{n}, replanned", f"{second['serial']:.1f}", "", drift,
+                                 f"{max(second['walls']) / (second['serial'] / int(n)):.3f}", "-", "-",
+                                 f"{max(second['walls']) / mean:.3f}"))
     header = ("suite", "N", "serial s", "serial CPU s", "serial after the shards s",
-              *(f"{t} (slowest/(serial/N))" for t in TOOLS))
+              *(f"{t} (slowest/(serial/N))" for t in TOOLS), "sharder default / (mean serial / N)")
     lines.append(format_table(header, rows))
     lines.append("")
     rows = []
@@ -275,6 +313,11 @@ def report(results: list[dict[str, Any]]) -> str:
                         error = f"{100 * (guess / wall - 1):+.1f}%" if guess else "-"
                         rows.append((result["suite"], f"{shard}/{n}", tool, f"{wall:.1f}", f"{cpu:.1f}",
                                      f"{guess:.1f}" if guess else "-", error))
+                second = attempt.get("second_round") or {"walls": [], "cpu": [], "predicted": []}
+                for shard, (wall, cpu, guess) in enumerate(zip(second["walls"], second["cpu"], second["predicted"],
+                                                              strict=True), start=1):
+                    rows.append((result["suite"], f"{shard}/{n}", "sharder default, replanned", f"{wall:.1f}",
+                                 f"{cpu:.1f}", f"{guess:.1f}", f"{100 * (guess / wall - 1):+.1f}%"))
     lines.append(format_table(("suite", "shard", "plan", "measured wall s", "its CPU s", "predicted wall s",
                                "error"), rows))
     return "\n".join(lines)
@@ -286,6 +329,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--suite", action="append", choices=sorted(SUITES), help="default: all")
     parser.add_argument("--shards", type=int, nargs="+", default=[2, 4, 8])
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--replan", type=int, nargs="+", default=(), metavar="N",
+                        help="for these shard counts, a second round: rebalance from sharder's default shards, "
+                             "replan and run them again (`second_round`)")
     parser.add_argument("--default-group-by", default="auto", help="the grouping `sharder plan` uses by default")
     parser.add_argument("--work", type=Path, default=Path("/tmp/wallbench"))
     parser.add_argument("--json", type=Path, help="also write the raw measurements here")
@@ -298,7 +344,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = []
     for name in args.suite or sorted(SUITES):
         suite = Suite(name, args.python, args.work, args.paths, args.bare)
-        result = bench_suite(suite, args.shards, args.default_group_by, args.repeat, args.work / f"{name}.partial.json")
+        result = bench_suite(suite, args.shards, args.default_group_by, args.repeat, args.work / f"{name}.partial.json",
+                             args.replan)
         if args.matrix:
             result["picks"] = matrix_picks(suite, result, max(args.shards), args.default_group_by)
         results.append(result)
