@@ -145,11 +145,16 @@ def plan_from(ids: list[str], timings: PlanningInput, shards: int, group_by: str
                      setup_seconds=timings.setup_seconds, costs=timings.costs)
 
 
+def reports_dir(suite: Suite, tool: str, shards: int, label: str = "") -> Path:
+    """Where a tool's shards for N write their JUnit reports (and sharder's its progress logs)."""
+    return suite.work / "reports" / (tool.replace(" ", "_") + label) / str(shards)
+
+
 def shard_args(tool: str, plans: dict[str, Path], suite: Suite, shards: int, shard: int, label: str = "") -> list[str]:
     """A shard as CI runs it: sharder's through `sharder run` (its memory plugin, JUnit report and progress log, as
     the serial `sharder record` had them), pytest-split's as plain pytest writing a JUnit report; with `--bare`,
     both as bare pytest with only their plugin. `label` keeps a second round's reports apart from the first's."""
-    reports = suite.work / "reports" / (tool.replace(" ", "_") + label) / str(shards)
+    reports = reports_dir(suite, tool, shards, label)
     if tool.startswith("sharder"):
         if suite.bare:
             return ["-m", "pytest", "-p", "sharder.plugin", "--shard", f"{shard}/{shards}", "--sharder-plan",
@@ -161,15 +166,14 @@ def shard_args(tool: str, plans: dict[str, Path], suite: Suite, shards: int, sha
             "--splitting-algorithm", "least_duration", "--durations-path", str(suite.flat), *junit, *suite.common]
 
 
-def second_round(suite: Suite, ids: list[str], shards: int, group_by: str) -> dict[str, Any]:
+def second_round(suite: Suite, ids: list[str], shards: int, group_by: str, first_plan: Path) -> dict[str, Any]:
     """What CI does from its second run on: `sharder rebalance` a copy of the record from the first round's
     sharder-default reports (JUnit and progress logs, so the per-process costs too), plan again from it and run
     those shards, serial wall measured before and after them. The record is left as it was, for the next N."""
-    reports = suite.work / "reports" / "sharder_default" / str(shards)
     store = suite.work / f"durations-round2-{shards}.json"
     store.write_bytes(suite.durations.read_bytes())
-    first_plan = suite.work / f"plan-{group_by}-{shards}.json"
-    suite.output(["-m", "sharder", "rebalance", "--durations", str(store), "--plan", str(first_plan), str(reports)])
+    suite.output(["-m", "sharder", "rebalance", "--durations", str(store), "--plan", str(first_plan),
+                  str(reports_dir(suite, "sharder default", shards))])
     plan = plan_from(ids, load_planning_input(store), shards, group_by)
     path = suite.work / f"plan-{group_by}-{shards}-round2.json"
     write_plan(path, plan)
@@ -216,7 +220,7 @@ def bench_suite(suite: Suite, shard_counts: Sequence[int], default_group_by: str
             # The serial run again after the shards: on a shared or throttled machine the speed drifts within
             # minutes, and a shard measured slower than predicted may only have run in a slower minute.
             serial_after = suite.serial()
-            second = second_round(suite, ids, n, default_group_by) if n in replan else None
+            second = second_round(suite, ids, n, default_group_by, plans["sharder default"]) if n in replan else None
             runs.setdefault(str(n), []).append({
                 "serial": serial_walls[-1],
                 "serial_cpu": serial_cpu,
