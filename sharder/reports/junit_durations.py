@@ -118,7 +118,7 @@ def record_from_junit(paths: Sequence[str | os.PathLike[str]], durations_path: s
         keys = {case.node_id for report in fresh for case in report.cases if case.named}
         foreign = {key for key in keys if not _is_node_id(key)}
         if foreign:  # the store's own such keys move too, now that the suite is collected
-            foreign.update(key for key in recorded.tests if not _is_node_id(key))
+            foreign.update(key for key in [*recorded.tests, *recorded.skipped] if not _is_node_id(key))
         to_id = {key: id_map.get()[key] for key in foreign if key in id_map.get()} if foreign else {}
         recorded, renamed = _renamed(recorded, to_id)
         for report in fresh:  # read here, for this update alone: their cases may take their ids
@@ -149,7 +149,12 @@ def record_from_junit(paths: Sequence[str | os.PathLike[str]], durations_path: s
 
 def _renamed(recorded: store.Durations, to_id: dict[str, str]) -> tuple[store.Durations, int]:
     """The store with each record kept under a `classname::name` key moved to its node id, unless that id has a
-    record of its own (which is then the one that stays); and how many moved."""
+    record of its own (which is then the one that stays); and how many moved. A skip kept under such a key
+    (`sharder.durations.skips`) moves the same way, unless its id has a record or a skip of its own."""
+    skipped = {to_id.get(key, key): seconds for key, seconds in recorded.skipped.items()
+               if key not in to_id or to_id[key] not in recorded.skipped}
+    skipped = {node_id: seconds for node_id, seconds in skipped.items() if node_id not in recorded.tests}
+    recorded = replace(recorded, skipped=skipped)
     moving = {key: node_id for key, node_id in to_id.items() if key in recorded.tests}
     if not moving:
         return recorded, 0

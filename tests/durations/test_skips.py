@@ -114,3 +114,25 @@ def test_junit_reports_teach_skips_through_record_from_junit_and_rebalance(tmp_p
     rebalanced = sharder(["rebalance", "reports", "--durations", "rebalanced.json"], root)
     assert rebalanced.returncode == 0, rebalanced.stderr
     assert set(json.loads((root / "rebalanced.json").read_text())["skipped"]) == set(_skipped_ids())
+
+
+def test_skips_kept_under_classname_keys_move_to_their_node_ids_once_the_suite_is_collected(tmp_path: Path) -> None:
+    """Plain pytest's report keys its cases `classname::name`: recorded without a collection, its skips stay under
+    those keys; the next record that collects moves them to node ids, so `plan` names them as pytest takes them."""
+    import subprocess
+    import sys
+
+    root = _suite(tmp_path)
+    for name in ("first.xml", "second.xml"):  # two runs, two reports the store has not absorbed
+        ran = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:sharder", f"--junitxml={name}"], cwd=root,
+                             capture_output=True, text=True, check=False)
+        assert ran.returncode == 0, ran.stdout
+    kept = sharder(["record", "--from-junit", "first.xml", "--no-collect", "--durations", "d.json"], root)
+    assert kept.returncode == 0, kept.stderr
+    foreign = set(json.loads((root / "d.json").read_text())["skipped"])
+    assert foreign == {f"tests.test_optional::test_needs_gpu[{n}]" for n in range(30)}
+    moved = sharder(["record", "--from-junit", "second.xml", "--durations", "d.json"], root)
+    assert moved.returncode == 0, moved.stderr
+    written = json.loads((root / "d.json").read_text())
+    assert set(written["skipped"]) == set(_skipped_ids())
+    assert set(written["tests"]) == {"tests/test_slow.py::test_slow", "tests/test_optional.py::test_sibling"}
