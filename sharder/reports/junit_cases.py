@@ -84,6 +84,18 @@ def plain_case(node_id: str, seconds: float) -> CaseResult:
 XFAIL_TYPE = "pytest.xfail"
 EARLIER_FAILURE_TAGS = frozenset({"flakyFailure", "flakyError", "rerunFailure", "rerunError"})
 
+# pytest writes a module skipped while it was collected (`pytest.importorskip` or `pytest.skip(...,
+# allow_module_level=True)` at import) as a case named after the module, with this skip message. It is a file that
+# held no test here, not a test: no plan lists it (a plan is made from collected tests), every shard that collects
+# the file reports it, and it has no duration worth keeping. A collection error stays a failing case.
+COLLECTION_SKIP_MESSAGE = "collection skipped"
+
+
+def is_collection_skip(outcome: str, message: str) -> bool:
+    """Whether a case, by its outcome and message as the reader gives them, is pytest's record of a module that
+    skipped itself at collection."""
+    return outcome == "skipped" and message == COLLECTION_SKIP_MESSAGE
+
 
 _GROUPED_NUMBER = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?", re.ASCII)
 

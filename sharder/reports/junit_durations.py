@@ -16,6 +16,7 @@ from sharder.durations.skips import last_skips
 from sharder.durations.trust import UNNAMED, UNTIMED, NotUsed, unused_reason
 from sharder.reports.inputs import report_identity
 from sharder.reports.junit import Report, mangling_index, optional_number, read_report, report_files
+from sharder.reports.junit_cases import is_collection_skip
 from sharder.stores.update import update_durations
 
 
@@ -130,7 +131,8 @@ def record_from_junit(paths: Sequence[str | os.PathLike[str]], durations_path: s
             detail = f" ({left_out})" if left_out else ""
             raise SharderError(
                 f"the reports hold no test that passed with a usable time{detail}; durations left as they are")
-        skipped = last_skips((case.node_id, case.outcome, case.seconds, case.timed and case.named)
+        skipped = last_skips((case.node_id, case.outcome, case.seconds,
+                              case.timed and case.named and not is_collection_skip(case.outcome, case.message))
                              for report in fresh for case in report.cases)
         updated = store.updated(recorded, observations, skipped=skipped)
         seen = last_outcomes((case.node_id, case.outcome) for report in fresh for case in report.cases if case.named)

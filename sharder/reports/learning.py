@@ -38,6 +38,7 @@ from sharder.durations.skips import last_skips
 from sharder.durations.trust import NotUsed, unused_reason
 from sharder.planning.forecast import Forecast, forecast
 from sharder.reports.inputs import AnyAttempt
+from sharder.reports.junit_cases import is_collection_skip
 from sharder.reports.verdict import MergeResult
 
 
@@ -138,7 +139,8 @@ def rebalance(
     fresh = [attempt for attempt in result.attempts if attempt.origin not in known]
     learnable = _latest_runs_only(fresh, result.attempts, known)
     observed, not_used = observations(learnable)
-    skipped = last_skips((a.node_id, a.outcome, a.seconds, a.timed and a.named) for a in learnable)
+    skipped = last_skips((a.node_id, a.outcome, a.seconds,
+                          a.timed and a.named and not is_collection_skip(a.outcome, a.message)) for a in learnable)
     plan = result.identity.plan
     prunable, prune_note = may_prune(result)
     if origins and seen_before == len(origins):

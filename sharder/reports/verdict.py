@@ -26,6 +26,7 @@ from sharder.core.command_text import command_text
 from sharder.core.session_timeline import SessionTimeline
 from sharder.core.shardspec import ShardSpec
 from sharder.reports.inputs import AnyAttempt, Attempt, MergeInputs, PlainPass, PlanIdentity, attempts_from_logs
+from sharder.reports.junit_cases import is_collection_skip
 from sharder.reports.shard_attempts import ShardRuns, mark_superseded, shard_runs
 
 EXIT_OK = 0
@@ -598,6 +599,9 @@ def judge(inputs: MergeInputs, identity: PlanIdentity, *, fail_on_flaky: bool = 
     if identity.plan is not None:
         planned_ids = identity.plan.shard_of()
         unplanned = [node_id for node_id in tests if node_id not in planned_ids]
+        if unplanned:  # a module that skipped itself at collection is reported by every shard, and was never a test
+            unplanned = [node_id for node_id in unplanned
+                         if not is_collection_skip(tests[node_id].outcome, tests[node_id].message)]
     notes = list(inputs.notes)
     set_aside = _superseded_unreadable(inputs, retried)
     notes += [f"shard {spec}: {runs.note}" for spec, runs in sorted(retried.items(), key=lambda item: item[0].index)
