@@ -9,7 +9,8 @@ So every pytest sharder starts:
 
 - runs in a session of its own (`setsid`): its group is pytest, its xdist workers and whatever its tests start,
   and a terminal's Ctrl-C or a `kill -- -PGID` of sharder's group reaches sharder alone, which decides;
-- gets SIGTERM, SIGHUP and SIGINT forwarded to that whole group while sharder waits for it. The first signal
+- gets SIGTERM, SIGHUP and SIGINT forwarded to that whole group while sharder waits for it (one that was
+  ignored when sharder started stays ignored, by sharder and, inherited, by pytest: `nohup`). The first signal
   starts a grace period (`GRACE_SECONDS`, under GitHub's 7.5 s, so sharder is done before the agent escalates);
   at its end what is left of the group gets SIGKILL. Once pytest has exited, the rest of
   its group gets SIGKILL too, *before* pytest is reaped: while the leader is an unreaped zombie its group id cannot
@@ -226,7 +227,10 @@ class _Supervisor:
             return
         self.signum, self.killed_after_grace = None, False
         for number in FORWARDED_SIGNALS:
-            self._saved[number] = signal.signal(number, self._on_signal)
+            # An ignored signal stays ignored, for sharder and (inherited across exec) for pytest: `nohup sharder
+            # local` must outlive its terminal, and a shell's `sharder run &` ignores SIGINT on purpose.
+            if signal.getsignal(number) is not signal.SIG_IGN:
+                self._saved[number] = signal.signal(number, self._on_signal)
 
     def close(self) -> None:
         self.depth -= 1

@@ -101,6 +101,13 @@ def _leftovers(markers: list[dict[str, int]]) -> list[int]:
     return sorted(found)
 
 
+def _cancel_signals_at_their_defaults() -> None:
+    """In the child before sharder starts: the cancel signals at their defaults, as a CI runner's step has them,
+    even where this run inherited them ignored (`nohup`, a shell's `&`), which sharder rightly leaves ignored."""
+    for name in ("SIGTERM", "SIGHUP", "SIGINT"):
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+
+
 class Run:
     """A sharder process started in its own session, and the markers of the tests it got to."""
 
@@ -114,7 +121,7 @@ class Run:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sharder", *args], cwd=root, stdout=self._out, stderr=self._err,
             env={**env, "CANCEL_MARKERS": str(self.markers_dir), "PYTHONDONTWRITEBYTECODE": "1"},
-            start_new_session=True, text=True,
+            start_new_session=True, text=True, preexec_fn=_cancel_signals_at_their_defaults,
         )
         self.markers: list[dict[str, int]] = []
         self.stdout = self.stderr = ""

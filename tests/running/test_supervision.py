@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,13 @@ import pytest
 from sharder.core.errors import Cancelled
 from sharder.running import supervision
 
+# A pytest stand-in that hangs its own process group up: it lives on only if the hangup is ignored, as inherited.
+IGNORES_HANGUPS = """
+import os, signal, sys
+assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+os.killpg(0, signal.SIGHUP)
+open(sys.argv[1], "w").write("survived")
+"""
 IDENTITY = "import json, os, sys; json.dump([os.getpid(), os.getpgid(0), os.getsid(0)], open(sys.argv[1], 'w'))"
 # Tells its parent (this test process) to stop, then sleeps in a child of its own, as a test would.
 SIGNALS_PARENT = """
@@ -64,6 +72,15 @@ def test_a_sigterm_to_us_reaches_the_whole_group_and_raises_cancelled(
     assert signal.getsignal(signal.SIGTERM) == previous
 
 
+@pytest.fixture
+def hangups_not_ignored() -> Iterator[None]:
+    """SIGHUP at its default, whatever this run inherited (`nohup` makes it ignored), restored after."""
+    previous = signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    yield
+    signal.signal(signal.SIGHUP, previous)
+
+
+@pytest.mark.usefixtures("hangups_not_ignored")
 def test_a_signal_between_two_launches_stops_the_next_one_and_the_block(tmp_path: Path) -> None:
     with pytest.raises(Cancelled) as cancel, supervision.supervising():
         os.kill(os.getpid(), signal.SIGHUP)  # handled: no pytest running, nothing to forward yet
@@ -72,3 +89,16 @@ def test_a_signal_between_two_launches_stops_the_next_one_and_the_block(tmp_path
     assert cancel.value.signum == signal.SIGHUP and cancel.value.exit_code == 129
     assert not (tmp_path / "never").exists()
     assert signal.getsignal(signal.SIGHUP) == signal.SIG_DFL
+
+
+@pytest.mark.usefixtures("hangups_not_ignored")
+def test_a_signal_ignored_before_supervision_stays_ignored_for_sharder_and_its_pytest(tmp_path: Path) -> None:
+    """`nohup sharder local`: the hangup that closes the terminal neither cancels sharder nor stops its pytest."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    with supervision.supervising():
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        os.kill(os.getpid(), signal.SIGHUP)
+        code = supervision.call([sys.executable, "-c", IGNORES_HANGUPS, str(tmp_path / "survived")])
+    assert code == 0
+    assert (tmp_path / "survived").read_text() == "survived"
+    assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
