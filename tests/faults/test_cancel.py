@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from sharder.running.supervision import FORWARDED_SIGNALS
+
 # Guards, not assertions: how long to wait for a sleeping test to start, and for sharder to stop.
 START_DEADLINE_SECONDS = 180
 STOP_DEADLINE_SECONDS = 120
@@ -104,8 +106,8 @@ def _leftovers(markers: list[dict[str, int]]) -> list[int]:
 def _cancel_signals_at_their_defaults() -> None:
     """In the child before sharder starts: the cancel signals at their defaults, as a CI runner's step has them,
     even where this run inherited them ignored (`nohup`, a shell's `&`), which sharder rightly leaves ignored."""
-    for name in ("SIGTERM", "SIGHUP", "SIGINT"):
-        signal.signal(getattr(signal, name), signal.SIG_DFL)
+    for number in FORWARDED_SIGNALS:
+        signal.signal(number, signal.SIG_DFL)
 
 
 class Run:
