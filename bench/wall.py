@@ -6,8 +6,9 @@ Every pytest process runs with plugin autoload off and only the plugins its tool
 memory and filter plugins to `-p sharder.plugin`; pytest-split needs `-p pytest_split.plugin`).
 
 Per suite, in one run:
-1. `sharder record` (a serial run) measures each test, each file's import and the per-process costs;
-   pytest-split reads the same timings (the store written flat as `.test_durations`).
+1. `sharder record` (a serial run; with `--record-processes K`, K processes each collecting a part of the files,
+   as shards do) measures each test, each file's import and the per-process costs; pytest-split reads the same
+   timings (the store written flat as `.test_durations`).
 2. The serial wall: the whole suite in one plain `pytest` process.
 3. For each N: sharder's default plan, `--group-by test`, and pytest-split `least_duration`; shard K of every tool
    runs before shard K+1 of any (the order rotates with K), one process at a time, so load hits them alike.
@@ -128,13 +129,14 @@ class Suite:
         return ids
 
 
-def record(suite: Suite) -> None:
+def record(suite: Suite, processes: int = 1) -> None:
     """A collection first, so every later process (the record too) finds the test modules' rewritten bytecode
     cached, as each other one does: otherwise the record alone pays pytest's assertion rewriting of every file."""
     if suite.durations.exists():
         suite.durations.unlink()
     suite.collect()
-    suite.run(["-m", "sharder", "record", "--durations", str(suite.durations), "--", *suite.common])
+    suite.run(["-m", "sharder", "record", "--processes", str(processes), "--durations", str(suite.durations), "--",
+               *suite.common])
     suite.flat.write_text(render_durations(load_durations(suite.durations), flat=True))
 
 
@@ -190,13 +192,13 @@ def second_round(suite: Suite, ids: list[str], shards: int, group_by: str, first
 
 
 def bench_suite(suite: Suite, shard_counts: Sequence[int], default_group_by: str, repeat: int,
-                progress: Path | None = None, replan: Sequence[int] = ()) -> dict[str, Any]:
-    print(f"== {suite.name}: recording (serial run with sharder record)", file=sys.stderr, flush=True)
-    record(suite)
+                progress: Path | None = None, replan: Sequence[int] = (), record_processes: int = 1) -> dict[str, Any]:
+    print(f"== {suite.name}: recording (sharder record --processes {record_processes})", file=sys.stderr, flush=True)
+    record(suite, record_processes)
     ids = suite.collect()
     timings = load_planning_input(suite.durations)
     serial_walls = []
-    result: dict[str, Any] = {"suite": suite.name, "tests": len(ids), "runs": {}}
+    result: dict[str, Any] = {"suite": suite.name, "tests": len(ids), "runs": {}, "record_processes": record_processes}
     runs: dict[str, list[dict[str, Any]]] = {}
     for n in shard_counts:
         plans: dict[str, Path] = {}
@@ -336,6 +338,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--replan", type=int, nargs="+", default=(), metavar="N",
                         help="for these shard counts, a second round: rebalance from sharder's default shards, "
                              "replan and run them again (`second_round`)")
+    parser.add_argument("--record-processes", type=int, default=1, metavar="K",
+                        help="`sharder record --processes K` for the first round's timings (default 1: serial)")
     parser.add_argument("--default-group-by", default="auto", help="the grouping `sharder plan` uses by default")
     parser.add_argument("--work", type=Path, default=Path("/tmp/wallbench"))
     parser.add_argument("--json", type=Path, help="also write the raw measurements here")
@@ -349,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in args.suite or sorted(SUITES):
         suite = Suite(name, args.python, args.work, args.paths, args.bare)
         result = bench_suite(suite, args.shards, args.default_group_by, args.repeat, args.work / f"{name}.partial.json",
-                             args.replan)
+                             args.replan, args.record_processes)
         if args.matrix:
             result["picks"] = matrix_picks(suite, result, max(args.shards), args.default_group_by)
         results.append(result)

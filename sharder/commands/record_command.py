@@ -6,8 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-from sharder.commands.common import add_durations_option
+from sharder.commands.common import add_durations_option, shard_count_arg
 from sharder.core.command_text import command_text
+from sharder.core.errors import SharderError
 from sharder.stores.location import durations_path
 
 
@@ -26,6 +27,12 @@ def register(subparsers: Any) -> None:
                         "after --) gives them")
     parser.add_argument("--no-collect", action="store_true",
                         help="with --from-junit: do not collect; keep the reports' classname::name keys")
+    parser.add_argument("--processes", type=shard_count_arg, default=1, metavar="K",
+                        help="record in K pytest processes one after another, each collecting only its part of the "
+                        "test files, as a shard does (default 1: one process). A test measured in the heap of the "
+                        "whole suite (a gc walk, a leak check, full collections) runs faster in a shard: set K to "
+                        "about the shard count to record what shards will see; costs one more collection and K-1 "
+                        "more process starts")
     parser.set_defaults(func=run)
 
 
@@ -37,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     from sharder.running import runner
 
     path = durations_path(args.durations)
+    if args.from_junit and args.processes != 1:
+        raise SharderError("--processes runs the suite; --from-junit reads reports instead: give one")
     if args.from_junit:
         from sharder.reports.junit_durations import record_from_junit
 
@@ -75,6 +84,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"sharder record: note: {path} is in pytest-split's format, which cannot remember the reports it "
                   "absorbed: recording these reports again would count them again")
         return 0
+    if args.processes > 1:
+        from sharder.running.split_record import record_in_processes
+
+        return record_in_processes(args.pytest_args, path, args.processes)
     # conftest_lib.memory: each test's peak RSS goes into the durations too (for `--parallel auto`, `sharder plan`).
     argv = runner.pytest_argv(["-p", "conftest_lib.memory", STORE_OPTION, f"{DURATIONS_OPTION}={path}", *args.pytest_args])
     print(f"sharder record: {command_text(argv)}", file=sys.stderr, flush=True)
