@@ -7,16 +7,17 @@ from collections.abc import Hashable
 
 import pytest
 
+from sharder.durations import store
 from sharder.durations.costs import SuiteCosts
 from sharder.durations.process_speed import SPEED_VOTERS_MIN, at_common_speed, costs_at_speed, speed_factors
-from sharder.durations.store import Durations, Observation, TestTiming, updated
+from sharder.durations.store import Durations, Observation, updated
 
-Run = tuple[dict[str, TestTiming], dict[str, Observation], dict[str, Hashable]]
+Run = tuple[dict[str, store.TestTiming], dict[str, Observation], dict[str, Hashable]]
 
 
 def _run(slow_factor: float, fast_factor: float = 1.0, per_shard: int = SPEED_VOTERS_MIN, seconds: float = 0.2) -> Run:
     """Two shards of `per_shard` tests each, all recorded at `seconds`; shard 1 ran `slow_factor` times slower."""
-    tests = {f"t{i}": TestTiming(seconds * (1 + i / 100), 1) for i in range(2 * per_shard)}
+    tests = {f"t{i}": store.TestTiming(seconds * (1 + i / 100), 1) for i in range(2 * per_shard)}
     observed = {node_id: Observation(timing.seconds * (slow_factor if i < per_shard else fast_factor))
                 for i, (node_id, timing) in enumerate(tests.items())}
     shard_of = {node_id: 1 if i < per_shard else 2 for i, node_id in enumerate(tests)}
