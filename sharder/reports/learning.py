@@ -22,23 +22,18 @@ superseded run teaches nothing (its times may be a failed, dying or cancelled ru
 store already learned from an earlier run of the same shard (the first attempt's report job rebalanced and saved
 the store) is not learned again from the re-run: one CI run, one observation per test.
 
-Speed: each shard's observations are first brought to the run's common speed (`sharder.durations.process_speed`),
-so that a shard that ran on a slow runner, or in a slow spell of a shared machine, does not teach the store that
-its tests got slower; its session costs are rescaled alike.
-
 How far the plan in use has drifted is `sharder.planning.forecast`'s question; this module only asks it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from sharder.durations import store
 from sharder.durations.costs import costs_of_session
 from sharder.durations.history import LastUpdate, absorbed_after
 from sharder.durations.outcomes import last_outcomes, now, with_outcomes
-from sharder.durations.process_speed import at_common_speed, costs_at_speed, speed_factors
 from sharder.durations.skips import last_skips
 from sharder.durations.trust import NotUsed, unused_reason
 from sharder.planning.forecast import Forecast, forecast
@@ -66,12 +61,9 @@ class Rebalance:
         return self.inputs > 0 and self.absorbed_before == self.inputs
 
 
-def observations(
-    attempts: Sequence[AnyAttempt], shard_of: dict[str, Hashable] | None = None,
-) -> tuple[dict[str, store.Observation], NotUsed]:
+def observations(attempts: Sequence[AnyAttempt]) -> tuple[dict[str, store.Observation], NotUsed]:
     """One observation per test, its last attempt that passed with a usable time, and the tests left out, by the
-    reason of their last attempt. `shard_of`, when given, is filled with the process each observation came from
-    (its shard, or its report for a shard-less one), for `process_speed`.
+    reason of their last attempt.
 
     A case the report gave no time for is no observation: counted as 0 s it would halve a good duration
     through the moving average. A case with no name has a made-up id that no plan will ever collect."""
@@ -81,8 +73,6 @@ def observations(
         reason = unused_reason(attempt.outcome, message=attempt.message, timed=attempt.timed, named=attempt.named)
         if reason is None:
             observed[attempt.node_id] = store.Observation(attempt.seconds, attempt.setup_seconds, attempt.peak_rss_mb)
-            if shard_of is not None:
-                shard_of[attempt.node_id] = attempt.shard if attempt.shard is not None else attempt.origin
         else:
             last_reason[attempt.node_id] = reason
     return observed, NotUsed(reason for node_id, reason in last_reason.items() if node_id not in observed)
@@ -148,11 +138,7 @@ def rebalance(
     seen_before = sum(1 for origin in origins if origin in known)
     fresh = [attempt for attempt in result.attempts if attempt.origin not in known]
     learnable = _latest_runs_only(fresh, result.attempts, known)
-    shard_of: dict[str, Hashable] = {}
-    observed, not_used = observations(learnable, shard_of)
-    # Each shard's machine speed out of its times (`process_speed`): a slow runner's tests did not get slower.
-    factors = speed_factors(recorded.tests, observed, shard_of)
-    observed = at_common_speed(observed, shard_of, factors)
+    observed, not_used = observations(learnable)
     skipped = last_skips((a.node_id, a.outcome, a.seconds,
                           a.timed and a.named and not is_collection_skip(a.outcome, a.message)) for a in learnable)
     plan = result.identity.plan
@@ -167,8 +153,7 @@ def rebalance(
         # What each shard paid besides its tests (its progress log's `costs` event) teaches the store's costs too.
         for shard in result.shards:
             if shard.timeline is not None and shard.timeline.tests:
-                session = costs_at_speed(costs_of_session(shard.timeline), factors.get(shard.spec, 1.0))
-                updated = store.updated(updated, {}, costs=session)
+                updated = store.updated(updated, {}, costs=costs_of_session(shard.timeline))
     new_tests = sum(1 for node_id in observed if node_id not in recorded.tests)
     pruned = len(recorded.tests) - (len(updated.tests) - new_tests)
     seen = last_outcomes((attempt.node_id, attempt.outcome) for attempt in fresh if attempt.named)
