@@ -30,9 +30,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--processes", type=shard_count_arg, default=1, metavar="K",
                         help="record in K pytest processes one after another, each collecting only its part of the "
                         "test files, as a shard does (default 1: one process). A test measured in the heap of the "
-                        "whole suite (a gc walk, a leak check, full collections) runs faster in a shard: set K to "
-                        "about the shard count to record what shards will see; costs one more collection and K-1 "
-                        "more process starts")
+                        "whole suite (a gc walk, a leak check, full collections) runs faster in a shard: there, set K "
+                        "to about the shard count; costs one more collection and K-1 more process starts")
     parser.set_defaults(func=run)
 
 
@@ -40,7 +39,6 @@ def run(args: argparse.Namespace) -> int:
     from sharder.core.log_text import log_safe
     from sharder.durations.store import remembers_history
     from sharder.durations.trust import UNNAMED, UNTIMED, NotUsed
-    from sharder.pytest_plugin.options import DURATIONS_OPTION, STORE_OPTION
     from sharder.running import runner
 
     path = durations_path(args.durations)
@@ -84,11 +82,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"sharder record: note: {path} is in pytest-split's format, which cannot remember the reports it "
                   "absorbed: recording these reports again would count them again")
         return 0
-    if args.processes > 1:
-        from sharder.running.split_record import record_in_processes
+    from sharder.running.split_record import record_argv, record_in_processes
 
+    if args.processes > 1:
         return record_in_processes(args.pytest_args, path, args.processes)
-    # conftest_lib.memory: each test's peak RSS goes into the durations too (for `--parallel auto`, `sharder plan`).
-    argv = runner.pytest_argv(["-p", "conftest_lib.memory", STORE_OPTION, f"{DURATIONS_OPTION}={path}", *args.pytest_args])
+    argv = record_argv(path, args.pytest_args)
     print(f"sharder record: {command_text(argv)}", file=sys.stderr, flush=True)
     return runner.run(argv)

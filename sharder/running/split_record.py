@@ -23,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from sharder.core.errors import SharderError
+from sharder.core.log_text import log_safe
 from sharder.core.nodeid import module_of
 from sharder.core.shardspec import ShardSpec
 from sharder.durations import store
@@ -31,12 +32,19 @@ from sharder.planning.plan import write_plan
 from sharder.planning.planner import make_plan
 from sharder.pytest_plugin.options import DURATIONS_OPTION, PLAN_OPTION, SHARD_OPTION, STORE_OPTION
 from sharder.running import runner
+from sharder.running.modes import MEMORY_PLUGIN
 from sharder.running.supervision import supervising
 from sharder.stores.update import update_durations
 
 # pytest's exit codes of a session that ran to its end: all passed, or some tests failed (their times are not
 # recorded, the others' are). Anything else (interrupted, internal or usage error, a signal) ends the record there.
 _FINISHED = (0, 1)
+
+
+def record_argv(path: Path, pytest_args: Sequence[str]) -> list[str]:
+    """The pytest command that records into `path`: the memory plugin puts each test's peak RSS in the store too
+    (for `--parallel auto` and `sharder plan`)."""
+    return runner.pytest_argv(["-p", MEMORY_PLUGIN, STORE_OPTION, f"{DURATIONS_OPTION}={path}", *pytest_args])
 
 
 def record_in_processes(pytest_args: Sequence[str], path: Path, processes: int) -> int:
@@ -60,9 +68,7 @@ def record_in_processes(pytest_args: Sequence[str], path: Path, processes: int) 
         write_plan(plan_path, plan)
         for shard_bin in plan.bins:
             spec = ShardSpec(shard_bin.shard, parts)
-            argv = runner.pytest_argv(["-p", "conftest_lib.memory", STORE_OPTION, f"{DURATIONS_OPTION}={path}",
-                                       f"{SHARD_OPTION}={spec}", f"{PLAN_OPTION}={os.fspath(plan_path)}",
-                                       *pytest_args])
+            argv = record_argv(path, [f"{SHARD_OPTION}={spec}", f"{PLAN_OPTION}={os.fspath(plan_path)}", *pytest_args])
             print(f"\n=== sharder record: part {spec}, {len(shard_bin.tests)} tests ===", flush=True)
             code = runner.run(argv)
             observed += _observed_by(path, spec)
@@ -73,7 +79,7 @@ def record_in_processes(pytest_args: Sequence[str], path: Path, processes: int) 
             worst = max(worst, code)
     pruned = _prune_to(path, ids, observed, narrowed)
     if narrowed:
-        print(f"sharder record: nothing pruned (the run was narrowed by {', '.join(narrowed)})", flush=True)
+        print(f"sharder record: nothing pruned (the run was narrowed by {log_safe(', '.join(narrowed))})", flush=True)
     else:
         print(f"sharder record: pruned {pruned} test{'s' if pruned != 1 else ''} no longer collected", flush=True)
     return worst
