@@ -22,6 +22,7 @@ Per suite, in one run:
 Printed: slowest shard / (serial / N) per tool and N, and each sharder shard's predicted wall beside the
 measured one, with each process's CPU seconds (a shared machine's load stretches walls, not CPU). "sharder
 default" is the grouping `--default-group-by` names: `auto` unless told, the candidate for `sharder plan`'s default.
+With `--repeat R` (R >= 2), also the medians over the R rounds and each shard's spread (`repeats_report`).
 Goals: sharder's default <= 1.15x at N = 4; every predicted wall within 10%.
 
     python bench/wall.py --python /tmp/wallvenv/bin/python [--suite networkx] [--shards 2 4 8] [--replan 4]
@@ -329,12 +330,54 @@ def report(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def repeats_report(results: list[dict[str, Any]]) -> str:
+    """With `--repeat R`: the same plans measured R times, medians beside the spread.
+
+    One measurement of a shard is not a verdict on a machine whose speed moves within minutes (bench/README.md
+    measures how far the same tests in the same order move from one serial run to the next). Here each
+    tool's ratio is the median over the R rounds of its slowest shard / (median serial / N), every serial run of
+    that N counted (before and after each round); and each sharder shard's prediction is set against its median
+    wall, beside that shard's own spread over the rounds ((max - min) / median): the noise floor a prediction
+    can be judged against.
+    """
+    ratio_rows, shard_rows = [], []
+    for result in results:
+        for n, attempts in result["runs"].items():
+            if len(attempts) < 2:
+                continue
+            shards = int(n)
+            serial = statistics.median([run for a in attempts for run in (a["serial"], a["serial_after"])])
+            ratio_rows.append((result["suite"], n, len(attempts), f"{serial:.1f}", *(
+                f"{statistics.median(max(a['walls'][tool]) for a in attempts) / (serial / shards):.3f}"
+                + f" ({min(max(a['walls'][tool]) for a in attempts) / (serial / shards):.3f}"
+                + f"-{max(max(a['walls'][tool]) for a in attempts) / (serial / shards):.3f})" for tool in TOOLS)))
+            for tool in TOOLS[:2]:
+                for shard in range(shards):
+                    walls = [a["walls"][tool][shard] for a in attempts]
+                    middle = statistics.median(walls)
+                    guess = attempts[0]["predicted"][tool][shard]
+                    shard_rows.append((result["suite"], f"{shard + 1}/{n}", tool, f"{middle:.1f}",
+                                       f"{min(walls):.1f}-{max(walls):.1f}",
+                                       f"{100 * (max(walls) - min(walls)) / middle:.0f}%", f"{guess:.1f}",
+                                       f"{100 * (guess / middle - 1):+.1f}%"))
+    if not ratio_rows:
+        return ""
+    return "\n".join((
+        format_table(("suite", "N", "rounds", "median serial s",
+                      *(f"{t}: median slowest/(serial/N) (range)" for t in TOOLS)), ratio_rows),
+        "",
+        format_table(("suite", "shard", "plan", "median wall s", "range s", "spread", "predicted wall s",
+                      "error against the median"), shard_rows),
+    ))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--python", required=True, help="the suites' venv's python (not this one)")
     parser.add_argument("--suite", action="append", choices=sorted(SUITES), help="default: all")
     parser.add_argument("--shards", type=int, nargs="+", default=[2, 4, 8])
-    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="measure each N's plans this many times (same plans); R >= 2 adds medians and spreads")
     parser.add_argument("--replan", type=int, nargs="+", default=(), metavar="N",
                         help="for these shard counts, a second round: rebalance from sharder's default shards, "
                              "replan and run them again (`second_round`)")
@@ -360,6 +403,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     print(report(results))
+    summary = repeats_report(results)
+    if summary:
+        print()
+        print(summary)
     if args.matrix:
         print()
         print(picks_report(results))
