@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from sharder.core.junit_names import (
     RUN_ID_PROPERTY,
     SHARD_PROPERTY,
 )
+from sharder.core.log_text import log_safe
 from sharder.core.progress_log import (
     ERROR_EVENT,
     FINISH_EVENT,
@@ -136,8 +138,24 @@ class ProgressWriter:
     def _write(self, event: dict[str, Any]) -> None:
         if self._file is None:
             return
-        self._file.write(encode_event(event))
-        self._file.flush()
+        try:
+            self._file.write(encode_event(event))
+            self._file.flush()
+        except OSError as exc:
+            self._stop_writing(exc)
+
+    def _stop_writing(self, exc: OSError) -> None:
+        """A full disk or a file-size limit: one line, and the log ends where it stopped. The session goes on (its
+        JUnit report may still fit), but the log never says `finish`, so the merge does not take this session's
+        report as a finished shard's, and nothing is appended to it as this session's own."""
+        file, self._file = self._file, None
+        self._closed = True
+        self._opened = False
+        print(f"sharder: the progress log {log_safe(str(self.path))} stopped: {exc.strerror or exc}", file=sys.stderr,
+              flush=True)
+        if file is not None:
+            with contextlib.suppress(OSError):  # what did not fit is lost either way
+                file.close()
 
     def open(self, config: pytest.Config, identity: ShardIdentity, collected: int, order: list[str]) -> None:
         """Start the log (truncating a previous run's: the JUnit report beside it is overwritten too)."""

@@ -220,3 +220,32 @@ def test_merge_coverage_over_ulimit_f_is_one_line_and_leaves_the_old_data(
     assert "--coverage: cannot write '.coverage'" in outcome.stderr, outcome.stderr
     assert (tmp_path / ".coverage").read_bytes() == b"old data\n"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".coverage.")] == []
+
+
+SHARD_SUITE = "".join(f"def test_{i}_{'n' * 150}():\n    pass\n\n\n" for i in range(50))
+
+
+def test_a_progress_log_that_outgrows_ulimit_f_stops_with_one_line_and_the_merge_fails(
+    tmp_path: Path, sharder_env: dict[str, str], ledger: Callable[[str, str], None]
+) -> None:
+    """A shard's log (here without a JUnit report, which would outgrow the limit in pytest's own code) stops with
+    one line, not a traceback in pytest's hooks, and the tests still run; the merge refuses the shard, whose log
+    never finished, instead of calling it green."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_long.py").write_text(SHARD_SUITE)
+    log = tmp_path / "reports" / "shard-1-of-1.progress.jsonl"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                           "--shard", "1/1", f"--sharder-progress-log={log}"], cwd=tmp_path,
+                          env={**sharder_env, "PYTHONDONTWRITEBYTECODE": "1"}, capture_output=True, text=True,
+                          timeout=300, check=False, preexec_fn=_over_file_size_limit)
+    stopped = [line for line in proc.stderr.splitlines() if "progress log" in line and "stopped" in line]
+    ledger("a shard's progress log over ulimit -f",
+           f"exit {proc.returncode}: {stopped[0] if stopped else proc.stderr[-200:]}")
+    assert "Traceback" not in proc.stdout + proc.stderr and "INTERNALERROR" not in proc.stdout + proc.stderr
+    assert len(stopped) == 1 and "File too large" in stopped[0], proc.stderr[-2000:]
+    assert proc.returncode == 0 and "50 passed" in proc.stdout, proc.stdout[-2000:]
+    assert 0 < log.stat().st_size <= FILE_SIZE_LIMIT
+    merged = subprocess.run([sys.executable, "-m", "sharder", "merge", "reports"], cwd=tmp_path, env=sharder_env,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert merged.returncode != 0 and "Traceback" not in merged.stderr, merged.stdout + merged.stderr
