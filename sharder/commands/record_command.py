@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from sharder.commands.common import add_durations_option, shard_count_arg
-from sharder.core.command_text import command_text
 from sharder.core.errors import SharderError
 from sharder.stores.location import durations_path
 
@@ -82,10 +83,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"sharder record: note: {path} is in pytest-split's format, which cannot remember the reports it "
                   "absorbed: recording these reports again would count them again")
         return 0
-    from sharder.running.split_record import record_argv, record_in_processes
+    from sharder.running.outside_cost import own_start_seconds
+    from sharder.running.split_record import record_in_processes, run_recording
 
     if args.processes > 1:
         return record_in_processes(args.pytest_args, path, args.processes)
-    argv = record_argv(path, args.pytest_args)
-    print(f"sharder record: {command_text(argv)}", file=sys.stderr, flush=True)
-    return runner.run(argv)
+    with tempfile.TemporaryDirectory(prefix="sharder-record-") as scratch:
+        return run_recording(path, args.pytest_args, Path(scratch), before_seconds=own_start_seconds())

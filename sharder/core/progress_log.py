@@ -23,8 +23,11 @@ where `--sharder-progress-log` puts it. Events, one JSON object per line:
 - `{"event": "finish", "exitstatus": n, "at": t}` when the session ended normally, written before pytest writes
   the JUnit report: a report beside a log that did not finish is not that session's;
 - `{"event": "costs", "timeline": {startup_seconds, collection_seconds, files: {file: s}, session_setup_seconds,
-  tests_span_seconds, tests_seconds, tests, teardown_seconds, wall_seconds}}` (`sharder.core.session_timeline`)
+  tests_span_seconds, tests_seconds, tests, teardown_seconds, wall_seconds}, "at": t}` (`sharder.core.session_timeline`)
   when pytest unconfigures, after `finish`: what the shard paid besides its tests, for the merge and rebalance;
+- `{"event": "outside", "seconds": s, "by": "sharder run" | "sharder record"}`, written by the sharder process
+  that started pytest, once pytest has exited after a `costs` event: what the job paid outside the session (its
+  own start before pytest, and pytest's interpreter exit after the `costs` line's `at`), `sharder.running.outside_cost`;
 - `{"event": "error", "message": ...}` when the shard refused to run (a plan that does not match the checkout, a
   bad option): `sharder merge` names this error for the shard instead of listing its tests bare;
 - `{"event": "cancelled", "signal": "SIGTERM", "shard": "3/8" | null, "by": "sharder run", "pid": ...}`, written
@@ -51,7 +54,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +72,8 @@ FINISH_EVENT = "finish"
 ERROR_EVENT = "error"
 CANCELLED_EVENT = "cancelled"
 COSTS_EVENT = "costs"
+OUTSIDE_EVENT = "outside"
+_TAIL_BLOCK = 1 << 16  # how much of a log's end `costs_written_at` reads at a time
 # `rerun` is pytest-rerunfailures' outcome for an attempt that failed and will be tried again.
 OUTCOMES = ("passed", "failed", "error", "skipped", "rerun")
 
@@ -240,6 +245,7 @@ def read_progress_log(path: str | os.PathLike[str]) -> ProgressLog:
     log = ProgressLog(Path(path))
     seen_header = False
     start_times: dict[str, float] = {}  # a test's latest `start` line, until its `test` line comes
+    outside: float | None = None  # the `outside` event's seconds, for the session's timeline
     for line in raw.split(b"\n"):
         if not line.strip():
             continue
@@ -256,6 +262,7 @@ def read_progress_log(path: str | os.PathLike[str]) -> ProgressLog:
             if seen_header or log.cancelled_by:  # the file was reused: the last session wins
                 log = ProgressLog(Path(path), bad_lines=log.bad_lines)
                 start_times.clear()
+                outside = None
             _apply_header(log, event, source)
             seen_header = True
         elif kind == CANCELLED_EVENT:
@@ -289,10 +296,16 @@ def read_progress_log(path: str | os.PathLike[str]) -> ProgressLog:
             log.timeline = timeline_from_json(event.get("timeline"))
             if log.timeline is None:
                 log.bad_lines += 1
+        elif kind == OUTSIDE_EVENT:
+            outside = _number(event.get("seconds"))
+            if outside is None:
+                log.bad_lines += 1
         elif kind == ERROR_EVENT:
             message = event.get("message")
             log.error = message if isinstance(message, str) and message.strip() else "an error (no message recorded)"
     log.unfinished_started_at = start_times
+    if log.timeline is not None and outside is not None:
+        log.timeline = replace(log.timeline, outside_seconds=outside)
     if not seen_header and not log.cancelled_by:
         raise SharderError(f"progress log {source!r} has no session header; not a sharder progress log")
     return log
@@ -305,6 +318,36 @@ def error_log_bytes(header: dict[str, Any], message: str) -> bytes:
     shard sent nothing; `header` holds the session fields known by then (shard, run id, pytest arguments)."""
     session = {"event": SESSION_EVENT, "format": FORMAT_VERSION, "order": [], **header}
     return encode_event(session) + encode_event({"event": ERROR_EVENT, "message": message})
+def costs_written_at(path: str | os.PathLike[str]) -> float | None:
+    """When the log's last line, if it is the `costs` event, was written (its `at`); None otherwise.
+
+    Read from the end: the session wrote that line last, when it unconfigured, and a log of 100,000 tests need not
+    be parsed to find it. `costs` lines written before `at` existed, a log cut by a kill, or any other last line
+    give None."""
+    with open(path, "rb") as log:
+        end = log.seek(0, os.SEEK_END)
+        position, tail = end, b""
+        while position > 0 and b"\n" not in tail.rstrip(b"\n"):
+            step = min(_TAIL_BLOCK, position)
+            position -= step
+            log.seek(position)
+            tail = log.read(step) + tail
+    last = tail.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    try:
+        event = json.loads(last.decode("utf-8", "surrogatepass"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(event, dict) or event.get("event") != COSTS_EVENT:
+        return None
+    return _number(event.get("at"))
+
+
+def append_outside(path: str | os.PathLike[str], seconds: float, *, by: str) -> None:
+    """Append the `outside` event: only once pytest has exited, so that it is the log's last line."""
+    with open(path, "ab") as log:
+        log.write(encode_event({"event": OUTSIDE_EVENT, "seconds": round(seconds, 6), "by": by}))
+
+
 def append_cancelled(path: str | os.PathLike[str], *, signal_name: str, shard: ShardSpec | None, by: str) -> None:
     """Append the `cancelled` record (creating the log if pytest never did): call it once the session's whole
     process group is dead, so that no line of pytest's can come after it. A last line the kill cut in half is

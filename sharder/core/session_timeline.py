@@ -15,6 +15,7 @@ from typing import Any
 # The numeric fields, each seconds >= 0 (`tests` is a count).
 SECONDS_FIELDS = ("startup_seconds", "collection_seconds", "session_setup_seconds", "tests_span_seconds",
                   "tests_seconds", "teardown_seconds", "wall_seconds")
+OUTSIDE_FIELD = "outside_seconds"  # optional: pytest does not write it, the merge's JSON does
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,11 +31,22 @@ class SessionTimeline:
     tests: int = 0
     teardown_seconds: float = 0.0  # the last test's end to the moment of measuring
     wall_seconds: float = 0.0  # process start to the moment of measuring
+    # What the job paid outside this session, measured by the sharder process that started pytest (its `outside`
+    # progress-log event): its own start before pytest and pytest's interpreter exit after the measuring.
+    # None: not measured (a plain pytest run, an older log, a pytest killed before it finished).
+    outside_seconds: float | None = None
+
+    @property
+    def job_seconds(self) -> float:
+        """The wall a CI job sees for this session: the session's own and what it paid outside it."""
+        return self.wall_seconds + (self.outside_seconds or 0.0)
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {name: round(getattr(self, name), 6) for name in SECONDS_FIELDS}
         document["tests"] = self.tests
         document["files"] = {name: round(seconds, 6) for name, seconds in self.files.items()}
+        if self.outside_seconds is not None:
+            document[OUTSIDE_FIELD] = round(self.outside_seconds, 6)
         return document
 
 
@@ -58,5 +70,7 @@ def timeline_from_json(document: object) -> SessionTimeline | None:
     checked = {name: _seconds(seconds) for name, seconds in files.items() if isinstance(name, str) and name}
     if len(checked) != len(files) or None in checked.values():
         return None
+    outside = document.get(OUTSIDE_FIELD)
     return SessionTimeline(files={name: float(seconds or 0.0) for name, seconds in checked.items()}, tests=tests,
+                           outside_seconds=None if outside is None else _seconds(outside),
                            **{name: float(value or 0.0) for name, value in numbers.items()})

@@ -12,8 +12,13 @@ ignore it (pytest-split's flat `.test_durations` cannot hold it; writing that fo
 
 ```json
 "costs": {"runs": 3, "startup_seconds": 0.41, "collection_seconds": 0.05, "session_setup_seconds": 0.01,
-          "teardown_seconds": 0.03, "per_test_seconds": 0.0004, "files": {"tests/test_io.py": 0.31}}
+          "teardown_seconds": 0.03, "per_test_seconds": 0.0004, "outside_seconds": 0.35,
+          "files": {"tests/test_io.py": 0.31}}
 ```
+
+`outside_seconds` is what a job pays outside pytest's session, which pytest cannot time itself: `sharder run`'s
+own start before pytest, and pytest's interpreter exit after its last hook (0.2-0.5 s on scipy.optimize). The
+sharder process that started pytest measures it (`sharder.running.outside_cost`).
 
 Updates blend like the tests' times (an exponential moving average, `DEFAULT_SMOOTHING`): a file's import cost
 only when the run collected that file, the per-process figures every run.
@@ -37,6 +42,7 @@ COSTS_FIELD = "costs"
 # The per-process figures, in the order they are written; each a number of seconds >= 0.
 PROCESS_FIELDS = ("startup_seconds", "collection_seconds", "session_setup_seconds", "teardown_seconds")
 PER_TEST_FIELD = "per_test_seconds"
+OUTSIDE_FIELD = "outside_seconds"  # optional: absent until a sharder process measured it
 FILES_FIELD = "files"
 # A first file this many times the median of the others paid for imports the whole suite shares.
 SHARED_IMPORT_FACTOR = 2.0
@@ -57,11 +63,16 @@ class SuiteCosts:
     per_test_seconds: float = 0.0  # pytest's own time around each test's phases
     files: Mapping[str, float] = field(default_factory=dict)  # import + collection, by file as node ids spell it
     runs: int = 1
+    # What a job pays outside pytest's session: `sharder run`'s own start before pytest and pytest's interpreter
+    # exit after it (a large heap takes its time to tear down). Measured by the sharder process that started
+    # pytest, so None until a run through `sharder run` or `sharder record` measured it.
+    outside_seconds: float | None = None
 
     @property
     def fixed_seconds(self) -> float:
         """What every shard pays once, whatever it runs."""
-        return self.startup_seconds + self.collection_seconds + self.session_setup_seconds + self.teardown_seconds
+        return (self.startup_seconds + self.collection_seconds + self.session_setup_seconds + self.teardown_seconds
+                + (self.outside_seconds or 0.0))
 
 
 def shared_import_excess(file_seconds: Iterable[float]) -> float:
@@ -92,11 +103,25 @@ def costs_of_session(timeline: SessionTimeline) -> SuiteCosts:
         teardown_seconds=max(0.0, timeline.teardown_seconds),
         per_test_seconds=between / timeline.tests if timeline.tests else 0.0,
         files={name: max(0.0, seconds) for name, seconds in files.items()},
+        outside_seconds=timeline.outside_seconds,
     )
 
 
 def _ema(old: float, new: float, smoothing: float) -> float:
     return old + smoothing * (new - old)
+
+
+def _blended_outside(old: float | None, new: float | None, smoothing: float) -> float | None:
+    """A session that did not measure it (a plain pytest run) leaves the recorded figure as it was."""
+    if new is None or old is None:
+        return old if new is None else new
+    return _ema(old, new, smoothing)
+
+
+def with_outside(costs: SuiteCosts, seconds: float, smoothing: float) -> SuiteCosts:
+    """The costs with one more measurement of `outside_seconds` blended in (the session's other costs, recorded
+    by pytest before it exited, are in already: `runs` stays)."""
+    return replace(costs, outside_seconds=_blended_outside(costs.outside_seconds, seconds, smoothing))
 
 
 def blended_costs(old: SuiteCosts | None, new: SuiteCosts, smoothing: float) -> SuiteCosts:
@@ -110,6 +135,7 @@ def blended_costs(old: SuiteCosts | None, new: SuiteCosts, smoothing: float) -> 
         **{name: _ema(getattr(old, name), getattr(new, name), smoothing) for name in (*PROCESS_FIELDS, PER_TEST_FIELD)},
         files=files,
         runs=old.runs + 1,
+        outside_seconds=_blended_outside(old.outside_seconds, new.outside_seconds, smoothing),
     )
 
 
@@ -143,6 +169,7 @@ def parse_costs(document: Mapping[str, Any], source: str) -> SuiteCosts | None:
         **{name: _seconds(source, name, raw.get(name, 0.0)) for name in (*PROCESS_FIELDS, PER_TEST_FIELD)},
         files={name: _seconds(source, f"{FILES_FIELD}[{name!r}]", seconds) for name, seconds in files.items()},
         runs=runs,
+        outside_seconds=None if raw.get(OUTSIDE_FIELD) is None else _seconds(source, OUTSIDE_FIELD, raw[OUTSIDE_FIELD]),
     )
 
 
@@ -153,5 +180,7 @@ def costs_json(costs: SuiteCosts | None) -> dict[str, Any]:
     section: dict[str, Any] = {"runs": costs.runs}
     section.update({name: round(getattr(costs, name), 6) for name in PROCESS_FIELDS})
     section[PER_TEST_FIELD] = round(costs.per_test_seconds, 7)
+    if costs.outside_seconds is not None:
+        section[OUTSIDE_FIELD] = round(costs.outside_seconds, 6)
     section[FILES_FIELD] = {name: round(seconds, 6) for name, seconds in sorted(costs.files.items())}
     return {COSTS_FIELD: section}

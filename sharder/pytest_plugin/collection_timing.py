@@ -12,7 +12,6 @@ Not measured under xdist: there the controller collects nothing and every worker
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Generator
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from sharder.core import process_clock
 from sharder.core.errors import SharderError
 from sharder.core.progress_log import COSTS_EVENT, encode_event
 from sharder.core.session_timeline import SessionTimeline
@@ -34,19 +34,10 @@ _IMPORTED_AT = time.time()
 
 
 def process_start_time() -> float:
-    """When this process started (epoch seconds): from /proc on Linux, to the kernel's clock tick (10 ms); else
-    the plugin's import, which misses the interpreter's and pytest's own start."""
-    try:
-        stat = Path("/proc/self/stat").read_text()
-        uptime = float(Path("/proc/uptime").read_text().split()[0])
-        # The command name (field 2) may hold spaces and parentheses: the fields that follow it start after the
-        # last ')'. starttime is field 22, in clock ticks since boot.
-        ticks = int(stat.rsplit(")", 1)[1].split()[19])
-        age = uptime - ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return _IMPORTED_AT
-    start = time.time() - age
-    return start if start <= _IMPORTED_AT else _IMPORTED_AT
+    """When this process started (epoch seconds): from /proc on Linux, else the plugin's import, which misses the
+    interpreter's and pytest's own start."""
+    start = process_clock.process_start_time()
+    return start if start is not None and start <= _IMPORTED_AT else _IMPORTED_AT
 
 
 class CollectionTiming:
@@ -122,7 +113,7 @@ class CollectionTiming:
             return
         if self.log is not None and self.log.finished:
             with open(self.log.path, "ab") as log:
-                log.write(encode_event({"event": COSTS_EVENT, "timeline": timeline.to_json()}))
+                log.write(encode_event({"event": COSTS_EVENT, "timeline": timeline.to_json(), "at": time.time()}))
         if self.record_costs_to is not None and timeline.tests:
             self._record(self.record_costs_to, costs_of_session(timeline))
 

@@ -1,4 +1,6 @@
-"""Each shard's wall after the run: of which start and collection, tests, teardown; and the wall its plan predicted.
+"""Each shard's wall after the run: of which start and collection, tests, teardown, and what the job paid outside
+pytest's session (`sharder run`'s start, the interpreter's exit: `sharder.running.outside_cost`); and the wall
+its plan predicted.
 
 The merge's "actual s" is the sum of the shard's test times; a CI job waits for its whole pytest process, which on an
 import-heavy suite is twice that (issue 17). The numbers come from the shard's own progress log (its `costs`
@@ -13,7 +15,8 @@ from typing import Any
 from sharder.core.table import format_table
 from sharder.reports.verdict import MergeResult, ShardResult
 
-WALL_HEADER = ("shard", "wall s", "start + collection s", "tests s", "teardown s", "planned wall s", "off by")
+WALL_HEADER = ("shard", "wall s", "start + collection s", "tests s", "teardown s", "outside pytest s", "planned wall s",
+               "off by")
 
 
 def _timed(result: MergeResult) -> list[ShardResult]:
@@ -27,9 +30,11 @@ def wall_rows(result: MergeResult) -> list[tuple[str, ...]]:
         assert timeline is not None
         before = timeline.startup_seconds + timeline.collection_seconds + timeline.session_setup_seconds
         planned = shard.predicted_wall_seconds
-        off = f"{100 * (timeline.wall_seconds / planned - 1):+.0f}%" if planned else "-"
-        rows.append((shard.label, f"{timeline.wall_seconds:.1f}", f"{before:.1f}", f"{timeline.tests_span_seconds:.1f}",
-                     f"{timeline.teardown_seconds:.1f}", f"{planned:.1f}" if planned is not None else "-", off))
+        wall = timeline.job_seconds
+        off = f"{100 * (wall / planned - 1):+.0f}%" if planned else "-"
+        outside = "-" if timeline.outside_seconds is None else f"{timeline.outside_seconds:.1f}"
+        rows.append((shard.label, f"{wall:.1f}", f"{before:.1f}", f"{timeline.tests_span_seconds:.1f}",
+                     f"{timeline.teardown_seconds:.1f}", outside, f"{planned:.1f}" if planned is not None else "-", off))
     return rows
 
 
@@ -38,7 +43,7 @@ def terminal_lines(result: MergeResult) -> list[str]:
     rows = wall_rows(result)
     if not rows:
         return []
-    slowest = max(_timed(result), key=lambda shard: shard.timeline.wall_seconds if shard.timeline else 0.0)
+    slowest = max(_timed(result), key=lambda shard: shard.timeline.job_seconds if shard.timeline else 0.0)
     return ["", "wall per shard (from each shard's progress log):", format_table(WALL_HEADER, rows),
             f"slowest wall: shard {slowest.label}"]
 

@@ -318,7 +318,7 @@ def _recorded_cancel(
 
 def _run_passes(run: ShardRun, current: list[Path]) -> int:
     from sharder.reports.shard_report import combine_reports, failures_in
-    from sharder.running import runner
+    from sharder.running import outside_cost, runner
 
     workers, explanation = choose_workers(run)
     run.workers = workers
@@ -346,7 +346,11 @@ def _run_passes(run: ShardRun, current: list[Path]) -> int:
                                      junit_file=step.junit)
             where = f" ({step.name} part)" if len(passes) > 1 else ""
             print(f"sharder run: {label}{where}: {command_text(argv)}", flush=True)
+            clock = outside_cost.PytestClock(
+                before_seconds=outside_cost.own_start_seconds() if step is passes[0] else 0.0)
             code = runner.run(argv, env=_pass_env(run))
+            clock.stop()
+            outside_cost.note_in_log(clock, step.progress_log, by="sharder run")
             if not step.progress_log.is_file():
                 _record_no_session(run, step, code)
             code = _checked_for_a_report(code, step, f"{label}{where}")

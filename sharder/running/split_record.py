@@ -17,11 +17,13 @@ dropped, exactly as a serial record of the whole suite drops them, and only when
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from sharder.core.command_text import command_text
 from sharder.core.errors import SharderError
 from sharder.core.log_text import log_safe
 from sharder.core.nodeid import module_of
@@ -30,8 +32,14 @@ from sharder.durations import store
 from sharder.durations.history import LastUpdate
 from sharder.planning.plan import write_plan
 from sharder.planning.planner import make_plan
-from sharder.pytest_plugin.options import DURATIONS_OPTION, PLAN_OPTION, SHARD_OPTION, STORE_OPTION
-from sharder.running import runner
+from sharder.pytest_plugin.options import (
+    DURATIONS_OPTION,
+    PLAN_OPTION,
+    PROGRESS_LOG_OPTION,
+    SHARD_OPTION,
+    STORE_OPTION,
+)
+from sharder.running import outside_cost, runner
 from sharder.running.modes import MEMORY_PLUGIN
 from sharder.running.supervision import supervising
 from sharder.stores.update import update_durations
@@ -47,9 +55,27 @@ def record_argv(path: Path, pytest_args: Sequence[str]) -> list[str]:
     return runner.pytest_argv(["-p", MEMORY_PLUGIN, STORE_OPTION, f"{DURATIONS_OPTION}={path}", *pytest_args])
 
 
+def run_recording(path: Path, pytest_args: Sequence[str], scratch: Path, *, before_seconds: float) -> int:
+    """One recording pytest, its exit code. It writes a progress log into `scratch`, as every shard does (so its
+    per-test costs are a shard's), from which the time it paid outside its session is measured and blended into
+    the store (`sharder.running.outside_cost`); `before_seconds`: sharder's own start, which a shard pays too."""
+    log = scratch / "record.progress.jsonl"
+    log.unlink(missing_ok=True)
+    argv = record_argv(path, [f"{PROGRESS_LOG_OPTION}={log}", *pytest_args])
+    print(f"sharder record: {command_text(argv)}", file=sys.stderr, flush=True)
+    clock = outside_cost.PytestClock(before_seconds=before_seconds)
+    code = runner.run(argv)
+    clock.stop()
+    seconds = clock.outside_seconds(log)
+    if seconds is not None:
+        outside_cost.record_in_store(path, seconds)
+    return code
+
+
 def record_in_processes(pytest_args: Sequence[str], path: Path, processes: int) -> int:
     """Record the suite into `path` in up to `processes` pytest processes, one after another; pytest's worst exit
     code (1 if any test failed), or the first one that stopped the record."""
+    startup = outside_cost.own_start_seconds()  # sharder's start, before the collection: each part's shard pays it
     ids, narrowed = runner.collect(pytest_args)
     if not ids:
         raise SharderError("the collection found no tests: nothing to record")
@@ -68,9 +94,9 @@ def record_in_processes(pytest_args: Sequence[str], path: Path, processes: int) 
         write_plan(plan_path, plan)
         for shard_bin in plan.bins:
             spec = ShardSpec(shard_bin.shard, parts)
-            argv = record_argv(path, [f"{SHARD_OPTION}={spec}", f"{PLAN_OPTION}={os.fspath(plan_path)}", *pytest_args])
             print(f"\n=== sharder record: part {spec}, {len(shard_bin.tests)} tests ===", flush=True)
-            code = runner.run(argv)
+            code = run_recording(path, [f"{SHARD_OPTION}={spec}", f"{PLAN_OPTION}={os.fspath(plan_path)}",
+                                        *pytest_args], Path(scratch), before_seconds=startup)
             observed += _observed_by(path, spec)
             if code not in _FINISHED:
                 print(f"sharder record: part {spec} stopped with pytest exit {code}; the parts after it did not run "

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sharder.core.errors import SharderError
-from sharder.core.progress_log import read_progress_log
+from sharder.core.progress_log import append_outside, costs_written_at, read_progress_log
 from sharder.reports.junit import read_report
 
 SUITE = {
@@ -257,3 +257,31 @@ def test_a_new_session_after_a_cancel_is_a_new_run(tmp_path: Path) -> None:
     path = tmp_path / "p.progress.jsonl"
     path.write_text(json.dumps({"event": "cancelled", "signal": "SIGTERM", "shard": "2/3"}) + "\n" + _header())
     assert read_progress_log(path).cancelled_by is None
+
+
+def test_the_outside_event_joins_the_sessions_timeline_and_the_costs_line_is_found_from_the_end(
+    tmp_path: Path,
+) -> None:
+    """`sharder run` appends `outside` once pytest exited; it reads the `costs` line's `at` from the log's end,
+    a line longer than one read block included (the `files` map of a suite of thousands of files)."""
+    files = {f"tests/test_{index:05d}_{'x' * 40}.py": 0.01 for index in range(3000)}
+    timeline = {"startup_seconds": 0.5, "collection_seconds": 1.0, "session_setup_seconds": 0.0,
+                "tests_span_seconds": 1.0, "tests_seconds": 1.0, "teardown_seconds": 0.1, "wall_seconds": 2.6,
+                "tests": 1, "files": files}
+    path = tmp_path / "shard.progress.jsonl"
+    header = {"event": "session", "format": 1, "shard": "1/2", "order": ["t.py::a"]}
+    costs = json.dumps({"event": "costs", "timeline": timeline, "at": 1700000000.25})
+    assert len(costs) > 1 << 17
+    path.write_text(json.dumps(header) + "\n" + json.dumps({"event": "finish", "exitstatus": 0}) + "\n" + costs + "\n")
+    assert costs_written_at(path) == 1700000000.25
+    assert read_progress_log(path).timeline.outside_seconds is None  # type: ignore[union-attr]
+    append_outside(path, 0.75, by="sharder run")
+    assert costs_written_at(path) is None  # the last line is no longer the session's own
+    log = read_progress_log(path)
+    assert log.timeline is not None and log.timeline.outside_seconds == 0.75 and log.bad_lines == 0
+    assert log.timeline.job_seconds == pytest.approx(2.6 + 0.75)
+    with open(path, "a") as broken:
+        broken.write(json.dumps({"event": "outside", "seconds": "soon"}) + "\n")
+    assert read_progress_log(path).bad_lines == 1
+    path.write_text(json.dumps(header) + "\n" + json.dumps({"event": "costs", "timeline": timeline}) + "\n")
+    assert costs_written_at(path) is None  # written before `at` existed: nothing to measure from

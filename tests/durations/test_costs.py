@@ -8,7 +8,13 @@ import pytest
 
 from sharder.core.errors import SharderError
 from sharder.core.session_timeline import SessionTimeline, timeline_from_json
-from sharder.durations.costs import SuiteCosts, blended_costs, costs_of_session, shared_import_excess
+from sharder.durations.costs import (
+    SuiteCosts,
+    blended_costs,
+    costs_of_session,
+    shared_import_excess,
+    with_outside,
+)
 from sharder.durations.planning_input import load_planning_input
 from sharder.durations.store import Durations, Observation, parse_durations, render_durations, updated
 from sharder.durations.store import TestTiming as Timing
@@ -88,3 +94,41 @@ def test_a_timeline_round_trips_and_rejects_what_the_writer_never_writes() -> No
     assert timeline_from_json({"tests": True}) is None
     assert timeline_from_json({"files": {"a.py": -1}}) is None
     assert timeline_from_json([]) is None
+
+
+def test_the_time_outside_pytest_counts_in_the_fixed_cost_and_blends_only_when_measured() -> None:
+    """A plain pytest run cannot measure it: its session must not pull a recorded figure towards zero."""
+    measured = SuiteCosts(startup_seconds=1.0, outside_seconds=0.6)
+    assert measured.fixed_seconds == pytest.approx(1.6)
+    assert SuiteCosts(startup_seconds=1.0).fixed_seconds == pytest.approx(1.0)
+    unmeasured = SuiteCosts(startup_seconds=2.0)
+    assert blended_costs(measured, unmeasured, 0.5).outside_seconds == 0.6
+    assert blended_costs(unmeasured, measured, 0.5).outside_seconds == 0.6
+    assert blended_costs(measured, SuiteCosts(outside_seconds=0.2), 0.5).outside_seconds == pytest.approx(0.4)
+    again = with_outside(measured, 1.0, 0.5)
+    assert again.outside_seconds == pytest.approx(0.8) and again.runs == measured.runs
+    assert with_outside(unmeasured, 0.3, 0.5).outside_seconds == 0.3
+
+
+def test_the_time_outside_pytest_round_trips_and_an_older_store_has_none() -> None:
+    durations = updated(Durations({}), {"t/a.py::x": Observation(1.0)},
+                        costs=SuiteCosts(startup_seconds=0.4, outside_seconds=0.25, files={"t/a.py": 0.3}))
+    text = render_durations(durations)
+    assert json.loads(text)["costs"]["outside_seconds"] == 0.25
+    assert parse_durations(text.encode()).costs == durations.costs
+    older = json.loads(text)
+    del older["costs"]["outside_seconds"]
+    costs = parse_durations(json.dumps(older).encode()).costs
+    assert costs is not None and costs.outside_seconds is None
+    older["costs"]["outside_seconds"] = -1
+    with pytest.raises(SharderError, match="outside_seconds"):
+        parse_durations(json.dumps(older).encode())
+
+
+def test_a_session_carries_its_outside_time_into_its_costs() -> None:
+    timeline = SessionTimeline(startup_seconds=0.5, collection_seconds=0.1, tests=1, outside_seconds=0.7,
+                               wall_seconds=2.0)
+    assert costs_of_session(timeline).outside_seconds == 0.7
+    assert timeline.job_seconds == pytest.approx(2.7)
+    assert timeline_from_json(timeline.to_json()) == timeline
+    assert costs_of_session(timeline_from_json(_timeline({}).to_json())).outside_seconds is None  # type: ignore[arg-type]
