@@ -199,7 +199,10 @@ def bench_suite(suite: Suite, shard_counts: Sequence[int], default_group_by: str
     ids = suite.collect()
     timings = load_planning_input(suite.durations)
     serial_walls = []
-    result: dict[str, Any] = {"suite": suite.name, "tests": len(ids), "runs": {}, "record_processes": record_processes}
+    result: dict[str, Any] = {"suite": suite.name, "tests": len(ids), "runs": {}, "record_processes": record_processes,
+                              # the whole suite in one process as the record predicts it: the record's own speed
+                              "predicted_serial": plan_from(ids, timings, 1, default_group_by).bins[0]
+                              .predicted_wall_seconds}
     runs: dict[str, list[dict[str, Any]]] = {}
     for n in shard_counts:
         plans: dict[str, Path] = {}
@@ -330,6 +333,10 @@ def report(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _errors_text(errors: Sequence[float]) -> str:
+    return f"{min(errors):+.0f}% to {max(errors):+.0f}%, {sum(abs(e) <= 10 for e in errors)} of {len(errors)} within 10%"
+
+
 def repeats_report(results: list[dict[str, Any]]) -> str:
     """With `--repeat R`: the same plans measured R times, medians beside the spread.
 
@@ -338,19 +345,37 @@ def repeats_report(results: list[dict[str, Any]]) -> str:
     tool's ratio is the median over the R rounds of its slowest shard / (median serial / N), every serial run of
     that N counted (before and after each round); and each sharder shard's prediction is set against its median
     wall, beside that shard's own spread over the rounds ((max - min) / median): the noise floor a prediction
-    can be judged against.
+    can be judged against. With `--replan`, each round's second round too (its own plan each time).
     """
-    ratio_rows, shard_rows = [], []
+    ratio_rows: list[tuple[object, ...]] = []
+    shard_rows: list[tuple[object, ...]] = []
     for result in results:
         for n, attempts in result["runs"].items():
             if len(attempts) < 2:
                 continue
             shards = int(n)
             serial = statistics.median([run for a in attempts for run in (a["serial"], a["serial_after"])])
+            first = [100 * (guess / statistics.median(a["walls"][TOOLS[0]][shard] for a in attempts) - 1)
+                     for shard, guess in enumerate(attempts[0]["predicted"][TOOLS[0]])]
+            # The machine's speed then against now: the serial runs around the rounds against the record's own
+            # serial prediction. Scaled by it, what is left is the model's error, not the machine's drift.
+            drift = serial / result["predicted_serial"] if result.get("predicted_serial") else None
+            scaled = "-" if drift is None else f"{drift:.2f}x: " + _errors_text(
+                [100 * ((1 + e / 100) * drift - 1) for e in first])
             ratio_rows.append((result["suite"], n, len(attempts), f"{serial:.1f}", *(
                 f"{statistics.median(max(a['walls'][tool]) for a in attempts) / (serial / shards):.3f}"
                 + f" ({min(max(a['walls'][tool]) for a in attempts) / (serial / shards):.3f}"
-                + f"-{max(max(a['walls'][tool]) for a in attempts) / (serial / shards):.3f})" for tool in TOOLS)))
+                + f"-{max(max(a['walls'][tool]) for a in attempts) / (serial / shards):.3f})" for tool in TOOLS),
+                _errors_text(first), scaled))
+            seconds = [a["second_round"] for a in attempts if "second_round" in a]
+            if seconds:  # each round replanned from its own first round's reports: its own plan, so per round
+                serial = statistics.median([run for r in seconds for run in (r["serial"], r["serial_after"])])
+                slowest = [max(r["walls"]) / (serial / shards) for r in seconds]
+                errors = [100 * (guess / wall - 1) for r in seconds
+                          for wall, guess in zip(r["walls"], r["predicted"], strict=True)]
+                ratio_rows.append((result["suite"], f"{n}, replanned", len(seconds), f"{serial:.1f}",
+                                   f"{statistics.median(slowest):.3f} ({min(slowest):.3f}-{max(slowest):.3f})",
+                                   "-", "-", _errors_text(errors) + " (each round's own)", "-"))
             for tool in TOOLS[:2]:
                 for shard in range(shards):
                     walls = [a["walls"][tool][shard] for a in attempts]
@@ -364,7 +389,9 @@ def repeats_report(results: list[dict[str, Any]]) -> str:
         return ""
     return "\n".join((
         format_table(("suite", "N", "rounds", "median serial s",
-                      *(f"{t}: median slowest/(serial/N) (range)" for t in TOOLS)), ratio_rows),
+                      *(f"{t}: median slowest/(serial/N) (range)" for t in TOOLS),
+                      "sharder default: predicted against the median walls",
+                      "the same, scaled by median serial / the record's predicted serial"), ratio_rows),
         "",
         format_table(("suite", "shard", "plan", "median wall s", "range s", "spread", "predicted wall s",
                       "error against the median"), shard_rows),
