@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sharder.core import process_clock
 from sharder.core.errors import SharderError
+from sharder.core.log_text import log_safe
 from sharder.core.progress_log import append_outside, costs_written_at
 
 
@@ -36,6 +37,7 @@ class PytestClock:
 
     def __init__(self, *, before_seconds: float = 0.0) -> None:
         self.before_seconds = before_seconds
+        self.started = time.time()
         self.exited: float | None = None
 
     def stop(self) -> None:
@@ -43,30 +45,30 @@ class PytestClock:
 
     def outside_seconds(self, log: Path) -> float | None:
         """`before_seconds` plus pytest's exit after its `costs` line; None when the log has no such last line
-        (pytest was killed, ran under xdist, or the log is gone)."""
+        (pytest was killed, ran under xdist, or the log is gone) or when that line was written outside this
+        pytest's life."""
         if self.exited is None:
             return None
         try:
             session_end = costs_written_at(log)
         except OSError:
             return None
-        if session_end is None:
-            return None
-        return self.before_seconds + max(0.0, self.exited - session_end)
+        if session_end is None or not self.started <= session_end <= self.exited:
+            return None  # no session of this pytest's wrote that line (a log left by another run)
+        return self.before_seconds + self.exited - session_end
 
 
-def note_in_log(clock: PytestClock, log: Path, *, by: str) -> float | None:
-    """Append the measured `outside` event to the pass's progress log; the seconds, or None when not measured.
-    A log that cannot be appended to costs this measurement only: one line on stderr, never the shard."""
+def note_in_log(clock: PytestClock, log: Path, *, by: str) -> None:
+    """Append the measured `outside` event to the pass's progress log, when there is a measurement. A log that
+    cannot be appended to costs this measurement only: one line on stderr, never the shard."""
     seconds = clock.outside_seconds(log)
     if seconds is None:
-        return None
+        return
     try:
         append_outside(log, seconds, by=by)
     except OSError as exc:
-        print(f"{by}: the time outside pytest was not logged in {log}: {exc.strerror}", file=sys.stderr)
-        return None
-    return seconds
+        print(f"{by}: the time outside pytest was not logged in {log_safe(str(log))}: {exc.strerror}",
+              file=sys.stderr)
 
 
 def record_in_store(path: Path, seconds: float) -> None:

@@ -19,6 +19,7 @@ import pytest
 from sharder.core.progress_log import read_progress_log
 from sharder.durations.store import load_durations, render_durations
 from sharder.planning.plan import read_plan
+from sharder.running.outside_cost import PytestClock
 from tests.example_runs import sharder
 
 EXIT_SLEEP = 0.6
@@ -95,3 +96,15 @@ def test_a_shard_logs_its_outside_time_the_plan_counts_it_and_the_merge_and_reba
     _sharder(["rebalance", "--plan", "plan.json", "reports"], recorded)
     learned = load_durations(store).costs
     assert learned is not None and learned.outside_seconds is not None and learned.outside_seconds >= EXIT_SLEEP
+
+
+def test_a_costs_line_from_before_this_pytest_started_measures_nothing(tmp_path: Path) -> None:
+    """A log whose last line another run wrote (its `at` earlier than this pytest's start) is not this run's."""
+    log = tmp_path / "shard-1-of-1.progress.jsonl"
+    log.write_text(json.dumps({"event": "costs", "timeline": {}, "at": time.time() - 3600}) + "\n")
+    clock = PytestClock(before_seconds=0.2)
+    clock.stop()
+    assert clock.outside_seconds(log) is None
+    log.write_text(json.dumps({"event": "costs", "timeline": {}, "at": time.time()}) + "\n")
+    clock.stop()
+    assert clock.outside_seconds(log) == pytest.approx(0.2, abs=0.5)
