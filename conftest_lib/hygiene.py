@@ -63,6 +63,8 @@ class Hygiene:
         self.gc_mode = options.gc_mode(self.config)
         self.growth_mb = options.growth_threshold_mb(self.config)
         self.asyncio = bool(self.config.getini(options.ASYNCIO_INI))
+        if self.asyncio and not self.config.pluginmanager.has_plugin(_AsyncioFixtures.NAME):
+            self.config.pluginmanager.register(_AsyncioFixtures(self.loops), _AsyncioFixtures.NAME)
 
     def pytest_report_header(self) -> str:
         if not self.full:
@@ -71,34 +73,16 @@ class Hygiene:
         return (f"conftest_lib: gc per {self.gc_mode}, asyncio hygiene {'on' if self.asyncio else 'off'}, "
                 f"{growth}; memory: {self.probe.method}")
 
-    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, Any, None]:
-        if self.full and self.asyncio:
-            self.loops.test_started()
-        if self.window is None:
-            self.window = _Window(self.probe.current_mb(), [])
-        self.window.tests.append(item.nodeid)
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
+        if self.full:
+            if self.asyncio:
+                self.loops.test_started()
+            if self.window is None:
+                self.window = _Window(self.probe.current_mb(), [])
+            self.window.tests.append(item.nodeid)
         self.probe.reset_peak()
-        yield
-
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> Generator[None, Any, None]:
-        if not (self.full and self.asyncio) or fixturedef.scope == "function":
-            yield
-            return
-        before = self.loops.wide_fixture_started()
-        yield
-        self.loops.wide_fixture_finished(before)
-
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, None]:
-        yield
-        if self.full and self.asyncio:
-            self.loops.call_finished(scan=inspect.iscoroutinefunction(getattr(item, "function", None)))
-
-    def pytest_fixture_post_finalizer(self) -> None:
-        if self.full and self.asyncio:
-            self.loops.fixture_finalized()
+        return (yield)
 
     def _gc_now(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool:
         if self.gc_mode == "test":
@@ -107,9 +91,14 @@ class Hygiene:
             return nextitem is None or _path_of(nextitem.nodeid) != _path_of(item.nodeid)
         return False
 
-    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
-    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, None]:
-        yield
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
+        try:
+            return (yield)
+        finally:
+            self._after_teardown(item, nextitem)
+
+    def _after_teardown(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
         if self.full:
             collect = self._gc_now(item, nextitem)
             if self.asyncio:
@@ -150,10 +139,16 @@ class Hygiene:
         ))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Also on an xdist controller, which runs no test but receives every report with its properties."""
+        """Also on an xdist controller, which runs no test but receives every report with its properties. Only
+        the full plugin's summary shows them: measure-only, the report's property is the figure's only home."""
+        if not self.full:
+            return
         for name, value in report.user_properties:
             if name == PEAK_RSS_PROPERTY and isinstance(value, int | float):
                 self.peaks[report.nodeid] = max(float(value), self.peaks.get(report.nodeid, 0.0))
+
+    def pytest_unconfigure(self) -> None:
+        self.probe.close()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.full or not self.peaks:
@@ -166,6 +161,36 @@ class Hygiene:
             terminalreporter.write_line(f"{peak:8.1f} MB  {node_id}")
         for node_id, grown in self.grew:
             terminalreporter.write_line(f"memory grew by {grown:.0f} MB and stayed, up to {node_id}")
+
+
+class _AsyncioFixtures:
+    """The asyncio hygiene's view of fixtures and test calls, registered only when that hygiene is on: pytest calls
+    these hooks for every fixture of every test, which a session that only measures memory need not pay for."""
+
+    NAME = "conftest_lib-asyncio-fixtures"
+
+    def __init__(self, loops: LoopWatch) -> None:
+        self.loops = loops
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> Generator[None, Any, Any]:
+        if fixturedef.scope == "function":
+            return (yield)
+        before = self.loops.wide_fixture_started()
+        try:
+            return (yield)
+        finally:
+            self.loops.wide_fixture_finished(before)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        try:
+            return (yield)
+        finally:
+            self.loops.call_finished(scan=inspect.iscoroutinefunction(getattr(item, "function", None)))
+
+    def pytest_fixture_post_finalizer(self) -> None:
+        self.loops.fixture_finalized()
 
 
 def ensure_hygiene(config: pytest.Config) -> Hygiene:

@@ -85,11 +85,14 @@ def progress_log_path_for(junit_path: str | os.PathLike[str]) -> Path:
     return path.with_name(stem + SUFFIX)
 
 
+# One encoder for every line: `json.dumps` with options builds a new encoder per call, and a shard writes two
+# lines per test.
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
 def encode_event(event: dict[str, Any]) -> bytes:
     """One line; `allow_nan=False` because a NaN would make the line unreadable JSON for everyone else."""
-    return (json.dumps(event, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n").encode(
-        "utf-8", "surrogatepass"
-    )
+    return (_LINE_ENCODER.encode(event) + "\n").encode("utf-8", "surrogatepass")
 
 
 @dataclass

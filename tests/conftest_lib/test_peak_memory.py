@@ -97,3 +97,82 @@ def test_memory_freed_but_kept_mapped_by_malloc_is_not_called_a_leak(pytester: p
     result = pytester.runpytest_subprocess("-p", "no:randomly")
     result.assert_outcomes(passed=2)
     assert "LeakWarning" not in result.stdout.str()
+
+
+FORKING = """
+import os
+
+def test_parent_before():
+    pass
+
+def test_child_allocates_100_mb():
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child measures itself with the probe it inherited, descriptors and all
+        block = b"\\x01" * (100 << 20)
+        os.write(write, f"{PROBE.peak_mb():.1f}".encode())  # noqa: F821  # the conftest's builtin
+        os._exit(0 if len(block) else 1)
+    os.close(write)
+    child_peak = float(os.read(read, 64))
+    os.waitpid(pid, 0)
+    assert child_peak >= 100, child_peak
+
+def test_parent_after():
+    pass
+"""
+
+
+@pytest.mark.memory_intensive
+def test_a_forked_child_reads_its_own_memory_and_the_parent_keeps_its_own(pytester: pytest.Pytester) -> None:
+    """The probe keeps /proc/self's files open between tests; a descriptor opened by the parent names the parent,
+    so a forked child that read through it would report the parent's memory, and the parent would see nothing of
+    the child's 100 MB either way."""
+    pytester.makeconftest("""
+import pytest
+
+@pytest.fixture(autouse=True)
+def _probe(request, monkeypatch):
+    plugin = request.config.pluginmanager.get_plugin("conftest_lib-hygiene")
+    import builtins
+    monkeypatch.setattr(builtins, "PROBE", plugin.probe, raising=False)
+""")
+    pytester.makepyfile(test_fork=FORKING)
+    result = pytester.runpytest_subprocess("-p", "conftest_lib.memory", "-p", "no:randomly", "--junitxml=out.xml")
+    result.assert_outcomes(passed=3)
+    peaks = {case.node_id.rsplit("::", 1)[-1]: float(case.properties[PEAK_RSS_PROPERTY])
+             for case in read_report(pytester.path / "out.xml", None).cases}
+    assert peaks["test_child_allocates_100_mb"] < peaks["test_parent_before"] + 20, peaks
+
+
+CLOSES_DESCRIPTORS = """
+import os
+
+def test_takes_over_the_probes_descriptors():
+    victim = open(os.environ["VICTIM"], "w")
+    victim.write("mine")
+    victim.flush()
+    for name in os.listdir("/proc/self/fd"):  # as code that closes what it did not open, then reuses the numbers
+        try:
+            target = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:
+            continue
+        if target.endswith(("/clear_refs", "/status")) and target.startswith("/proc/"):
+            os.dup2(victim.fileno(), int(name))  # the number now names this test's file
+
+def test_next():
+    pass
+"""
+
+
+def test_a_descriptor_the_probe_lost_to_a_test_is_not_written_to(pytester: pytest.Pytester,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe writes "5" to clear_refs through a descriptor kept open; a test that closed it and opened a file
+    of its own under the same number must find its file as it left it, and the probe must go on measuring."""
+    victim = pytester.path / "victim.txt"
+    monkeypatch.setenv("VICTIM", str(victim))
+    pytester.makepyfile(test_fds=CLOSES_DESCRIPTORS)
+    result = pytester.runpytest_subprocess("-p", "conftest_lib.memory", "-p", "no:randomly", "--junitxml=out.xml")
+    result.assert_outcomes(passed=2)
+    assert victim.read_text() == "mine"
+    peaks = [case.properties.get(PEAK_RSS_PROPERTY) for case in read_report(pytester.path / "out.xml", None).cases]
+    assert all(peak is not None and float(peak) > 0 for peak in peaks), peaks
