@@ -25,9 +25,10 @@ where `--sharder-progress-log` puts it. Events, one JSON object per line:
 - `{"event": "costs", "timeline": {startup_seconds, collection_seconds, files: {file: s}, session_setup_seconds,
   tests_span_seconds, tests_seconds, tests, teardown_seconds, wall_seconds}, "at": t}` (`sharder.core.session_timeline`)
   when pytest unconfigures, after `finish`: what the shard paid besides its tests, for the merge and rebalance;
-- `{"event": "outside", "seconds": s, "by": "sharder run" | "sharder record"}`, written by the sharder process
-  that started pytest, once pytest has exited after a `costs` event: what the job paid outside the session (its
-  own start before pytest, and pytest's interpreter exit after the `costs` line's `at`), `sharder.running.outside_cost`;
+- `{"event": "outside", "seconds": s, "before": b, "by": "sharder run" | "sharder record"}`, written by the sharder
+  process that started pytest, once pytest has exited after a `costs` event: what the job paid outside the session
+  (its own start before pytest, `before` of the `seconds`, and pytest's interpreter exit after the `costs` line's
+  `at`), `sharder.running.outside_cost`;
 - `{"event": "error", "message": ...}` when the shard refused to run (a plan that does not match the checkout, a
   bad option): `sharder merge` names this error for the shard instead of listing its tests bare;
 - `{"event": "cancelled", "signal": "SIGTERM", "shard": "3/8" | null, "by": "sharder run", "pid": ...}`, written
@@ -135,6 +136,10 @@ class ProgressLog:
     cancelled_by: str | None = None  # the signal name of a `cancelled` record: the shard was cancelled
     queue_run: str | None = None  # queue mode: the queue run the job leased its tests from
     timeline: SessionTimeline | None = None  # the `costs` event: what the session spent besides its tests
+    # The `outside` event: the job's seconds outside this session, and how many of them came before pytest started
+    # (0.0 when the event does not say: a log of an older sharder, whose runs started one pytest a shard).
+    outside_seconds: float | None = None
+    outside_before_seconds: float = 0.0
     started_at: float | None = None  # when the session began (the header's `started_at`), for the timeline
     finished_at: float | None = None  # the time of the `finish` line
     # tests whose `start` line has no `test` line after it, with its time: what ran when a killed shard died
@@ -303,6 +308,10 @@ def read_progress_log(path: str | os.PathLike[str]) -> ProgressLog:
             outside = _number(event.get("seconds"))
             if outside is None:
                 log.bad_lines += 1
+            else:
+                before = _number(event.get("before"))
+                log.outside_seconds = outside
+                log.outside_before_seconds = min(outside, max(0.0, before)) if before is not None else 0.0
         elif kind == ERROR_EVENT:
             message = event.get("message")
             log.error = message if isinstance(message, str) and message.strip() else "an error (no message recorded)"
@@ -345,10 +354,12 @@ def costs_written_at(path: str | os.PathLike[str]) -> float | None:
     return _number(event.get("at"))
 
 
-def append_outside(path: str | os.PathLike[str], seconds: float, *, by: str) -> None:
-    """Append the `outside` event: only once pytest has exited, so that it is the log's last line."""
+def append_outside(path: str | os.PathLike[str], seconds: float, *, before: float, by: str) -> None:
+    """Append the `outside` event: only once pytest has exited, so that it is the log's last line. `before`: the
+    part of `seconds` spent before pytest started (the HTML timeline draws only what no session's clock saw)."""
     with open(path, "ab") as log:
-        log.write(encode_event({"event": OUTSIDE_EVENT, "seconds": round(seconds, 6), "by": by}))
+        log.write(encode_event({"event": OUTSIDE_EVENT, "seconds": round(seconds, 6), "before": round(before, 6),
+                                "by": by}))
 
 
 def append_cancelled(path: str | os.PathLike[str], *, signal_name: str, shard: ShardSpec | None, by: str) -> None:

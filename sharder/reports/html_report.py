@@ -122,6 +122,7 @@ def _lane_json(lane: Lane, strings: _Strings, messages: dict[str, int]) -> dict[
         "label": _clean(lane.label), "timed": lane.timed, "rows": lane.rows, "end": _ticks(lane.end),
         "before": None if lane.fixed_before is None else _ticks(lane.fixed_before),
         "after": None if lane.fixed_after is None else _ticks(lane.fixed_after),
+        "outside": None if lane.outside_seconds is None else _ticks(lane.outside_seconds),
         "predicted": None if lane.predicted_seconds is None else _ticks(lane.predicted_seconds),
         "status": lane.status,
         "f": files, "n": names, "s": starts, "d": lengths, "o": outcomes, "a": attempt_outcomes, "m": peaks,
@@ -251,7 +252,9 @@ def render_html(result: MergeResult, inputs: MergeInputs, *, dom_bar_limit: int 
                      for name in OUTCOMES if name not in ("other", DIED))
     legend += f'<span class="key"><span class="swatch o-{DIED}"></span>running when its shard died</span>'
     legend += ('<span class="key"><span class="swatch fixed"></span>fixed cost (before the first test, after the '
-               'last)</span><span class="key"><span class="swatch predicted"></span>predicted shard time</span>'
+               'last)</span><span class="key"><span class="swatch outside"></span>outside pytest (sharder\'s start, '
+               'the interpreter\'s exit)</span>'
+               '<span class="key"><span class="swatch predicted"></span>predicted shard time</span>'
                '<span class="key"><span class="swatch bound"></span>lower bound</span>')
     return f"""<!DOCTYPE html>
 <html lang="en">

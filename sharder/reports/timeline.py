@@ -15,7 +15,11 @@ another in run order by their durations, and the lane says so (`timed` is False)
 (xdist workers within one shard) are packed into rows of the lane, the fewest that keep bars apart.
 
 The predicted time of a shard and the plan's lower bound are drawn from a lane's 0, the session's start: a plan
-that predicts the tests alone then shows the fixed cost it left out as the lane running past its marker.
+that predicts the tests alone then shows the fixed cost it left out as the lane running past its marker. What the
+job paid where no session's clock runs (`sharder run`'s own start before pytest, the interpreter's exit after the
+last session's last line: the logs' `outside` events) is a segment after the lane's end, so the lane is as long
+as the job's wall, the figure the prediction is made for. The exits between one job's passes need no segment:
+they are the gaps between its sessions, on the clock already.
 
 Each bar's colour is the test's final outcome from the verdict (flaky, failed, ...), so the picture and the
 terminal summary never disagree; the bar's own attempt outcome (a rerun) is kept beside it.
@@ -60,6 +64,7 @@ class Lane:
     end: float = 0.0  # the session's end (its `finish` line), else the last bar's end
     predicted_seconds: float | None = None
     status: str | None = None
+    outside_seconds: float | None = None  # the job's seconds off every session's clock, drawn after `end`
 
     @property
     def fixed_before(self) -> float | None:
@@ -128,6 +133,17 @@ def _job(log: ProgressLog) -> tuple[str, str]:
     return str(log.path.parent), log.path.name.split(".", 1)[0]
 
 
+def _off_clock(logs: list[ProgressLog]) -> float | None:
+    """The first session's time before pytest started and the last one's exit after its last line (None when the
+    last session's exit was not measured: killed, under xdist, an older sharder)."""
+    ordered = sorted(logs, key=lambda log: log.started_at or 0.0)
+    first, last = ordered[0], ordered[-1]
+    if last.outside_seconds is None:
+        return None
+    before = first.outside_before_seconds if first.outside_seconds is not None else 0.0
+    return before + last.outside_seconds - last.outside_before_seconds
+
+
 def _logs_lane(logs: list[ProgressLog], outcome_of: Mapping[str, str]) -> Lane:
     """One job's sessions on one clock: its first session's start is the lane's 0."""
     tests = [test for log in logs for test in log.tests]
@@ -148,6 +164,7 @@ def _logs_lane(logs: list[ProgressLog], outcome_of: Mapping[str, str]) -> Lane:
         lane.bars, lane.rows = _pack_rows(bars)
         ends = [log.finished_at - origin for log in logs if log.finished_at is not None]
         lane.end = max([*ends, *(bar.end for bar in bars)])
+        lane.outside_seconds = _off_clock(logs)
         return lane
     lane.bars = _placed(((t.node_id, t.seconds, t.outcome, t.peak_rss_mb) for t in tests), outcome_of)
     lane.end = max((bar.end for bar in lane.bars), default=0.0)

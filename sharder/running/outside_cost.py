@@ -65,7 +65,7 @@ def note_in_log(clock: PytestClock, log: Path, *, by: str) -> None:
     if seconds is None:
         return
     try:
-        append_outside(log, seconds, by=by)
+        append_outside(log, seconds, before=min(seconds, clock.before_seconds), by=by)
     except OSError as exc:
         print(f"{by}: the time outside pytest was not logged in {log_safe(str(log))}: {exc.strerror}",
               file=sys.stderr)

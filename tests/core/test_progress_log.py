@@ -275,10 +275,11 @@ def test_the_outside_event_joins_the_sessions_timeline_and_the_costs_line_is_fou
     path.write_text(json.dumps(header) + "\n" + json.dumps({"event": "finish", "exitstatus": 0}) + "\n" + costs + "\n")
     assert costs_written_at(path) == 1700000000.25
     assert read_progress_log(path).timeline.outside_seconds is None  # type: ignore[union-attr]
-    append_outside(path, 0.75, by="sharder run")
+    append_outside(path, 0.75, before=0.5, by="sharder run")
     assert costs_written_at(path) is None  # the last line is no longer the session's own
     log = read_progress_log(path)
     assert log.timeline is not None and log.timeline.outside_seconds == 0.75 and log.bad_lines == 0
+    assert (log.outside_seconds, log.outside_before_seconds) == (0.75, 0.5)
     assert log.timeline.job_seconds == pytest.approx(2.6 + 0.75)
     with open(path, "a") as broken:
         broken.write(json.dumps({"event": "outside", "seconds": "soon"}) + "\n")

@@ -21,7 +21,7 @@ from sharder.planning.plan import read_plan
 from sharder.reports.html_report import render_html
 from sharder.reports.inputs import collect, resolve_identity
 from sharder.reports.verdict import judge
-from tests.example_runs import sharder
+from tests.example_runs import planned_and_run_example, sharder
 from tests.reports.browser import Browser, Page, chromium_or_skip
 
 BROKEN = "tests/test_broken.py::test_broken"
@@ -263,3 +263,22 @@ def test_a_shard_that_sent_nothing_keeps_its_empty_lane_with_its_status(example_
         ("shard 1/3", status["1/3"], len(plan.bins[0].tests)), ("shard 2/3", "no report", 0),
         ("shard 3/3", status["3/3"], len(plan.bins[2].tests))]
     assert lanes[1]["predicted"] == round(plan.bins[1].predicted_seconds / 1e-4)
+
+
+def test_what_each_job_paid_outside_pytest_is_drawn_after_its_lane(tmp_path: Path, page: Page) -> None:
+    """Shards run by `sharder run` log the time outside their session (its own start, pytest's exit): each lane
+    ends with it, so the lane is as long as the job, the wall its prediction is for."""
+    root = planned_and_run_example(tmp_path, 2)
+    result = sharder(["merge", "--plan", "plan.json", "--html", "out.html", "reports"], cwd=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = (root / "out.html").read_text(encoding="utf-8")
+    start = text.index('id="sharder-data">') + len('id="sharder-data">')
+    lanes = json.loads(text[start:text.index("</script>", start)])["lanes"]
+    assert [lane["outside"] > 0 for lane in lanes] == [True, True], lanes
+    page.open(root / "out.html")
+    _screenshot(page, "outside-pytest.png")
+    segments = page.evaluate("[...document.querySelectorAll('.seg.outside')].map(s => [+s.dataset.start, "
+                             "+s.dataset.end, s.getBoundingClientRect().width])")
+    assert [(begin, end) for begin, end, _ in segments] == [(lane["end"], lane["end"] + lane["outside"])
+                                                             for lane in lanes]
+    assert all(width >= 1 for _, _, width in segments)

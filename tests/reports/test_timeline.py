@@ -91,3 +91,38 @@ def test_the_test_running_when_a_shard_died_is_a_bar_of_its_own(tmp_path: Path) 
     (lane,) = build_lanes([log], [], {})
     assert [(bar.node_id, bar.outcome, bar.start) for bar in lane.bars] == [("t::a", "passed", 1.0),
                                                                            ("t::killer", DIED, 2.5)]
+
+
+def _outside(path: Path, seconds: float, before: float | None) -> None:
+    """The `outside` line `sharder run` appends once its pytest has exited (an older sharder wrote no `before`)."""
+    event: dict[str, Any] = {"event": "outside", "seconds": seconds, "by": "sharder run"}
+    if before is not None:
+        event["before"] = before
+    with open(path, "ab") as log:
+        log.write(encode_event(event))
+
+
+def test_the_time_off_every_sessions_clock_follows_the_lane_and_the_exits_between_passes_are_not_counted_twice(
+        tmp_path: Path) -> None:
+    """Pass 1 of a shard: sharder's own start (0.3 s) before pytest and the exit after it (0.2 s); pass 2 starts
+    later, its exit 0.4 s. Pass 1's exit is the gap between the sessions, already on the lane's clock: off it are
+    0.3 + 0.4 s."""
+    parallel = _log(tmp_path / "shard-1-of-1.progress.jsonl", "1/1", [("t::a", 1.0, 2.0, "passed")], finished=2.1)
+    heavy = _log(tmp_path / "shard-1-of-1.memory-intensive.progress.jsonl", "1/1", [("t::big", 3.0, 5.0, "passed")],
+                 started=T0 + 2.5, finished=5.2)
+    _outside(parallel, 0.5, 0.3)
+    _outside(heavy, 0.4, 0.0)
+    (lane,) = build_lanes([read_progress_log(heavy), read_progress_log(parallel)], [], {})
+    assert lane.end == pytest.approx(5.2) and lane.outside_seconds == pytest.approx(0.7)
+
+    alone = _log(tmp_path / "one" / "shard-1-of-2.progress.jsonl", "1/2", [("t::c", 0.5, 1.0, "passed")],
+                 finished=1.1)
+    older = _log(tmp_path / "one" / "shard-2-of-2.progress.jsonl", "2/2", [("t::d", 0.5, 1.0, "passed")],
+                 finished=1.1)
+    unmeasured = _log(tmp_path / "two" / "shard-1-of-1.progress.jsonl", "1/1", [("t::e", 0.5, 1.0, "passed")],
+                      finished=1.1)
+    _outside(alone, 0.6, 0.25)
+    _outside(older, 0.45, None)
+    lanes = {Path(lane.key).parent.name + "/" + str(lane.shard): lane.outside_seconds
+             for lane in build_lanes([read_progress_log(path) for path in (alone, older, unmeasured)], [], {})}
+    assert lanes == {"one/1/2": pytest.approx(0.6), "one/2/2": pytest.approx(0.45), "two/1/1": None}

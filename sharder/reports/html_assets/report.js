@@ -18,7 +18,7 @@
   var lanes = data.lanes;
   var total = 1;
   lanes.forEach(function (lane) {
-    total = Math.max(total, lane.end, lane.predicted || 0);
+    total = Math.max(total, lane.end + (lane.timed && lane.outside ? lane.outside : 0), lane.predicted || 0);
     // each row's bars are contiguous and sorted by start: rowStart[r] .. rowStart[r + 1]
     lane.rowStart = [];
     var row = -1;
@@ -66,6 +66,9 @@
     var item = { lane: lane, track: track, bars: null, canvas: null, fixed: [], marker: null };
     if (lane.timed && lane.before) { item.fixed.push(segment(track, 0, lane.before, lane.rows)); }
     if (lane.timed && lane.after) { item.fixed.push(segment(track, lane.end - lane.after, lane.end, lane.rows)); }
+    if (lane.timed && lane.outside) {  // off every session's clock: sharder's start, the interpreter's exit
+      item.fixed.push(segment(track, lane.end, lane.end + lane.outside, lane.rows, "outside"));
+    }
     if (data.dom) {
       item.bars = [];
       for (var i = 0; i < lane.n.length; i++) {
@@ -98,9 +101,9 @@
     timeline.appendChild(bound);
   }
 
-  function segment(track, start, end, rows) {  // the whole job waits: every row of its lane
+  function segment(track, start, end, rows, kind) {  // the whole job waits: every row of its lane
     var seg = document.createElement("div");
-    seg.className = "seg fixed";
+    seg.className = "seg " + (kind || "fixed");
     seg.dataset.start = String(start);
     seg.dataset.end = String(end);
     seg.style.top = "2px";
