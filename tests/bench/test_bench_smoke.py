@@ -75,3 +75,10 @@ def test_html_report_bench_opens_its_page_in_chromium() -> None:
     result = _run("html_report.py", "--tests", "600", "--shards", "3", "--repeat", "1")
     assert result.returncode == 0, result.stderr + result.stdout
     assert re.search(r"first render, the page's mark \(ms since navigation\)\s+\d+", result.stdout), result.stdout
+
+
+def test_run_overhead_times_every_mode_beside_plain_pytest() -> None:
+    result = _run("run_overhead.py", "--tests", "60", "--files", "3", "--repeat", "1")
+    assert result.returncode == 0, result.stderr + result.stdout
+    modes = [line.split("  ")[0].strip() for line in result.stdout.splitlines()[2:] if line.strip()]
+    assert modes == ["plain", "junit", "sharder.plugin", "+ progress log", "+ memory", "sharder run"]
