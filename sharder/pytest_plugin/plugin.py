@@ -34,6 +34,7 @@ from sharder.durations.skips import last_skips
 from sharder.durations.trust import NotUsed, unused_reason
 from sharder.planning.plan import read_plan
 from sharder.planning.planner import DEFAULT_GROUP_BY, GROUP_BY_CHOICES
+from sharder.pytest_plugin import quick_exit
 from sharder.pytest_plugin.collection_scope import narrowed_by
 from sharder.pytest_plugin.collection_timing import CollectionTiming
 from sharder.pytest_plugin.footprint_filter import install_footprint, installed_footprint
@@ -124,6 +125,7 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                     "per session); a merge takes a report for its shard only when it matches the log's")
     group.addoption(PYTEST_ARGS_OPTION, type=parse_pytest_args_option, metavar="JSON", help=argparse.SUPPRESS)
     _add_queue_options(group)
+    quick_exit.add_ini(parser)
     group.addoption(CI_ATTEMPT_OPTION, type=parse_ci_attempt_option, metavar="N",
                     help="the CI job's attempt stamped beside the run identity (`sharder run` passes it); a merge "
                     "of several attempts of a shard takes the latest as the shard's verdict")
@@ -169,6 +171,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if shard is None and config.getoption("sharder_plan"):
         raise pytest.UsageError(f"{PLAN_OPTION} needs --shard K/N to say which of its shards to run")
     queue_run = _queue_run(config, shard)
+    if _sharder_drives(config, shard):
+        quick_exit.arm(config)
     if shard is not None and config.getoption("sharder_plan") and not queue_run and not (
         config.getoption("sharder_ids_file") or config.getoption("sharder_collect_to")
     ):
@@ -186,6 +190,13 @@ def pytest_configure(config: pytest.Config) -> None:
         # Under xdist each worker is a process of its own and the controller collects nothing: no one timeline.
         if not _is_xdist_worker(config) and getattr(config.option, "dist", "no") == "no":
             config.pluginmanager.register(CollectionTiming(outputs.writer), _TIMING_NAME)
+
+
+def _sharder_drives(config: pytest.Config, shard: ShardSpec | None) -> bool:
+    """A session sharder started or shapes (a shard, a replay, a recording, a logged run, sharder's collection):
+    one whose process exists for this session alone, so its exit may skip the heap's last walk."""
+    return shard is not None or any(config.getoption(name) for name in (
+        "sharder_ids_file", "sharder_store_durations", "sharder_progress_log", "sharder_collect_to"))
 
 
 def _run_facts(config: pytest.Config, writes_log: bool) -> RunFacts:
