@@ -1,7 +1,8 @@
 """Benchmark: the wall of CI shards on real third-party suites, sharder's wall model beside pytest-split (issue 17).
 
 Suites come from PyPI wheels that ship their tests (networkx: `networkx/**/tests`; scipy: `scipy/optimize/tests`),
-installed in a venv of their own (`--python`), with pytest and pytest-split; sharder is this tree (PYTHONPATH).
+installed in a venv of their own (`--python`), with pytest, pytest-split and sharder's own dependencies (junitparser,
+defusedxml, PyYAML); sharder is this tree (PYTHONPATH), and the run stops at once when it does not import there.
 Every pytest process runs with plugin autoload off and only the plugins its tool loads (`sharder run` adds its
 memory and filter plugins to `-p sharder.plugin`; pytest-split needs `-p pytest_split.plugin`).
 
@@ -88,6 +89,29 @@ class Suite:
         self.env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
                     **dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"), "1")}
         self.cpu: list[float] = []  # each run's CPU seconds (user + sys), beside its wall: how loaded the machine was
+        if not bare:
+            self._check_sharder_imports()
+
+    def _check_sharder_imports(self) -> None:
+        """Stop before recording when `sharder run` could not start in the suites' venv: a shard that dies at its
+        imports exits 1, which a shard with failing tests also does, and would be timed as a 0.1 s shard."""
+        done = subprocess.run([self.python, "-c", "import sharder.cli, sharder.reports.junit, conftest_lib.memory"],
+                              cwd=self.site, env=self.env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            sys.exit(f"{self.python}: sharder does not import there ({last}); install its dependencies in that "
+                     "venv: pip install junitparser defusedxml PyYAML")
+
+    def run_shard(self, args: Sequence[str], report: Path | None) -> float:
+        """`run`, for one shard: its JUnit report (None with `--bare`) must be written by this very process, or
+        the wall timed a shard that never ran its tests."""
+        if report is not None:
+            report.unlink(missing_ok=True)
+        seconds = self.run(args)
+        if report is not None and not report.is_file():
+            sys.exit(f"{self.name}: {' '.join(args[:6])} ... wrote no JUnit report {report}: its wall does not "
+                     "time a shard")
+        return seconds
 
     def run(self, args: Sequence[str], *, allowed: Sequence[int] = (0, 1, 5)) -> float:
         """Seconds of the whole process (it runs in site-packages, where the node ids are rooted)."""
@@ -153,6 +177,11 @@ def reports_dir(suite: Suite, tool: str, shards: int, label: str = "") -> Path:
     return suite.work / "reports" / (tool.replace(" ", "_") + label) / str(shards)
 
 
+def shard_report(suite: Suite, tool: str, shards: int, shard: int, label: str = "") -> Path | None:
+    """The JUnit report a shard writes (`shard_args`), None when `--bare` runs it without one."""
+    return None if suite.bare else reports_dir(suite, tool, shards, label) / f"shard-{shard}-of-{shards}.xml"
+
+
 def shard_args(tool: str, plans: dict[str, Path], suite: Suite, shards: int, shard: int, label: str = "") -> list[str]:
     """A shard as CI runs it: sharder's through `sharder run` (its memory plugin, JUnit report and progress log, as
     the serial `sharder record` had them), pytest-split's as plain pytest writing a JUnit report; with `--bare`,
@@ -164,7 +193,8 @@ def shard_args(tool: str, plans: dict[str, Path], suite: Suite, shards: int, sha
                     str(plans[tool]), *suite.common]
         return ["-m", "sharder", "run", "--shard", f"{shard}/{shards}", "--plan", str(plans[tool]), "--junit-dir",
                 str(reports), "--", *suite.common]
-    junit = [] if suite.bare else [f"--junitxml={reports / f'shard-{shard}-of-{shards}.xml'}"]
+    report = shard_report(suite, tool, shards, shard, label)
+    junit = [] if report is None else [f"--junitxml={report}"]
     return ["-m", "pytest", "-p", "pytest_split.plugin", "--splits", str(shards), "--group", str(shard),
             "--splitting-algorithm", "least_duration", "--durations-path", str(suite.flat), *junit, *suite.common]
 
@@ -185,8 +215,9 @@ def second_round(suite: Suite, ids: list[str], shards: int, group_by: str, first
     serial = suite.serial()
     walls, cpu = [], []
     for shard in range(1, shards + 1):
-        walls.append(suite.run(shard_args("sharder default", {"sharder default": path}, suite, shards, shard,
-                                          label="round2")))
+        walls.append(suite.run_shard(shard_args("sharder default", {"sharder default": path}, suite, shards, shard,
+                                                label="round2"),
+                                     shard_report(suite, "sharder default", shards, shard, label="round2")))
         cpu.append(suite.cpu[-1])
     return {"serial": serial, "serial_after": suite.serial(), "walls": walls, "cpu": cpu,
             "predicted": [b.predicted_wall_seconds for b in plan.bins]}
@@ -221,7 +252,8 @@ def bench_suite(suite: Suite, shard_counts: Sequence[int], default_group_by: str
             for shard in range(1, n + 1):
                 order = TOOLS[shard % len(TOOLS):] + TOOLS[:shard % len(TOOLS)]
                 for tool in order:
-                    walls[tool].append(suite.run(shard_args(tool, plans, suite, n, shard)))
+                    walls[tool].append(suite.run_shard(shard_args(tool, plans, suite, n, shard),
+                                                       shard_report(suite, tool, n, shard)))
                     cpu[tool].append(suite.cpu[-1])
             # The serial run again after the shards: on a shared or throttled machine the speed drifts within
             # minutes, and a shard measured slower than predicted may only have run in a slower minute.

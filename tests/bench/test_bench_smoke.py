@@ -4,6 +4,7 @@ benchmark that crashes measures nothing. Skipped when the shared data is not bes
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -82,3 +83,16 @@ def test_run_overhead_times_every_mode_beside_plain_pytest() -> None:
     assert result.returncode == 0, result.stderr + result.stdout
     modes = [line.split("  ")[0].strip() for line in result.stdout.splitlines()[2:] if line.strip()]
     assert modes == ["plain", "junit", "sharder.plugin", "+ progress log", "+ memory", "sharder run"]
+
+
+def test_wall_stops_at_once_when_sharder_cannot_start_in_the_suites_venv(tmp_path: Path) -> None:
+    """A venv without sharder's dependencies: every `sharder run` there dies at its imports with exit 1, which the
+    bench must not time as a shard (it once timed such shards at 0.1 s each)."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    result = _run("wall.py", "--python", str(venv / "bin" / "python"), "--suite", "networkx", "--shards", "2",
+                  "--work", str(tmp_path / "work"))
+    assert result.returncode == 1
+    assert "sharder does not import there (ModuleNotFoundError: No module named" in result.stderr
+    assert "pip install junitparser defusedxml PyYAML" in result.stderr
+    assert not (tmp_path / "work" / "networkx" / "durations.json").exists()  # stopped before recording
