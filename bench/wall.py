@@ -44,6 +44,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sharder.core.shardspec import ShardSpec
 from sharder.core.table import format_table
 from sharder.durations.planning_input import PlanningInput, load_planning_input
 from sharder.durations.store import load_durations, render_durations
@@ -179,7 +180,7 @@ def reports_dir(suite: Suite, tool: str, shards: int, label: str = "") -> Path:
 
 def shard_report(suite: Suite, tool: str, shards: int, shard: int, label: str = "") -> Path | None:
     """The JUnit report a shard writes (`shard_args`), None when `--bare` runs it without one."""
-    return None if suite.bare else reports_dir(suite, tool, shards, label) / f"shard-{shard}-of-{shards}.xml"
+    return None if suite.bare else reports_dir(suite, tool, shards, label) / f"{ShardSpec(shard, shards).report_stem}.xml"
 
 
 def shard_args(tool: str, plans: dict[str, Path], suite: Suite, shards: int, shard: int, label: str = "") -> list[str]:

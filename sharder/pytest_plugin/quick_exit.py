@@ -14,8 +14,8 @@ are still torn down by reference counting; only reference cycles that the module
 unreachable stay uncollected, whose finalizers CPython does not promise to run at exit anyway (atexit
 callbacks, `weakref.finalize` and buffered files closed by reference counting are unaffected).
 
-Only sessions sharder drives (a shard, a replay's id list, a recording run, a progress log) do this, and the
-ini option `sharder_fast_exit = false` turns it off.
+Only sessions sharder drives (a shard, a replay's id list, a recording run, a progress log, sharder's own
+collection) do this, and the ini option `sharder_fast_exit = false` turns it off.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 Real pytest processes on a generated suite. Its conftest registers an `atexit` callback when pytest imports it,
 before the plugin's `pytest_configure`; callbacks run last-registered first, so the conftest's runs after
-sharder's and sees what sharder left: how many objects are frozen. Another leaves a reference cycle
-with a finalizer as garbage (the collector switched off, so nothing collects it before the exit), and the finalizer
-must still run.
+sharder's and sees what sharder left: how many objects are frozen. Another, registered at `pytest_unconfigure`
+(after sharder's, so it runs before it), leaves a reference cycle with a finalizer as garbage, the collector
+switched off, and the finalizer must still run (garbage a test leaves would not do: pytest collects after the
+session).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def _suite(root: Path, ini: str = "") -> Path:
 
 
 def _exit_state(root: Path, *args: str) -> tuple[int, bool]:
-    """(objects frozen once sharder's exit callback ran, whether the test's garbage was finalized)."""
+    """(objects frozen once sharder's exit callback ran, whether the exit callback's garbage was finalized)."""
     report, finalized = root / "exit-report", root / "finalized"
     env = dict(os.environ, EXIT_REPORT=str(report), FINALIZED=str(finalized))
     done = subprocess.run([sys.executable, "-m", "pytest", *args], cwd=root, env=env, capture_output=True,
@@ -79,3 +80,13 @@ def test_other_sessions_exit_as_python_does(tmp_path: Path, args: list[str], ini
     frozen, finalized = _exit_state(_suite(tmp_path, ini), *args)
     assert frozen == 0
     assert finalized  # the interpreter's own finalization collected it
+
+
+def test_a_bad_ini_value_is_one_usage_line(tmp_path: Path) -> None:
+    root = _suite(tmp_path, "sharder_fast_exit = maybe\n")
+    done = subprocess.run([sys.executable, "-m", "pytest", "--shard", "1/1"], cwd=root, capture_output=True,
+                          text=True, timeout=300, check=False, env=dict(os.environ, EXIT_REPORT=str(root / "r"),
+                                                                        FINALIZED=str(root / "f")))
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR
+    assert done.stderr.strip() == "ERROR: invalid truth value 'maybe'"  # pytest checks the bool ini itself
+    assert "Traceback" not in done.stdout + done.stderr
